@@ -1,0 +1,47 @@
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin
+from django.utils.translation import gettext_lazy as _
+from simple_history.admin import SimpleHistoryAdmin
+
+from .models import Membership, Site, User
+
+admin.site.site_header = _("OLIGAMI data centre")
+admin.site.site_title = _("OLIGAMI")
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    extra = 0
+    can_delete = False  # deactivate instead: who worked where stays on record
+    autocomplete_fields = ["site"]
+
+
+@admin.register(User)
+class OligamiUserAdmin(UserAdmin):
+    fieldsets = UserAdmin.fieldsets + ((_("Trial"), {"fields": ("preferred_language",)}),)
+    list_display = ("username", "first_name", "last_name", "email", "is_active", "preferred_language")
+    inlines = [MembershipInline]
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # users who touched trial data must stay resolvable in the audit trail
+
+
+@admin.register(Site)
+class SiteAdmin(SimpleHistoryAdmin):
+    list_display = ("code", "name_en", "name_ja", "active")
+    list_filter = ("active",)
+    search_fields = ("code", "name_en", "name_ja")
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Membership)
+class MembershipAdmin(SimpleHistoryAdmin):
+    list_display = ("user", "site", "role", "active")
+    list_filter = ("site", "role", "active")
+    search_fields = ("user__username", "site__code")
+    autocomplete_fields = ["user", "site"]
+
+    def has_delete_permission(self, request, obj=None):
+        return False

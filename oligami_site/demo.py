@@ -1,0 +1,84 @@
+"""Demo data of the core: the five institutions of the trial listing and their staff.
+
+Idempotent: natural keys (site code, username) are looked up before anything is created, and a
+password is set only when it does not already match, so a second run changes nothing.
+"""
+
+import secrets
+
+from django.conf import settings
+from django.contrib.auth.models import Group
+from django.db import transaction
+
+from .access import TrialRole
+from .models import Membership, Site, User
+
+# The institutions named in the public listing (listing.txt), in its order.
+DEMO_SITES = [
+    ("TMDU", "Tokyo Medical and Dental University", "東京医科歯科大学"),
+    ("OKAYAMA", "Okayama University", "岡山大学"),
+    ("HIROSHIMA", "Hiroshima University", "広島大学"),
+    ("JFCR", "The Cancer Institute Hospital of JFCR", "がん研究会有明病院"),
+    ("JUNTENDO", "Juntendo University", "順天堂大学"),
+]
+# The monitor is assigned to two sites only, so that the demo shows monitor scoping.
+MONITOR_SITES = ["TMDU", "OKAYAMA"]
+
+
+def demo_password() -> tuple[str, bool]:
+    """(password, generated): OLIGAMI_DEMO_PASSWORD, else one generated once and kept in var/."""
+    if settings.OLIGAMI_DEMO_PASSWORD:
+        return settings.OLIGAMI_DEMO_PASSWORD, False
+    path = settings.VAR_DIR / "demo-password.txt"
+    if path.exists():
+        return path.read_text().strip(), False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    password = secrets.token_urlsafe(12)
+    path.write_text(password + "\n")
+    path.chmod(0o600)
+    return password, True
+
+
+def _user(username, password, *, first_name, last_name, language="ja", email=None):
+    user, created = User.objects.get_or_create(
+        username=username,
+        defaults={"first_name": first_name, "last_name": last_name, "preferred_language": language,
+                  "email": email or f"{username}@example.org"},
+    )
+    if created or not user.check_password(password):
+        user.set_password(password)
+        user.save(update_fields=["password"])
+    return user
+
+
+@transaction.atomic
+def seed_core(password: str) -> list[tuple[str, str]]:
+    """Create sites, site staff and trial-wide users; return (username, what they are) for printing."""
+    logins = []
+    for code, name_en, name_ja in DEMO_SITES:
+        site, _ = Site.objects.get_or_create(code=code, defaults={"name_en": name_en, "name_ja": name_ja})
+        for prefix, role, first in (("crc", Membership.Role.COORDINATOR, "Coordinator"),
+                                    ("pi", Membership.Role.INVESTIGATOR, "Investigator")):
+            username = f"{prefix}_{code.lower()}"
+            user = _user(username, password, first_name=first, last_name=code.title())
+            Membership.objects.get_or_create(user=user, site=site, defaults={"role": role})
+            logins.append((username, f"{role.label} @ {code}"))
+
+    dm = _user("dm", password, first_name="Data", last_name="Manager", language="en")
+    dm.is_staff = True  # the admin console is the data manager's workplace
+    dm.save(update_fields=["is_staff"])
+    dm.groups.add(Group.objects.get(name=TrialRole.DATA_MANAGER))
+    logins.append(("dm", "Data manager (all sites, admin console)"))
+
+    stat = _user("stat", password, first_name="Trial", last_name="Statistician", language="en")
+    stat.is_staff = True
+    stat.save(update_fields=["is_staff"])
+    stat.groups.add(Group.objects.get(name=TrialRole.STATISTICIAN))
+    logins.append(("stat", "Statistician (randomization set-up, balance)"))
+
+    monitor = _user("monitor", password, first_name="Trial", last_name="Monitor", language="en")
+    for code in MONITOR_SITES:
+        Membership.objects.get_or_create(user=monitor, site=Site.objects.get(code=code),
+                                         defaults={"role": Membership.Role.MONITOR})
+    logins.append(("monitor", f"Monitor (read-only) @ {', '.join(MONITOR_SITES)}"))
+    return logins

@@ -1,0 +1,21 @@
+from django.core.management.base import BaseCommand
+
+from oligami_site.demo import demo_password, seed_core
+
+# Each trial app adds its demo data through a seeder called here, in dependency order.
+SEEDERS = []
+
+
+class Command(BaseCommand):
+    help = "Create demo sites, users and patients (idempotent: a second run changes nothing)."
+
+    def handle(self, *args, **options):
+        password, generated = demo_password()
+        logins = seed_core(password)
+        for seeder in SEEDERS:
+            seeder(stdout=self.stdout)
+        self.stdout.write(self.style.SUCCESS("Demo data ready. Logins:"))
+        for username, what in logins:
+            self.stdout.write(f"  {username:<14} {what}")
+        note = " (generated now; kept in var/demo-password.txt)" if generated else ""
+        self.stdout.write(f"  password: {password}{note}")

@@ -1,0 +1,85 @@
+"""Trial-wide core: users, participating sites and who works where in which role.
+
+Core models import no trial app (see DESIGN.md: dependencies flow one way).
+"""
+
+from django.contrib.auth.models import AbstractUser
+from django.core.validators import RegexValidator
+from django.db import models
+from django.utils.translation import get_language
+from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
+
+
+class User(AbstractUser):
+    """Custom from the first migration so that later fields never need a painful swap."""
+
+    class Language(models.TextChoices):
+        JAPANESE = "ja", "日本語"
+        ENGLISH = "en", "English"
+
+    preferred_language = models.CharField(
+        _("language"), max_length=8, choices=Language.choices, default=Language.JAPANESE,
+        help_text=_("Language of the pages and e-mails for this user."),
+    )
+
+    class Meta(AbstractUser.Meta):
+        swappable = "AUTH_USER_MODEL"
+        verbose_name = _("user")
+        verbose_name_plural = _("users")
+
+    @property
+    def printed_name(self):
+        """The name a signature shows: full name when known, else the username."""
+        return self.get_full_name() or self.username
+
+
+class Site(models.Model):
+    """A participating institution (参加施設)."""
+
+    code = models.CharField(
+        _("code"), max_length=12, unique=True,
+        validators=[RegexValidator(r"^[A-Z][A-Z0-9]{1,11}$", _("Use 2-12 capital letters or digits."))],
+        help_text=_("Short code used in screening numbers, e.g. TMDU."),
+    )
+    name_en = models.CharField(_("name (English)"), max_length=200)
+    name_ja = models.CharField(_("name (Japanese)"), max_length=200)
+    active = models.BooleanField(_("active"), default=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["code"]
+        verbose_name = _("site")
+        verbose_name_plural = _("sites")
+
+    def __str__(self):
+        return f"{self.code} {self.name}"
+
+    @property
+    def name(self):
+        """The name in the language of the current request."""
+        return self.name_ja if (get_language() or "").startswith("ja") else self.name_en
+
+
+class Membership(models.Model):
+    """A user's role at one site. One role per user and site; deactivate rather than delete."""
+
+    class Role(models.TextChoices):
+        COORDINATOR = "coordinator", _("Clinical research coordinator")
+        INVESTIGATOR = "investigator", _("Site investigator")
+        MONITOR = "monitor", _("Monitor")
+
+    user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="memberships", verbose_name=_("user"))
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="memberships", verbose_name=_("site"))
+    role = models.CharField(_("role"), max_length=20, choices=Role.choices)
+    active = models.BooleanField(_("active"), default=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["site__code", "user__username"]
+        constraints = [models.UniqueConstraint(fields=["user", "site"], name="one_membership_per_user_and_site")]
+        verbose_name = _("membership")
+        verbose_name_plural = _("memberships")
+
+    def __str__(self):
+        return f"{self.user} @ {self.site.code}: {self.get_role_display()}"

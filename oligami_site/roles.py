@@ -1,0 +1,46 @@
+"""Permissions of the trial-wide roles, declared in one table and applied after every migrate.
+
+Django's admin asks model permissions; the trial-wide roles are auth groups whose permissions are set
+from this table, so that a review of "who may change what in the admin" reads one place. Historical
+(audit) models never get change or delete permissions: history is read-only for everyone.
+"""
+
+from django.contrib.auth.models import Group, Permission
+
+from .access import TrialRole
+
+# (app_label, model or "*", actions). "*" = every model of the app. Later issues extend the table.
+ROLE_PERMISSIONS = {
+    TrialRole.DATA_MANAGER: [
+        ("oligami_site", "*", ["view"]),
+        ("oligami_site", "site", ["add", "change"]),
+        ("oligami_site", "membership", ["add", "change"]),
+        ("oligami_site", "user", ["add", "change"]),
+        ("screening", "*", ["view"]),
+        ("registration", "*", ["view"]),
+        ("randomization", "*", ["view"]),
+    ],
+    TrialRole.STATISTICIAN: [
+        ("oligami_site", "site", ["view"]),
+    ],
+}
+
+
+def permissions_for(role: str):
+    wanted = Permission.objects.none()
+    for app_label, model, actions in ROLE_PERMISSIONS.get(role, []):
+        qs = Permission.objects.filter(content_type__app_label=app_label)
+        if model != "*":
+            qs = qs.filter(content_type__model=model)
+        codenames = [p for p in qs.values_list("codename", flat=True) if p.split("_", 1)[0] in actions]
+        wanted = wanted | qs.filter(codename__in=codenames)
+    # Audit rows are read-only: only "view" of a historical model is ever granted.
+    return [p for p in wanted.distinct() if not (p.content_type.model.startswith("historical") and
+                                                 not p.codename.startswith("view_"))]
+
+
+def sync_role_groups(**kwargs):
+    """post_migrate: create the trial-wide groups and set their permissions exactly to the table."""
+    for role in TrialRole.ALL:
+        group, _ = Group.objects.get_or_create(name=role)
+        group.permissions.set(permissions_for(role))

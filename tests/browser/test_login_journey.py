@@ -1,0 +1,19 @@
+import pytest
+
+from tests.browser.conftest import log_in
+from tests.factories import PASSWORD
+
+
+@pytest.mark.django_db(transaction=True)
+def test_coordinator_logs_in_and_sees_home(page, coordinator_a, site_a):
+    log_in(page, "crc_a", PASSWORD)
+    assert page.locator("h1").inner_text().startswith("Welcome")
+    assert "SITEA" in page.content()
+    page.get_by_role("button", name="Log out").click()
+    page.wait_for_url("**/accounts/login/")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_wrong_password_shows_message(page, coordinator_a):
+    log_in(page, "crc_a", "not-the-password")
+    assert "Please enter a correct username and password" in page.content()
