@@ -1,6 +1,6 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import include, path
 from django.views.i18n import set_language
 
 from . import views
@@ -18,5 +18,8 @@ urlpatterns = [
     path("accounts/password/done/", auth_views.PasswordChangeDoneView.as_view(
         template_name="accounts/password_change_done.html"), name="password_change_done"),
     path("i18n/setlang/", set_language, name="set_language"),
+    path("screening/", include("screening.urls")),
+    path("registration/", include("registration.urls")),
+    path("randomization/", include("randomization.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -48,3 +48,90 @@ def trial_role_user(group_name, **kwargs):
     user = UserFactory(**kwargs)
     user.groups.add(Group.objects.get(name=group_name))
     return user
+
+
+# ---- screening -------------------------------------------------------------------------------------
+import datetime as dt  # noqa: E402
+from decimal import Decimal  # noqa: E402
+
+from screening.models import LabPanel, Lesion, Patient, Screening  # noqa: E402
+
+
+class PatientFactory(factory.django.DjangoModelFactory):
+    """A patient with the next screening number of her site (test set-up; the service does it live)."""
+
+    class Meta:
+        model = Patient
+
+    site = factory.SubFactory(SiteFactory)
+    sex = "female"
+    birth_date = dt.date(1968, 7, 15)
+    stage = Patient.Stage.SCREENING
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        site = kwargs["site"]
+        sequence = (Patient.objects.filter(site=site).order_by("-sequence").values_list("sequence", flat=True)
+                    .first() or 0) + 1
+        kwargs.setdefault("sequence", sequence)
+        kwargs.setdefault("screening_number", f"{site.code}-S{sequence:04d}")
+        return super()._create(model_class, *args, **kwargs)
+
+
+class LabPanelFactory(factory.django.DjangoModelFactory):
+    """Normal values (the worked case p_base_luminal.json)."""
+
+    class Meta:
+        model = LabPanel
+
+    patient = factory.SubFactory(PatientFactory)
+    date = dt.date(2026, 2, 24)
+    anc = Decimal("3200")
+    hemoglobin = Decimal("12.1")
+    platelets = Decimal("230000")
+    bilirubin = Decimal("0.6")
+    ast = Decimal("22")
+    alt = Decimal("18")
+    creatinine = Decimal("0.70")
+
+
+class ScreeningFactory(factory.django.DjangoModelFactory):
+    """Every primary fact of the eligible luminal worked case (p_base_luminal.json), judged 2026-03-02."""
+
+    class Meta:
+        model = Screening
+        skip_postgeneration_save = True
+
+    patient = factory.SubFactory(PatientFactory)
+    number = 1
+    screening_date = dt.date(2026, 3, 2)
+    invasive_carcinoma = True
+    metastasis_biopsied = False
+    er, pgr, her2 = "positive", "positive", "negative"
+    presentation_history, breast_tumour, bilateral, side = "none", "invasive", False, None
+    invasive_proven_by_metastasis_biopsy = False
+    diagnosed_as_recurrence = False
+    ct_date, pet_date, brain_mri_date = dt.date(2026, 2, 18), dt.date(2026, 2, 20), dt.date(2026, 2, 19)
+    other_distant_metastasis = False
+    ecog = 0
+    prior_metastasis_treatment = False
+    radical_primary_surgery_since_metastasis_diagnosis = False
+    other_cancer_therapy_within_5_years = False
+    labs = factory.SubFactory(LabPanelFactory, patient=factory.SelfAttribute("..patient"))
+    lvef_percent = Decimal("64")
+    consent_date = dt.date(2026, 2, 20)
+    e1 = e2 = e3 = e4 = e5 = e6 = e7 = e8 = e9 = e10 = e11 = e12 = e13 = False
+
+    @factory.post_generation
+    def lesions(obj, create, extracted, **kwargs):
+        """Two lesions (bone 18 mm, lung 12 mm) unless a list of field dicts is given."""
+        if not create:
+            return
+        specs = extracted if extracted is not None else [
+            {"organ": "bone", "diameter_mm": Decimal("18"), "mdt_feasible": True, "symptomatic": False,
+             "three_consecutive_vertebrae": False, "bilsky_grade": "0", "femoral_head_neck_trochanter": False,
+             "cortical_defect_over_one_third": False, "uncontrolled_pain": False},
+            {"organ": "lung", "diameter_mm": Decimal("12"), "mdt_feasible": True, "symptomatic": False},
+        ]
+        for position, spec in enumerate(specs, start=1):
+            Lesion.objects.create(screening=obj, position=position, **spec)
