@@ -121,8 +121,8 @@ class Screening(models.Model):
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="screenings",
                                 verbose_name=_("patient"))
     number = models.PositiveSmallIntegerField(_("screening no."), default=1, editable=False)
-    screening_date = models.DateField(_("screening date"),
-                                      help_text=_("The date the criteria are judged on (the planned registration date)."))
+    screening_date = models.DateField(
+        _("screening date"), help_text=_("The date the criteria are judged on (the planned registration date)."))
     outcome = models.CharField(_("outcome"), max_length=16, choices=Outcome.choices, default=Outcome.DRAFT)
 
     # P1
@@ -226,7 +226,8 @@ class Screening(models.Model):
             metastasis_biopsied=self.metastasis_biopsied,
             er=self.er, pgr=self.pgr, her2=self.her2,
             presentation=rules.Presentation(
-                history=self.presentation_history, breast_tumour=self.breast_tumour, bilateral=self.bilateral, side=self.side,
+                history=self.presentation_history, breast_tumour=self.breast_tumour, bilateral=self.bilateral,
+                side=self.side,
                 invasive_proven_by_metastasis_biopsy=self.invasive_proven_by_metastasis_biopsy,
                 diagnosed_as_recurrence=self.diagnosed_as_recurrence,
             ),
@@ -235,7 +236,8 @@ class Screening(models.Model):
             other_distant_metastasis=self.other_distant_metastasis,
             ecog=self.ecog,
             prior_metastasis_treatment=self.prior_metastasis_treatment,
-            radical_primary_surgery_since_metastasis_diagnosis=self.radical_primary_surgery_since_metastasis_diagnosis,
+            radical_primary_surgery_since_metastasis_diagnosis=(
+                self.radical_primary_surgery_since_metastasis_diagnosis),
             initial_treatment_end_date=rules.initial_treatment_end(
                 self.initial_surgery_date, self.perioperative_chemotherapy_end_date, self.targeted_therapy_end_date),
             recurrence_date=self.recurrence_date,
