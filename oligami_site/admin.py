@@ -3,7 +3,7 @@ from django.contrib.auth.admin import UserAdmin
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
-from .models import Membership, Site, User
+from .models import AccessEvent, Membership, Site, User
 
 admin.site.site_header = _("OLIGAMI data centre")
 admin.site.site_title = _("OLIGAMI")
@@ -42,6 +42,25 @@ class MembershipAdmin(SimpleHistoryAdmin):
     list_filter = ("site", "role", "active")
     search_fields = ("user__username", "site__code")
     autocomplete_fields = ["user", "site"]
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(AccessEvent)
+class AccessEventAdmin(admin.ModelAdmin):
+    """Read-only for everyone: an access record that can be edited proves nothing."""
+
+    list_display = ("at", "kind", "username", "user", "address")
+    list_filter = ("kind", "at")
+    search_fields = ("username", "address")
+    date_hierarchy = "at"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
 
     def has_delete_permission(self, request, obj=None):
         return False

@@ -8,6 +8,7 @@ class OligamiSiteConfig(AppConfig):
     verbose_name = _("OLIGAMI trial")
 
     def ready(self):
+        from . import audit  # noqa: F401  (connects the access-event receivers)
         from .roles import sync_role_groups
 
         # After every app's permissions exist (sender: the last app of INSTALLED_APPS to migrate

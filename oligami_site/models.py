@@ -83,3 +83,31 @@ class Membership(models.Model):
 
     def __str__(self):
         return f"{self.user} @ {self.site.code}: {self.get_role_display()}"
+
+
+class AccessEvent(models.Model):
+    """Who logged in or out, who failed to, from where (ICH E6(R3) / Part 11 access records)."""
+
+    class Kind(models.TextChoices):
+        LOGIN = "login", _("Login")
+        LOGOUT = "logout", _("Logout")
+        LOGIN_FAILED = "login_failed", _("Failed login")
+        SIGNATURE_FAILED = "signature_failed", _("Failed signature")
+        LOCKED_OUT = "locked_out", _("Locked out")
+        UNLOCKED = "unlocked", _("Unlocked")
+
+    kind = models.CharField(_("event"), max_length=20, choices=Kind.choices)
+    at = models.DateTimeField(_("time"), auto_now_add=True, db_index=True)
+    user = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="access_events",
+                             verbose_name=_("user"))
+    username = models.CharField(_("username given"), max_length=150, blank=True)
+    address = models.GenericIPAddressField(_("address"), null=True, blank=True)
+    user_agent = models.CharField(_("browser"), max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        verbose_name = _("access event")
+        verbose_name_plural = _("access events")
+
+    def __str__(self):
+        return f"{self.at:%Y-%m-%d %H:%M} {self.get_kind_display()} {self.username}"
