@@ -1,0 +1,451 @@
+"""Every write of screening data: patients, screenings with their lesions and lab panel, re-screening.
+
+Keyword-only functions, each one transaction: validate, write with the audit user and reason on every
+row (simple-history), evaluate the engine, store its verdict snapshot and move the patient's stage.
+Refusals raise ``ScreeningError`` (or a subclass) with a message for the user; nothing is half-saved.
+
+Lock order, the same in every service of this module so that two of them can never wait on each other:
+the Site row (patient numbering) before the Patient row (screenings and stage).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from decimal import Decimal
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from oligami_site import access
+from oligami_site.access import Action
+from oligami_site.models import Site
+
+from . import eligibility as rules
+from . import verdicts
+from .exceptions import ReasonRequired, ScreeningError, ScreeningLocked
+from .models import LabPanel, Lesion, Patient, Screening
+
+# A patient's screening facts may change only until primary registration uses them.
+OPEN_STAGES = frozenset({Patient.Stage.SCREENING, Patient.Stage.ELIGIBLE, Patient.Stage.SCREEN_FAILED})
+STAGE_FOR_OUTCOME = {
+    Screening.Outcome.DRAFT: Patient.Stage.SCREENING,
+    Screening.Outcome.ELIGIBLE: Patient.Stage.ELIGIBLE,
+    Screening.Outcome.NOT_ELIGIBLE: Patient.Stage.SCREEN_FAILED,
+}
+
+_NOT_FACTS = {"id", "patient", "number", "outcome", "labs", "verdict", "engine_version", "subtype", "evaluated_at",
+              "created_at"}
+# The facts a screening records (every primary-stage fact of ELIGIBILITY.md except lesions and labs).
+FACT_FIELDS = tuple(f.name for f in Screening._meta.concrete_fields if f.name not in _NOT_FACTS)
+LESION_FIELDS = ("organ", "diameter_mm", "mdt_feasible", "symptomatic", "three_consecutive_vertebrae",
+                 "bilsky_grade", "femoral_head_neck_trochanter", "cortical_defect_over_one_third", "uncontrolled_pain")
+BONE_FIELDS = LESION_FIELDS[4:]
+LAB_FIELDS = ("date", "anc", "hemoglobin", "platelets", "bilirubin", "ast", "alt", "creatinine")
+
+# What a new screening copies from the previous one when a patient is re-screened: the facts of her
+# history that cannot have changed since (histology, receptors, presentation, dates of the initial
+# treatment and recurrence). Everything that describes her state *now* (staging, lesions, labs, ECOG,
+# LVEF, prior treatment, consent, the exclusions) starts empty and must be recorded afresh, so a
+# re-screening is a draft until those facts are re-checked, and can never be eligible on stale facts.
+RESCREEN_COPIED_FIELDS = (
+    "invasive_carcinoma", "metastasis_biopsied", "er", "pgr", "her2",
+    "presentation_history", "breast_tumour", "bilateral", "side", "invasive_proven_by_metastasis_biopsy",
+    "diagnosed_as_recurrence",
+    "initial_surgery_date", "perioperative_chemotherapy_end_date", "targeted_therapy_end_date", "recurrence_date",
+)
+
+# Plausible ranges: outside them a value is a typing error, refused with a message (not a clinical
+# judgement: the engine judges the protocol's limits). Shared with the forms.
+RANGES: dict[str, tuple[Decimal, Decimal]] = {
+    "diameter_mm": (Decimal("0.1"), Decimal("500")),
+    "lvef_percent": (Decimal("0"), Decimal("100")),
+    "anc": (Decimal("0"), Decimal("100000")),
+    "hemoglobin": (Decimal("0"), Decimal("25")),
+    "platelets": (Decimal("0"), Decimal("2000000")),
+    "bilirubin": (Decimal("0"), Decimal("50")),
+    "ast": (Decimal("0"), Decimal("10000")),
+    "alt": (Decimal("0"), Decimal("10000")),
+    "creatinine": (Decimal("0"), Decimal("30")),
+}
+EARLIEST_DATE = dt.date(1900, 1, 1)
+REASON_MAX_LENGTH = 100  # simple-history's history_change_reason column
+INITIALS = re.compile(r"[A-Z.]{0,4}")
+
+
+# --------------------------------------------------------------------------------------------------
+# Checks shared by the services
+# --------------------------------------------------------------------------------------------------
+
+
+def _require_edit(user, site) -> None:
+    if not access.can(user, Action.EDIT, site):
+        raise ScreeningError(_("You may not enter screening data at this site."), code="forbidden")
+
+
+def _clean_reason(reason: str | None) -> str:
+    reason = (reason or "").strip()
+    if len(reason) > REASON_MAX_LENGTH:
+        raise ScreeningError(
+            _("The reason is too long (at most %(max)s characters).") % {"max": REASON_MAX_LENGTH},
+            code="reason_too_long",
+        )
+    return reason
+
+
+def _check_date(value, label) -> None:
+    if value is None:
+        return
+    if not isinstance(value, dt.date) or isinstance(value, dt.datetime):
+        raise ScreeningError(_("%(field)s: not a date.") % {"field": label}, code="invalid")
+    if value > timezone.localdate():
+        raise ScreeningError(_("%(field)s: a date in the future is not allowed.") % {"field": label},
+                             code="future_date")
+    if value < EARLIEST_DATE:
+        raise ScreeningError(_("%(field)s: a date before 1900 is not plausible.") % {"field": label}, code="invalid")
+
+
+def _check_range(name: str, value, label) -> None:
+    if value is None or name not in RANGES:
+        return
+    low, high = RANGES[name]
+    try:
+        number = Decimal(str(value))
+    except ArithmeticError:
+        raise ScreeningError(_("%(field)s: not a number.") % {"field": label}, code="invalid") from None
+    if not number.is_finite() or not low <= number <= high:
+        raise ScreeningError(
+            _("%(field)s: %(value)s is outside the plausible range %(low)s to %(high)s.")
+            % {"field": label, "value": value, "low": low, "high": high},
+            code="out_of_range",
+        )
+
+
+def _full_clean(obj, exclude) -> None:
+    """The model's own field validation (choices, digits, lengths), as a domain error."""
+    try:
+        obj.full_clean(exclude=exclude, validate_unique=False, validate_constraints=False)
+    except ValidationError as exc:
+        messages = []
+        for name, errors in exc.message_dict.items():
+            label = obj._meta.get_field(name).verbose_name if name != "__all__" else ""
+            messages.extend(f"{label}: {e}" if label else e for e in errors)
+        raise ScreeningError("; ".join(str(m) for m in messages), code="invalid") from None
+
+
+def _quantize(obj) -> None:
+    """Decimals as the database stores them (0.7 -> 0.70 for creatinine), so the verdict computed now
+    reads exactly as one computed later from the stored row."""
+    for field in obj._meta.concrete_fields:
+        value = getattr(obj, field.attname)
+        if field.get_internal_type() == "DecimalField" and isinstance(value, Decimal):
+            setattr(obj, field.attname, value.quantize(Decimal(1).scaleb(-field.decimal_places)))
+
+
+def _audit(obj, user, reason: str) -> None:
+    obj._history_user = user
+    obj._change_reason = reason
+
+
+def _label(model, name):
+    return model._meta.get_field(name).verbose_name
+
+
+# --------------------------------------------------------------------------------------------------
+# Patients
+# --------------------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def create_patient(*, site: Site, sex: str, birth_date: dt.date, initials: str = "", user) -> Patient:
+    """A new patient at `site` with the next screening number of the site, e.g. TMDU-S0001."""
+    _require_edit(user, site)
+    initials = (initials or "").strip().upper()
+    if not INITIALS.fullmatch(initials):
+        raise ScreeningError(_("Initials: up to 4 letters (dots allowed); never names or hospital IDs."),
+                             code="invalid")
+    if birth_date is None:
+        raise ScreeningError(_("The date of birth is required."), code="required")
+    _check_date(birth_date, _label(Patient, "birth_date"))
+    # Lock the site row before reading the highest number: two coordinators creating patients at the
+    # same site at once would otherwise both read n and both take n+1 (the unique constraint would then
+    # refuse one of them). The lock makes the second wait for the first to commit, so numbers are
+    # gapless and in order; a rolled-back creation releases its number because nothing was consumed
+    # (no database sequence, which would leave a gap). On SQLite, select_for_update is a no-op and the
+    # IMMEDIATE transaction mode (settings) takes the write lock at BEGIN, which serialises the same way.
+    site = Site.objects.select_for_update().get(pk=site.pk)
+    last = Patient.objects.filter(site=site).aggregate(last=Max("sequence"))["last"] or 0
+    sequence = last + 1
+    patient = Patient(site=site, sequence=sequence, screening_number=f"{site.code}-S{sequence:04d}", sex=sex,
+                      birth_date=birth_date, initials=initials, stage=Patient.Stage.SCREENING)
+    _full_clean(patient, exclude=["site", "screening_number", "sequence"])
+    _audit(patient, user, "Patient created")
+    patient.save()
+    return patient
+
+
+# --------------------------------------------------------------------------------------------------
+# Screenings
+# --------------------------------------------------------------------------------------------------
+
+
+def _lock_open_patient(patient: Patient, user) -> Patient:
+    _require_edit(user, patient.site_id)
+    # One writer per patient at a time: the screening number n+1 and the stage move are read-then-write.
+    patient = Patient.objects.select_for_update().select_related("site").get(pk=patient.pk)
+    if patient.stage not in OPEN_STAGES:
+        raise ScreeningLocked(
+            _("%(patient)s is already registered (%(stage)s): the screening facts can no longer change.")
+            % {"patient": patient.screening_number, "stage": patient.get_stage_display()},
+            code="registered",
+        )
+    return patient
+
+
+def _clean_lesions(lesions) -> list[dict[str, Any]]:
+    specs = []
+    for n, raw in enumerate(lesions or (), start=1):
+        unknown = set(raw) - set(LESION_FIELDS) - {"id"}
+        if unknown:
+            raise ValueError(f"unknown lesion fields: {sorted(unknown)}")
+        spec = {name: raw.get(name) for name in LESION_FIELDS}
+        spec["id"] = raw.get("id")
+        if spec["organ"] != "bone" and any(spec[name] is not None for name in BONE_FIELDS):
+            raise ScreeningError(_("Lesion %(n)s: bone findings apply to bone lesions only.") % {"n": n},
+                                 code="invalid")
+        label = _("Lesion %(n)s") % {"n": n}
+        _check_range("diameter_mm", spec["diameter_mm"], f"{label}: {_label(Lesion, 'diameter_mm')}")
+        probe = Lesion(screening_id=0, position=n, **{k: spec[k] for k in LESION_FIELDS})
+        _full_clean(probe, exclude=["screening"])
+        _quantize(probe)
+        spec.update({k: getattr(probe, k) for k in LESION_FIELDS})  # the typed values full_clean made
+        specs.append(spec)
+    return specs
+
+
+def _clean_labs(labs) -> dict[str, Any] | None:
+    if labs is None:
+        return None
+    unknown = set(labs) - set(LAB_FIELDS)
+    if unknown:
+        raise ValueError(f"unknown lab fields: {sorted(unknown)}")
+    spec = {name: labs.get(name) for name in LAB_FIELDS}
+    if all(value is None for value in spec.values()):
+        return None  # an empty panel is no panel: P16 is then "not recorded"
+    _check_date(spec["date"], _label(LabPanel, "date"))
+    for name in LAB_FIELDS[1:]:
+        _check_range(name, spec[name], _label(LabPanel, name))
+    probe = LabPanel(patient_id=0, **spec)
+    _full_clean(probe, exclude=["patient"])
+    _quantize(probe)
+    return {k: getattr(probe, k) for k in LAB_FIELDS}
+
+
+def _state(values: dict[str, Any], lesions: list[dict[str, Any]], labs: dict[str, Any] | None) -> dict[str, Any]:
+    """Everything recorded, flat, to tell what a save would change (None = not recorded)."""
+    state = {f"screening.{k}": v for k, v in values.items()}
+    for position, lesion in enumerate(lesions, start=1):
+        key = f"lesion.{lesion['id']}" if lesion.get("id") else f"lesion.new{position}"
+        state[key] = True
+        state[f"{key}.position"] = position
+        state.update({f"{key}.{name}": lesion[name] for name in LESION_FIELDS})
+    for name in LAB_FIELDS:
+        state[f"labs.{name}"] = (labs or {}).get(name)
+    return state
+
+
+def _lesion_dicts(screening: Screening) -> list[dict[str, Any]]:
+    return [{"id": lesion.pk, **{name: getattr(lesion, name) for name in LESION_FIELDS}}
+            for lesion in screening.lesions.all()]
+
+
+def _lab_dict(screening: Screening) -> dict[str, Any] | None:
+    if not screening.labs_id:
+        return None
+    return {name: getattr(screening.labs, name) for name in LAB_FIELDS}
+
+
+def _evaluate_into(screening: Screening, lesions: list[Lesion]) -> rules.Verdict:
+    """Run the engine on the screening's facts and store the verdict snapshot and the outcome."""
+    verdict = rules.evaluate(screening.to_primary_facts(lesions=lesions))
+    now = timezone.now()
+    screening.verdict = verdicts.snapshot(verdict, now)
+    screening.engine_version = verdict.engine_version
+    screening.subtype = verdict.subtype
+    screening.evaluated_at = now
+    if verdict.missing:
+        # Anything still missing: a draft, whatever else is already known to fail (the coordinator is
+        # still entering facts; the screening log lists drafts apart from screen failures).
+        screening.outcome = Screening.Outcome.DRAFT
+    elif verdict.eligible:
+        screening.outcome = Screening.Outcome.ELIGIBLE
+    else:
+        screening.outcome = Screening.Outcome.NOT_ELIGIBLE
+    return verdict
+
+
+def _move_stage(patient: Patient, outcome: str, user, reason: str) -> None:
+    stage = STAGE_FOR_OUTCOME[outcome]
+    if patient.stage != stage:
+        patient.stage = stage
+        _audit(patient, user, reason)
+        patient.save(update_fields=["stage"])
+
+
+@transaction.atomic
+def save_screening(*, patient: Patient, data: dict[str, Any], lesions, labs, user, reason: str | None = None,
+                   screening: Screening | None = None) -> Screening:
+    """Create the patient's first screening (``screening=None``) or update her latest one.
+
+    ``data``: fact fields of Screening (absent keys keep their value; None for a new screening);
+    ``lesions``: the complete list of lesion dicts in order (an ``id`` keeps an existing lesion, lesions
+    not listed are removed); ``labs``: dict of the lab panel, or None / all-empty for no panel.
+
+    A reason is required to change a value already recorded, or anything of a screening that has an
+    outcome (eligible / not eligible); filling in facts a draft still misses needs none.
+    """
+    reason = _clean_reason(reason)
+    patient = _lock_open_patient(patient, user)
+    unknown = set(data) - set(FACT_FIELDS)
+    if unknown:
+        raise ValueError(f"unknown screening fields: {sorted(unknown)}")
+    lesion_specs = _clean_lesions(lesions)
+    lab_spec = _clean_labs(labs)
+
+    if screening is None:
+        if patient.screenings.exists():
+            raise ScreeningError(
+                _("%(patient)s has already been screened: edit the latest screening or re-screen.")
+                % {"patient": patient.screening_number},
+                code="already_screened",
+            )
+        screening = Screening(patient=patient, number=1)
+        before = None
+        existing_lesions: dict[int, Lesion] = {}
+    else:
+        try:
+            screening = Screening.objects.select_related("labs").get(pk=screening.pk, patient=patient)
+        except Screening.DoesNotExist:
+            raise ScreeningError(_("This screening does not belong to the patient."), code="invalid") from None
+        latest = patient.screenings.aggregate(latest=Max("number"))["latest"]
+        if screening.number != latest:
+            raise ScreeningLocked(
+                _("Screening %(number)s was superseded by a re-screening and is kept as it was.")
+                % {"number": screening.number},
+                code="superseded",
+            )
+        existing_lesions = {lesion.pk: lesion for lesion in screening.lesions.all()}
+        before = _state({k: getattr(screening, k) for k in FACT_FIELDS}, _lesion_dicts(screening),
+                        _lab_dict(screening))
+    old_outcome = screening.outcome if before is not None else None
+
+    for name, value in data.items():
+        setattr(screening, name, value)
+    if screening.screening_date is None:
+        raise ScreeningError(_("The screening date is required."), code="required")
+    for name in FACT_FIELDS:
+        field = Screening._meta.get_field(name)
+        if field.get_internal_type() == "DateField":
+            _check_date(getattr(screening, name), field.verbose_name)
+    _check_range("lvef_percent", screening.lvef_percent, _label(Screening, "lvef_percent"))
+    _full_clean(screening, exclude=["patient", "labs", "verdict", "outcome"])
+    _quantize(screening)
+    for spec in lesion_specs:
+        if spec["id"] is not None and spec["id"] not in existing_lesions:
+            raise ScreeningError(_("A lesion does not belong to this screening."), code="invalid")
+
+    if before is None:
+        reason = reason or "Screening entered"
+    else:
+        after = _state({k: getattr(screening, k) for k in FACT_FIELDS}, lesion_specs, lab_spec)
+        if after == before:
+            return screening  # nothing changed: no write, the stored verdict stands
+        changed = sorted(k for k, v in before.items() if v is not None and after.get(k) != v)
+        if not reason and (old_outcome != Screening.Outcome.DRAFT or changed):
+            raise ReasonRequired(
+                _("Give a reason for the change: this screening was already evaluated or the change alters "
+                  "recorded facts."),
+                code="reason_required",
+            )
+        reason = reason or "Missing screening facts added"
+
+    # Labs first: the screening points at its panel.
+    old_panel = screening.labs if screening.labs_id else None
+    if lab_spec is not None:
+        panel = old_panel or LabPanel(patient=patient)
+        if panel.pk is None or any(getattr(panel, k) != v for k, v in lab_spec.items()):
+            for name, value in lab_spec.items():
+                setattr(panel, name, value)
+            _audit(panel, user, reason)
+            panel.save()
+        screening.labs = panel
+    else:
+        screening.labs = None
+
+    # Lesions in memory, in the order given, so the engine sees them before anything is written.
+    originals = {pk: {name: getattr(lesion, name) for name in (*LESION_FIELDS, "position")}
+                 for pk, lesion in existing_lesions.items()}
+    lesion_objects = []
+    for position, spec in enumerate(lesion_specs, start=1):
+        lesion = existing_lesions.get(spec["id"]) or Lesion(screening=screening)
+        lesion.position = position
+        for name in LESION_FIELDS:
+            setattr(lesion, name, spec[name])
+        lesion_objects.append(lesion)
+
+    _evaluate_into(screening, lesion_objects)
+    _audit(screening, user, reason)
+    screening.save()
+
+    kept = set()
+    for lesion in lesion_objects:
+        if lesion.pk is not None:
+            kept.add(lesion.pk)
+            if all(getattr(lesion, k) == v for k, v in originals[lesion.pk].items()):
+                continue  # unchanged: no history row
+        _audit(lesion, user, reason)
+        lesion.save()
+    for pk, lesion in existing_lesions.items():
+        if pk not in kept:
+            _audit(lesion, user, reason)
+            lesion.delete()
+    if old_panel is not None and lab_spec is None:
+        _audit(old_panel, user, reason)
+        old_panel.delete()
+
+    _move_stage(patient, screening.outcome, user, reason)
+    return screening
+
+
+@transaction.atomic
+def start_rescreening(*, patient: Patient, user, reason: str | None = None,
+                      screening_date: dt.date | None = None) -> Screening:
+    """A new screening n+1 for a patient screened before; the earlier screening and its verdict stay as
+    they were. Copies only the facts of her history (RESCREEN_COPIED_FIELDS); it starts as a draft."""
+    reason = _clean_reason(reason)
+    patient = _lock_open_patient(patient, user)
+    latest = patient.screenings.order_by("-number").first()
+    if latest is None:
+        raise ScreeningError(_("%(patient)s has not been screened yet.") % {"patient": patient.screening_number},
+                             code="not_screened")
+    if latest.outcome == Screening.Outcome.DRAFT:
+        raise ScreeningError(
+            _("Screening %(number)s is still a draft: complete or correct it instead of re-screening.")
+            % {"number": latest.number},
+            code="draft",
+        )
+    screening_date = screening_date or timezone.localdate()
+    _check_date(screening_date, _label(Screening, "screening_date"))
+    screening = Screening(patient=patient, number=latest.number + 1, screening_date=screening_date)
+    for name in RESCREEN_COPIED_FIELDS:
+        setattr(screening, name, getattr(latest, name))
+    _evaluate_into(screening, [])
+    reason = reason or f"Re-screening (screening {screening.number})"
+    _audit(screening, user, reason)
+    screening.save()
+    _move_stage(patient, screening.outcome, user, reason)
+    return screening

@@ -1,0 +1,118 @@
+"""The stored verdict snapshot of a screening, and its rendering in the reader's language.
+
+A screening keeps the engine's verdict as it was when the facts were saved (``Screening.verdict``), so
+that an old screening shows what was decided then, even after the engine or the facts change. The
+snapshot is the engine's ``Verdict.to_dict()`` (the verdict object of protocol/CASES.md) plus what is
+needed to show each reason in any language later: the reason's template, its parameters as JSON values,
+and which parameters are words to translate (``Label``). English ``reason`` stays beside them so the
+snapshot reads on its own (CSV exports, the admin, a future engine).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from django.utils import timezone
+from django.utils.translation import gettext
+
+from . import eligibility as rules
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, dt.date):  # dt.datetime too; the engine only passes dates
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)  # "%s" of a Decimal and of its str() read the same in the reason
+    if value is None or isinstance(value, bool | int | float | str):
+        return str(value) if isinstance(value, rules.Label) else value
+    return str(value)
+
+
+def _criterion(result: rules.CriterionResult) -> dict[str, Any]:
+    return {
+        "id": result.id,
+        "status": result.status,
+        "reason": result.reason,
+        "template": result.reason_template,
+        "params": {k: _json_value(v) for k, v in result.params.items()},
+        "labels": sorted(k for k, v in result.params.items() if isinstance(v, rules.Label)),
+        "details": [_criterion(d) for d in result.details],
+    }
+
+
+def snapshot(verdict: rules.Verdict, evaluated_at: dt.datetime | None = None) -> dict[str, Any]:
+    """The JSON stored in ``Screening.verdict``: ``to_dict()`` with templates for later translation."""
+    data = verdict.to_dict()
+    data["criteria"] = [_criterion(c) for c in verdict.criteria]
+    data["engine_version"] = verdict.engine_version
+    data["evaluated_at"] = (evaluated_at or timezone.now()).isoformat()
+    return data
+
+
+def render_reason(item: dict[str, Any], translate=gettext) -> str:
+    """One stored reason in the active language (English text as stored if the template is absent)."""
+    template = item.get("template")
+    if not template:
+        return item.get("reason", "")
+    labels = set(item.get("labels", ()))
+    params = {k: translate(v) if k in labels and isinstance(v, str) else v for k, v in item.get("params", {}).items()}
+    try:
+        return translate(template) % params
+    except (KeyError, TypeError, ValueError):
+        # A translation that lost a placeholder must not hide the verdict: fall back to the English text.
+        return item.get("reason", "")
+
+
+@dataclass
+class CriterionRow:
+    """One line of the checklist (or of the screening log's failure list)."""
+
+    id: str
+    title: str
+    status: str
+    reason: str
+    is_exclusion: bool
+    details: list[CriterionRow] = field(default_factory=list)
+
+    @property
+    def met(self) -> bool:
+        return self.status == rules.MET
+
+    @property
+    def not_met(self) -> bool:
+        return self.status == rules.NOT_MET
+
+    @property
+    def missing(self) -> bool:
+        return self.status == rules.MISSING
+
+
+def _title(criterion_id: str) -> str:
+    info = rules.CRITERIA.get(criterion_id.split(".")[0])
+    return gettext(info.title) if info else criterion_id
+
+
+def rows(verdict: dict[str, Any] | None, *, with_details: bool = True) -> list[CriterionRow]:
+    """Every criterion of a stored snapshot, in the engine's order, rendered in the active language."""
+    result = []
+    for item in (verdict or {}).get("criteria", []):
+        cid = item["id"]
+        details = []
+        if with_details and len(item.get("details") or ()) > 1:
+            details = [
+                CriterionRow(d["id"], _title(d["id"]), d["status"], render_reason(d), cid.startswith("E"))
+                for d in item["details"]
+            ]
+        result.append(
+            CriterionRow(cid, _title(cid), item["status"], render_reason(item), cid.startswith("E"), details)
+        )
+    return result
+
+
+def blocking_rows(verdict: dict[str, Any] | None) -> list[CriterionRow]:
+    """The criteria that stand in the way: failed, excluding, then missing (for the screening log)."""
+    all_rows = rows(verdict, with_details=False)
+    return [r for r in all_rows if r.not_met] + [r for r in all_rows if r.missing]

@@ -1,0 +1,368 @@
+"""Screening pages: patients, the screening form, the checklist, re-screening and the screening log.
+
+Thin views: access through oligami_site.access only (VIEW to read, EDIT to write; another site's
+object is a 404, a read-only user's write a 403), writes through screening.services, verdicts from the
+stored snapshot (screening.verdicts).
+"""
+
+from __future__ import annotations
+
+import csv
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.db.models import OuterRef, Subquery
+from django.http import StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone, translation
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_POST, require_safe
+
+from oligami_site import access
+from oligami_site.access import Action
+
+from . import eligibility as rules
+from . import services, verdicts
+from .exceptions import ReasonRequired, ScreeningError
+from .forms import SCREENING_FIELDS, LabPanelForm, PatientForm, RescreenForm, ScreeningForm, lesion_formset
+from .models import Patient, Screening
+
+PAGE_SIZE = 50
+LOG_PAGE_SIZE = 100
+
+
+def _require_viewing_sites(user):
+    """Pages that list patients: nothing to show to a user without a viewing site (e.g. statisticians)."""
+    ids = access.site_ids_for(user, Action.VIEW)
+    if ids is not None and not ids:
+        raise PermissionDenied
+
+
+def _require_edit(user, site):
+    # The object is of the user's sites (it was found through VIEW scoping); writing is another matter.
+    if not access.can(user, Action.EDIT, site):
+        raise PermissionDenied
+
+
+def _patient(request, pk) -> Patient:
+    return access.get_scoped_or_404(Patient.objects.select_related("site"), request.user, Action.VIEW, pk=pk)
+
+
+def _screening(request, pk) -> Screening:
+    return access.get_scoped_or_404(Screening.objects.select_related("patient__site", "labs"), request.user,
+                                    Action.VIEW, site_field="patient__site", pk=pk)
+
+
+def _is_open(patient: Patient) -> bool:
+    return patient.stage in services.OPEN_STAGES
+
+
+class SiteFilterForm(forms.Form):
+    """Filters of the lists; unknown values are ignored (never a 500)."""
+
+    site = forms.TypedChoiceField(label=_("Site"), required=False, coerce=int, empty_value=None)
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.sites = list(access.sites_for(user, Action.VIEW))
+        self.fields["site"].choices = [("", _("All my sites"))] + [(s.pk, f"{s.code} · {s.name}")
+                                                                   for s in self.sites]
+        for field in self.fields.values():
+            field.widget.attrs["class"] = "form-select form-select-sm"
+
+    def value(self, name):
+        return self.cleaned_data.get(name) if self.is_valid() else None
+
+
+class PatientFilterForm(SiteFilterForm):
+    stage = forms.ChoiceField(label=_("Stage"), required=False,
+                              choices=[("", _("All stages")), *Patient.Stage.choices])
+
+
+class LogFilterForm(SiteFilterForm):
+    outcome = forms.ChoiceField(label=_("Outcome"), required=False,
+                                choices=[("", _("All outcomes")), *Screening.Outcome.choices])
+
+
+OUTCOME_LABELS = dict(Screening.Outcome.choices)
+
+
+# --------------------------------------------------------------------------------------------------
+# Patients
+# --------------------------------------------------------------------------------------------------
+
+
+@login_required
+@require_safe
+def patient_list(request):
+    _require_viewing_sites(request.user)
+    filters = PatientFilterForm(request.GET or None, user=request.user)
+    latest = Screening.objects.filter(patient=OuterRef("pk")).order_by("-number")
+    patients = access.scope(Patient.objects.select_related("site"), request.user, Action.VIEW).annotate(
+        latest_outcome=Subquery(latest.values("outcome")[:1]),
+        latest_date=Subquery(latest.values("screening_date")[:1]),
+        latest_screening_id=Subquery(latest.values("pk")[:1]),
+    ).order_by("site__code", "sequence")
+    if filters.value("site"):
+        patients = patients.filter(site_id=filters.value("site"))
+    if filters.value("stage"):
+        patients = patients.filter(stage=filters.value("stage"))
+    page = Paginator(patients, PAGE_SIZE).get_page(request.GET.get("page"))
+    for patient in page:
+        patient.latest_outcome_label = OUTCOME_LABELS.get(patient.latest_outcome, "")
+    return render(request, "screening/patient_list.html", {
+        "page": page, "filters": filters, "several_sites": len(filters.sites) > 1,
+        "can_create": access.sites_for(request.user, Action.EDIT).exists(),
+        "query": _query_without_page(request),
+    })
+
+
+def _query_without_page(request) -> str:
+    query = request.GET.copy()
+    query.pop("page", None)
+    return query.urlencode()
+
+
+@login_required
+def patient_create(request):
+    if not access.sites_for(request.user, Action.EDIT).exists():
+        raise PermissionDenied
+    form = PatientForm(request.POST or None, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        try:
+            patient = services.create_patient(
+                site=form.cleaned_data["site"], sex=form.cleaned_data["sex"],
+                birth_date=form.cleaned_data["birth_date"], initials=form.cleaned_data["initials"],
+                user=request.user)
+        except ScreeningError as exc:
+            form.add_error(None, exc.message)
+        else:
+            messages.success(request, gettext("Patient %(number)s created.") % {"number": patient.screening_number})
+            return redirect("screening:patient_detail", pk=patient.pk)
+    return render(request, "screening/patient_form.html", {"form": form})
+
+
+@login_required
+@require_safe
+def patient_detail(request, pk):
+    patient = _patient(request, pk)
+    screenings = list(patient.screenings.select_related("labs").prefetch_related("lesions").order_by("number"))
+    latest = screenings[-1] if screenings else None
+    can_edit = access.can(request.user, Action.EDIT, patient.site) and _is_open(patient)
+    return render(request, "screening/patient_detail.html", {
+        "patient": patient, "screenings": screenings, "latest": latest, "can_edit": can_edit,
+        "can_rescreen": can_edit and latest is not None and latest.outcome != Screening.Outcome.DRAFT,
+        "rescreen_form": RescreenForm(),
+    })
+
+
+@login_required
+@require_POST
+def rescreen(request, pk):
+    patient = _patient(request, pk)
+    _require_edit(request.user, patient.site)
+    form = RescreenForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
+        return redirect("screening:patient_detail", pk=patient.pk)
+    try:
+        screening = services.start_rescreening(patient=patient, user=request.user, reason=form.cleaned_data["reason"])
+    except ScreeningError as exc:
+        messages.error(request, exc.message)
+        return redirect("screening:patient_detail", pk=patient.pk)
+    messages.success(request, gettext("Screening %(number)s started: the history facts were copied; record the "
+                                      "current facts.") % {"number": screening.number})
+    return redirect("screening:screening_edit", pk=screening.pk)
+
+
+# --------------------------------------------------------------------------------------------------
+# The screening form
+# --------------------------------------------------------------------------------------------------
+
+
+@login_required
+def screening_create(request, pk):
+    patient = _patient(request, pk)
+    _require_edit(request.user, patient.site)
+    latest = patient.screenings.order_by("-number").first()
+    if latest is not None:
+        messages.info(request, gettext("%(patient)s has been screened: edit the latest screening or re-screen.")
+                      % {"patient": patient.screening_number})
+        return redirect("screening:patient_detail", pk=patient.pk)
+    if not _is_open(patient):
+        raise PermissionDenied
+    return _screening_form(request, patient, None)
+
+
+@login_required
+def screening_edit(request, pk):
+    screening = _screening(request, pk)
+    patient = screening.patient
+    _require_edit(request.user, patient.site)
+    latest_number = patient.screenings.order_by("-number").values_list("number", flat=True).first()
+    if not _is_open(patient) or screening.number != latest_number:
+        messages.info(request, gettext("This screening can no longer change (the patient is registered, or it was "
+                                       "superseded by a re-screening)."))
+        return redirect("screening:checklist", pk=screening.pk)
+    return _screening_form(request, patient, screening)
+
+
+def _screening_form(request, patient: Patient, screening: Screening | None):
+    editing = screening is not None
+    lesions = list(screening.lesions.all()) if editing else []
+    instance = screening if editing else Screening(patient=patient)
+    labs_instance = screening.labs if editing and screening.labs_id else None
+    data = request.POST if request.method == "POST" else None
+    form = ScreeningForm(data, instance=instance, patient=patient, editing=editing)
+    formset = lesion_formset(data=data, lesions=lesions)
+    labs_form = LabPanelForm(data, instance=labs_instance)
+    status = 200
+    if data is not None:
+        # Every part is validated (not short-circuited), so all errors show at once.
+        valid = [form.is_valid(), formset.is_valid(), labs_form.is_valid()]
+        if all(valid):
+            try:
+                saved = services.save_screening(
+                    patient=patient, screening=screening, user=request.user,
+                    data={name: form.cleaned_data[name] for name in SCREENING_FIELDS},
+                    lesions=formset.lesions(), labs=labs_form.lab_data(),
+                    reason=form.cleaned_data.get("reason"))
+            except ReasonRequired as exc:
+                form.add_error("reason" if "reason" in form.fields else None, exc.message)
+            except ScreeningError as exc:
+                form.add_error(None, exc.message)
+            else:
+                return _after_save(request, saved)
+        messages.error(request, gettext("Nothing was saved: correct the entries marked below."))
+    return render(request, "screening/screening_form.html", {
+        "patient": patient, "screening": screening, "form": form, "lesion_formset": formset,
+        "labs_form": labs_form, "editing": editing,
+    }, status=status)
+
+
+def _after_save(request, screening: Screening):
+    outcome = screening.get_outcome_display()
+    if "save_draft" in request.POST:
+        missing = ", ".join((screening.verdict or {}).get("missing", []))
+        text = gettext("Saved (%(outcome)s).") % {"outcome": outcome}
+        if missing:
+            text += " " + gettext("Still missing: %(ids)s.") % {"ids": missing}
+        messages.success(request, text)
+        return redirect("screening:screening_edit", pk=screening.pk)
+    messages.success(request, gettext("Saved (%(outcome)s).") % {"outcome": outcome})
+    return redirect("screening:checklist", pk=screening.pk)
+
+
+# --------------------------------------------------------------------------------------------------
+# Checklist
+# --------------------------------------------------------------------------------------------------
+
+
+@login_required
+@require_safe
+def checklist(request, pk):
+    screening = _screening(request, pk)
+    patient = screening.patient
+    snapshot = screening.verdict
+    if snapshot is None:  # never stored (data from before the services): show the engine's answer, unsaved
+        snapshot = verdicts.snapshot(rules.evaluate(screening.to_primary_facts()))
+    rows = verdicts.rows(snapshot)
+    latest_number = patient.screenings.order_by("-number").values_list("number", flat=True).first()
+    is_latest = screening.number == latest_number
+    eligible = snapshot.get("eligible") is True
+    return render(request, "screening/checklist.html", {
+        "patient": patient, "screening": screening, "snapshot": snapshot,
+        "primary_rows": [r for r in rows if not r.is_exclusion],
+        "exclusion_rows": [r for r in rows if r.is_exclusion],
+        "eligible": eligible, "show_banner": eligible and is_latest, "is_latest": is_latest,
+        "latest_number": latest_number,
+        "subtype_label": gettext(rules.SUBTYPE_LABELS.get(snapshot.get("subtype"), rules.SUBTYPE_LABELS[None])),
+        "can_edit": is_latest and _is_open(patient) and access.can(request.user, Action.EDIT, patient.site),
+        "blocking": verdicts.blocking_rows(snapshot),
+    })
+
+
+# --------------------------------------------------------------------------------------------------
+# Screening log (GCP): every screening of the user's sites, with outcome and the failed criteria
+# --------------------------------------------------------------------------------------------------
+
+
+def _log_queryset(request):
+    _require_viewing_sites(request.user)
+    filters = LogFilterForm(request.GET or None, user=request.user)
+    screenings = access.scope(Screening.objects.select_related("patient__site"), request.user, Action.VIEW,
+                              site_field="patient__site").defer(*_UNUSED_IN_LOG)
+    if filters.value("site"):
+        screenings = screenings.filter(patient__site_id=filters.value("site"))
+    if filters.value("outcome"):
+        screenings = screenings.filter(outcome=filters.value("outcome"))
+    return filters, screenings.order_by("patient__site__code", "patient__sequence", "number")
+
+
+# The log reads the verdict snapshot only; the facts themselves stay in the database.
+_UNUSED_IN_LOG = [f for f in services.FACT_FIELDS if f != "screening_date"]
+
+
+@login_required
+@require_safe
+def screening_log(request):
+    filters, screenings = _log_queryset(request)
+    page = Paginator(screenings, LOG_PAGE_SIZE).get_page(request.GET.get("page"))
+    for screening in page:
+        screening.blocking = verdicts.blocking_rows(screening.verdict)
+    return render(request, "screening/log.html", {
+        "page": page, "filters": filters, "several_sites": len(filters.sites) > 1,
+        "query": _query_without_page(request),
+    })
+
+
+class _Echo:
+    """A file-like object whose write returns the line, for csv.writer in a streamed response."""
+
+    def write(self, value):
+        return value
+
+
+def _cell(value) -> str:
+    # Spreadsheets run a cell that starts with = + - @ as a formula (CSV injection): quote it as text.
+    text = "" if value is None else str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+@login_required
+@require_safe
+def screening_log_csv(request):
+    _filters, screenings = _log_queryset(request)
+    writer = csv.writer(_Echo())
+    header = [gettext("site"), gettext("screening number"), gettext("screening no."), gettext("screening date"),
+              gettext("outcome"), gettext("subtype"), gettext("failed criteria"), gettext("exclusions that apply"),
+              gettext("missing"), gettext("reasons"), gettext("engine version"), gettext("evaluated at")]
+
+    language = translation.get_language()
+
+    def rows():
+        # Streamed after the view returns: the reasons are rendered in the requester's language explicitly.
+        yield writer.writerow(header)
+        with translation.override(language):
+            yield from _csv_rows(writer, screenings)
+
+    response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
+    stamp = timezone.localdate().isoformat()
+    response["Content-Disposition"] = f'attachment; filename="screening-log-{stamp}.csv"'
+    return response
+
+
+def _csv_rows(writer, screenings):
+    for s in screenings.iterator(chunk_size=500):
+        snap = s.verdict or {}
+        blocking = verdicts.blocking_rows(snap)
+        evaluated = timezone.localtime(s.evaluated_at).isoformat(timespec="seconds") if s.evaluated_at else ""
+        yield writer.writerow([_cell(v) for v in (
+            s.patient.site.code, s.patient.screening_number, s.number, s.screening_date.isoformat(),
+            s.get_outcome_display(), s.subtype or "", " ".join(snap.get("failed", [])),
+            " ".join(snap.get("excluded_by", [])), " ".join(snap.get("missing", [])),
+            " | ".join(f"{r.id}: {r.reason}" for r in blocking), s.engine_version, evaluated)])
