@@ -1,13 +1,17 @@
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 
+from registration.views import render_worklist
+
 from . import access
 from .models import Membership
 
 
 @login_required
 def home(request):
-    """The signed-in user's sites and roles (site users) or trial-wide roles (data centre)."""
+    """Site users: their worklist (with their sites and roles); the data centre: trial-wide roles and sites."""
+    if access.has_any_site_role(request.user):
+        return render_worklist(request)
     memberships = (
         Membership.objects.filter(user=request.user, active=True, site__active=True)
         .select_related("site")

@@ -1,4 +1,13 @@
-from django.urls import path  # noqa: F401  (views are added by the registration features)
+from django.urls import path
+
+from . import views
 
 app_name = "registration"
-urlpatterns = []
+urlpatterns = [
+    path("patients/<int:pk>/", views.patient, name="patient"),
+    path("patients/<int:pk>/primary/", views.primary, name="primary"),
+    path("patients/<int:pk>/certificate/", views.certificate, name="certificate"),
+    path("patients/<int:pk>/evaluation/", views.evaluation, name="evaluation"),
+    path("patients/<int:pk>/secondary/", views.secondary, name="secondary"),
+    path("patients/<int:pk>/off-study/", views.off_study, name="off_study"),
+]

@@ -1,0 +1,88 @@
+"""Forms of the registration pages: thin, the services validate and decide."""
+
+from crispy_forms.helper import FormHelper
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from screening.models import LabPanel
+
+from .models import OffStudy, ResponseEvaluation
+from .services import REASON_MAX_LENGTH
+
+
+class DateInput(forms.DateInput):
+    input_type = "date"
+
+    def __init__(self, **kwargs):
+        super().__init__(format="%Y-%m-%d", **kwargs)
+
+
+def _yes_no(label):
+    # A required choice, never a checkbox: an unticked box would silently record "no".
+    return forms.TypedChoiceField(label=label, choices=[("", "---------"), ("yes", _("Yes")), ("no", _("No"))],
+                                  coerce=lambda value: value == "yes", empty_value=None)
+
+
+def _helper():
+    helper = FormHelper()
+    helper.form_tag = False  # the page holds one <form> around every part and the signature
+    return helper
+
+
+class SignatureForm(forms.Form):
+    """The signer re-enters their password; the meaning is shown beside it on the page."""
+
+    password = forms.CharField(
+        label=_("Your password (electronic signature)"), strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.helper = _helper()
+
+
+class ResponseEvaluationForm(forms.ModelForm):
+    progression = _yes_no(_("Progression"))
+    new_distant_metastasis = _yes_no(_("New distant metastasis"))
+    mdt_since_primary = _yes_no(_("Metastasis-directed therapy (radiation or surgery) since primary registration"))
+    reason = forms.CharField(label=_("Reason for the change"), max_length=REASON_MAX_LENGTH, required=False,
+                             help_text=_("Required when an evaluation is already recorded."))
+
+    class Meta:
+        model = ResponseEvaluation
+        fields = ["date", "overall_response", "progression", "new_distant_metastasis", "remaining_lesions",
+                  "courses_given", "mdt_since_primary", "ecog"]
+        widgets = {"date": DateInput()}
+
+    def __init__(self, *args, require_reason=False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.helper = _helper()
+        if self.instance.pk:
+            for name in ("progression", "new_distant_metastasis", "mdt_since_primary"):
+                self.initial[name] = "yes" if getattr(self.instance, name) else "no"
+        if not require_reason:
+            del self.fields["reason"]
+
+
+class LabPanelForm(forms.ModelForm):
+    class Meta:
+        model = LabPanel
+        fields = ["date", "anc", "hemoglobin", "platelets", "bilirubin", "ast", "alt", "creatinine"]
+        widgets = {"date": DateInput()}
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("prefix", "labs")
+        super().__init__(*args, **kwargs)
+        self.fields["date"].required = True
+        self.helper = _helper()
+
+
+class OffStudyForm(forms.ModelForm):
+    class Meta:
+        model = OffStudy
+        fields = ["date", "reason", "details"]
+        widgets = {"date": DateInput(), "details": forms.Textarea(attrs={"rows": 3})}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.helper = _helper()

@@ -1,0 +1,241 @@
+"""Two-step registration: therapy plans, primary and secondary registration, response evaluation,
+electronic signatures and off study.
+
+Writes go through registration/services.py only; nothing here has logic in save(), managers or signals.
+Every foreign key is PROTECT and no clinical record is ever deleted (the admin forbids it too).
+"""
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
+
+from screening import eligibility as rules
+from screening.models import ECOG_CHOICES, LabPanel, Patient, Screening
+
+SUBTYPE_CHOICES = [
+    (rules.LUMINAL, _("luminal")),
+    (rules.HER2, _("HER2-positive")),
+    (rules.TNBC, _("triple-negative")),
+]
+
+
+class TherapyPlan(models.Model):
+    """One version of the systemic therapy plan of a subtype (trial configuration, data centre).
+
+    Versions are never rewritten: editing a plan in the admin saves a new version (services.
+    save_therapy_plan), and a primary registration points at the version in force on its date, so a
+    registered patient's plan can never change under them.
+    """
+
+    subtype = models.CharField(_("subtype"), max_length=8, choices=SUBTYPE_CHOICES)
+    version = models.PositiveIntegerField(_("version"), editable=False)
+    regimen = models.TextField(_("regimen"), help_text=_("The systemic therapy as the protocol describes it."))
+    planned_courses = models.PositiveSmallIntegerField(
+        _("planned courses"), validators=[MinValueValidator(1), MaxValueValidator(20)],
+        help_text=_("Courses to be given before the response evaluation (S1)."))
+    cycle_length_days = models.PositiveSmallIntegerField(
+        _("cycle length (days)"), validators=[MinValueValidator(1), MaxValueValidator(90)])
+    effective_from = models.DateField(
+        _("effective from"), help_text=_("Patients registered on or after this date get this version."))
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["subtype", "-version"]
+        constraints = [models.UniqueConstraint(fields=["subtype", "version"], name="one_plan_version_per_subtype")]
+        verbose_name = _("therapy plan")
+        verbose_name_plural = _("therapy plans")
+
+    def __str__(self):
+        return _("%(subtype)s plan v%(version)s: %(courses)s x %(days)s days") % {
+            "subtype": self.get_subtype_display(), "version": self.version,
+            "courses": self.planned_courses, "days": self.cycle_length_days}
+
+    @property
+    def therapy_days(self) -> int:
+        return self.planned_courses * self.cycle_length_days
+
+
+class Signature(models.Model):
+    """An electronic signature: who (re-entered password), printed name, when (UTC) and what it means."""
+
+    class Kind(models.TextChoices):
+        PRIMARY_REGISTRATION = "primary_registration", _("Primary registration")
+        SECONDARY_REGISTRATION = "secondary_registration", _("Secondary registration")
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+",
+                             verbose_name=_("signer"))
+    printed_name = models.CharField(_("printed name"), max_length=300)
+    signed_at = models.DateTimeField(_("signed at"))
+    meaning = models.TextField(_("meaning"))
+    kind = models.CharField(_("signs"), max_length=32, choices=Kind.choices)
+    subject = models.CharField(_("signed record"), max_length=200,
+                               help_text=_("The record signed, e.g. registration number and screening number."))
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["signed_at"]
+        verbose_name = _("signature")
+        verbose_name_plural = _("signatures")
+
+    def __str__(self):
+        return f"{self.printed_name} {self.signed_at:%Y-%m-%d %H:%M} UTC: {self.subject}"
+
+
+class SignatureFailure(models.Model):
+    """A signature attempt refused for a wrong password, counted like a failed login.
+
+    Kept as a row (not only a log line) so that the data centre can query it in the admin, it survives
+    log rotation, and the service can refuse further attempts after too many recent failures.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+",
+                             verbose_name=_("user"))
+    attempted_at = models.DateTimeField(_("attempted at"))
+    kind = models.CharField(_("signs"), max_length=32, choices=Signature.Kind.choices)
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+                                verbose_name=_("patient"))
+    ip_address = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-attempted_at"]
+        indexes = [models.Index(fields=["user", "attempted_at"], name="sigfail_user_time")]
+        verbose_name = _("signature failure")
+        verbose_name_plural = _("signature failures")
+
+    def __str__(self):
+        return f"{self.user} {self.attempted_at:%Y-%m-%d %H:%M} UTC {self.kind}"
+
+
+class RegistrationCounter(models.Model):
+    """The trial-wide registration number counter (one row per series), locked with select_for_update.
+
+    Not audited: it is a technical row; the numbers it hands out are audited on PrimaryRegistration.
+    """
+
+    name = models.CharField(max_length=20, primary_key=True)
+    value = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("registration counter")
+
+    def __str__(self):
+        return f"{self.name}={self.value}"
+
+
+class PrimaryRegistration(models.Model):
+    NUMBER_PREFIX = "OLG-"
+
+    patient = models.OneToOneField(Patient, on_delete=models.PROTECT, related_name="primary_registration",
+                                   verbose_name=_("patient"))
+    screening = models.ForeignKey(Screening, on_delete=models.PROTECT, related_name="+",
+                                  verbose_name=_("screening"))
+    sequence = models.PositiveIntegerField(unique=True, editable=False)
+    number = models.CharField(_("registration number"), max_length=16, unique=True, editable=False)
+    registration_date = models.DateField(_("registration date"))
+    verdict = models.JSONField(_("verdict"), editable=False)
+    engine_version = models.CharField(_("engine version"), max_length=80, editable=False)
+    subtype = models.CharField(_("subtype"), max_length=8, choices=SUBTYPE_CHOICES, editable=False)
+    plan = models.ForeignKey(TherapyPlan, on_delete=models.PROTECT, related_name="registrations",
+                             verbose_name=_("therapy plan"))
+    signature = models.OneToOneField(Signature, on_delete=models.PROTECT, related_name="+",
+                                     verbose_name=_("signature"))
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["sequence"]
+        verbose_name = _("primary registration")
+        verbose_name_plural = _("primary registrations")
+
+    def __str__(self):
+        return self.number
+
+
+class ResponseEvaluation(models.Model):
+    """The response evaluation after the planned courses (S1, S2, S5-S8), one per patient."""
+
+    class Response(models.TextChoices):
+        CR = "CR", _("CR (complete response)")
+        PR = "PR", _("PR (partial response)")
+        SD = "SD", _("SD (stable disease)")
+        PD = "PD", _("PD (progressive disease)")
+        NE = "NE", _("NE (not evaluable)")
+
+    patient = models.OneToOneField(Patient, on_delete=models.PROTECT, related_name="response_evaluation",
+                                   verbose_name=_("patient"))
+    date = models.DateField(_("evaluation date"))
+    overall_response = models.CharField(_("overall response"), max_length=2, choices=Response.choices)
+    progression = models.BooleanField(_("progression"))
+    new_distant_metastasis = models.BooleanField(_("new distant metastasis"))
+    remaining_lesions = models.PositiveSmallIntegerField(
+        _("oligometastases remaining and feasible for definitive local therapy"),
+        validators=[MaxValueValidator(3)])
+    courses_given = models.PositiveSmallIntegerField(_("systemic therapy courses given"),
+                                                     validators=[MaxValueValidator(50)])
+    mdt_since_primary = models.BooleanField(_("metastasis-directed therapy since primary registration"))
+    ecog = models.PositiveSmallIntegerField(_("ECOG performance status"), choices=ECOG_CHOICES)
+    labs = models.ForeignKey(LabPanel, on_delete=models.PROTECT, related_name="+",
+                             verbose_name=_("laboratory values"))
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("response evaluation")
+        verbose_name_plural = _("response evaluations")
+
+    def __str__(self):
+        return f"{self.patient} evaluation {self.date}"
+
+    def to_facts(self) -> rules.ResponseEvaluation:
+        return rules.ResponseEvaluation(date=self.date, progression=self.progression,
+                                        new_distant_metastasis=self.new_distant_metastasis)
+
+
+class SecondaryRegistration(models.Model):
+    patient = models.OneToOneField(Patient, on_delete=models.PROTECT, related_name="secondary_registration",
+                                   verbose_name=_("patient"))
+    primary = models.OneToOneField(PrimaryRegistration, on_delete=models.PROTECT, related_name="secondary",
+                                   verbose_name=_("primary registration"))
+    registration_date = models.DateField(_("registration date"))
+    evaluation = models.ForeignKey(ResponseEvaluation, on_delete=models.PROTECT, related_name="+",
+                                   verbose_name=_("response evaluation"))
+    verdict = models.JSONField(_("verdict"), editable=False)
+    engine_version = models.CharField(_("engine version"), max_length=80, editable=False)
+    signature = models.OneToOneField(Signature, on_delete=models.PROTECT, related_name="+",
+                                     verbose_name=_("signature"))
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("secondary registration")
+        verbose_name_plural = _("secondary registrations")
+
+    def __str__(self):
+        return f"{self.primary.number} secondary {self.registration_date}"
+
+
+class OffStudy(models.Model):
+    class Reason(models.TextChoices):
+        WITHDRAWAL = "withdrawal", _("Withdrawal of consent")
+        DEATH = "death", _("Death")
+        PROGRESSION = "progression_before_secondary", _("Progression before secondary registration")
+        OTHER = "other", _("Other")
+
+    patient = models.OneToOneField(Patient, on_delete=models.PROTECT, related_name="off_study",
+                                   verbose_name=_("patient"))
+    date = models.DateField(_("off-study date"))
+    reason = models.CharField(_("reason"), max_length=32, choices=Reason.choices)
+    details = models.TextField(_("details"), blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("off study")
+        verbose_name_plural = _("off study")
+
+    def __str__(self):
+        return f"{self.patient} off study {self.date}"

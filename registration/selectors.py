@@ -1,0 +1,114 @@
+"""Reads that span the registration models: a patient's timeline, the worklist rows.
+
+Statuses are computed in Python from the pure windows module over rows fetched in a constant number of
+queries (select_related for the one-to-one records, one prefetch of the screenings' lab dates).
+"""
+
+from dataclasses import dataclass
+from datetime import date
+
+from django.core.exceptions import ObjectDoesNotExist
+from django.db.models import Prefetch
+
+from oligami_site import access
+from screening.models import Patient, Screening
+
+from . import windows
+
+# Patients the coordinator may have to act on: awaiting primary registration, between the two
+# registrations (on therapy ... window missed), or secondary registered and awaiting randomization.
+WORKLIST_STAGES = (Patient.Stage.ELIGIBLE, Patient.Stage.REGISTERED, Patient.Stage.READY_TO_RANDOMIZE)
+
+_OUTCOME_BY_STAGE = {
+    Patient.Stage.SCREENING: windows.ScreeningOutcome.DRAFT,
+    Patient.Stage.SCREEN_FAILED: windows.ScreeningOutcome.SCREEN_FAILED,
+}
+
+
+def related(obj, name):
+    """A reverse one-to-one record or None (no query when it was select_related)."""
+    try:
+        return getattr(obj, name)
+    except ObjectDoesNotExist:
+        return None
+
+
+def latest_screening(patient: Patient) -> Screening | None:
+    """From a prefetch of `screenings` when there is one (ordered by number), else one query."""
+    cache = getattr(patient, "_prefetched_objects_cache", {})
+    if "screenings" in cache:
+        screenings = list(cache["screenings"])
+        return screenings[-1] if screenings else None
+    return patient.screenings.select_related("labs").order_by("-number").first()
+
+
+def timeline_of(patient: Patient) -> windows.PatientTimeline:
+    """The patient's dated facts for the windows module (records select_related / prefetched)."""
+    primary = related(patient, "primary_registration")
+    evaluation = related(patient, "response_evaluation")
+    secondary = related(patient, "secondary_registration")
+    off_study = related(patient, "off_study")
+    lab_date = None
+    if primary is None:
+        if patient.stage == Patient.Stage.ELIGIBLE:
+            screening = latest_screening(patient)
+            lab_date = screening.labs.date if screening is not None and screening.labs_id else None
+    elif evaluation is not None:
+        lab_date = evaluation.labs.date
+    return windows.PatientTimeline(
+        screening_outcome=_OUTCOME_BY_STAGE.get(patient.stage, windows.ScreeningOutcome.ELIGIBLE),
+        primary_registration_date=primary.registration_date if primary else None,
+        planned_courses=primary.plan.planned_courses if primary else None,
+        cycle_length_days=primary.plan.cycle_length_days if primary else None,
+        evaluation_date=evaluation.date if evaluation else None,
+        evaluation_progression=(evaluation.progression or evaluation.new_distant_metastasis) if evaluation else None,
+        secondary_registration_date=secondary.registration_date if secondary else None,
+        randomized=patient.stage == Patient.Stage.RANDOMIZED,
+        off_study=patient.stage == Patient.Stage.OFF_STUDY or off_study is not None,
+        off_study_date=off_study.date if off_study else None,
+        lab_date=lab_date,
+    )
+
+
+def patients_with_records(queryset):
+    """Patients with every registration record joined and the screenings' lab dates prefetched."""
+    return (
+        queryset.select_related("site", "primary_registration__plan", "primary_registration__signature",
+                                "response_evaluation__labs", "secondary_registration__signature", "off_study")
+        .defer("primary_registration__verdict", "secondary_registration__verdict")
+        .prefetch_related(Prefetch(
+            "screenings",
+            queryset=Screening.objects.select_related("labs").only(
+                "id", "patient", "number", "outcome", "screening_date", "labs", "labs__date")
+            .order_by("number")))
+    )
+
+
+@dataclass
+class WorklistRow:
+    patient: Patient
+    status: windows.Status
+    deadline: windows.Deadline | None
+    days_left: int | None
+    registration_number: str | None
+
+
+def worklist_rows(user, today: date) -> list[WorklistRow]:
+    """The patients needing action at the user's sites, nearest deadline first (none: last)."""
+    queryset = access.scope(Patient.objects.filter(stage__in=WORKLIST_STAGES), user, access.Action.VIEW,
+                            site_field="site")
+    rows = []
+    for patient in patients_with_records(queryset):
+        timeline = timeline_of(patient)
+        deadline = windows.next_deadline(timeline, today)
+        primary = related(patient, "primary_registration")
+        rows.append(WorklistRow(
+            patient=patient,
+            status=windows.patient_status(timeline, today),
+            deadline=deadline,
+            days_left=windows.days_remaining(deadline.date, today) if deadline else None,
+            registration_number=primary.number if primary else None,
+        ))
+    rows.sort(key=lambda r: (r.deadline is None, r.deadline.date if r.deadline else date.max,
+                             r.patient.screening_number))
+    return rows

@@ -1,0 +1,550 @@
+"""Every write of the registration app: keyword-only functions, one transaction each.
+
+Rules: protocol/ELIGIBILITY.md (P-criteria re-run at primary registration, S1-S8, "Dates and day
+counts"); the engine is screening/eligibility.py and the windows registration/windows.py.
+
+Locking (fixed order everywhere in this module, so two services can never deadlock each other):
+1. the patient row (select_for_update): serializes every step of one patient, so a double or concurrent
+   submit sees the first one's result and is refused with a clear message;
+2. the registration counter row, last and only in register_primary: it serializes all primary
+   registrations trial-wide, so it is held only for the few inserts before commit.
+On SQLite select_for_update is a no-op, but the settings open IMMEDIATE transactions, which take the
+database write lock at BEGIN and serialize writers just the same.
+
+Signatures: the signer re-enters their password. A wrong password saves nothing of the registration,
+and is counted like a failed login: Django's ``user_login_failed`` signal is sent (so a login
+throttle such as django-axes counts it) and a SignatureFailure row is written in its own transaction
+after the refused one has rolled back (a row, not only a log line: the data centre can query it, it
+survives log rotation, and it lets us refuse signing after SIGNATURE_FAILURE_LIMIT recent failures).
+"""
+
+import logging
+from collections.abc import Mapping
+from datetime import date, timedelta
+
+from django.contrib.auth.signals import user_login_failed
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
+from screening import eligibility as rules
+from screening import verdicts
+from screening.models import LabPanel, Lesion, Patient, Screening
+
+from . import windows
+from .exceptions import (
+    AlreadyRegistered,
+    InvalidEntry,
+    NotEligible,
+    NoTherapyPlan,
+    OutOfOrder,
+    SignatureRefused,
+)
+from .models import (
+    OffStudy,
+    PrimaryRegistration,
+    RegistrationCounter,
+    ResponseEvaluation,
+    SecondaryRegistration,
+    Signature,
+    SignatureFailure,
+    TherapyPlan,
+)
+
+log = logging.getLogger(__name__)
+
+PRIMARY_MEANING = _("I confirm this patient meets all primary registration criteria")
+SECONDARY_MEANING = _("I confirm this patient meets all secondary registration criteria")
+
+# Too many wrong signature passwords in a short time: refuse further attempts for a while (as a login
+# throttle would), without checking the password at all.
+SIGNATURE_FAILURE_LIMIT = 5
+SIGNATURE_FAILURE_PERIOD = timedelta(minutes=15)
+
+COUNTER_PRIMARY = "primary"
+
+EVALUATION_FIELDS = ("date", "overall_response", "progression", "new_distant_metastasis", "remaining_lesions",
+                     "courses_given", "mdt_since_primary", "ecog")
+LAB_FIELDS = ("date", "anc", "hemoglobin", "platelets", "bilirubin", "ast", "alt", "creatinine")
+
+
+# --- helpers ----------------------------------------------------------------------------------------
+
+
+REASON_MAX_LENGTH = 100  # simple-history's history_change_reason column
+
+
+def _save(obj, user, reason, **kwargs):
+    """Save with the audit user and reason on the simple-history row."""
+    obj._history_user = user
+    obj._change_reason = str(reason)[:REASON_MAX_LENGTH]
+    obj.save(**kwargs)
+
+
+def _clean_reason(reason) -> str:
+    reason = (reason or "").strip()
+    if len(reason) > REASON_MAX_LENGTH:
+        raise InvalidEntry(_("The reason is too long (at most %(max)s characters).") % {"max": REASON_MAX_LENGTH},
+                           code="reason_too_long")
+    return reason
+
+
+def _d(value: date) -> str:
+    """A date as shown in refusals: ISO, the form the protocol and the day counts use."""
+    return value.isoformat()
+
+
+def _today() -> date:
+    return timezone.localdate()  # trial-local (Asia/Tokyo) date, whatever the server's clock zone
+
+
+def _lock_patient(patient) -> Patient:
+    pk = patient.pk if isinstance(patient, Patient) else patient
+    # of=("self",): lock the patient row only; a plain FOR UPDATE over the join would lock the site row too
+    # and needlessly queue every registration of a site behind one another.
+    return Patient.objects.select_for_update(of=("self",)).select_related("site").get(pk=pk)
+
+
+def _stage_label(patient: Patient) -> str:
+    return str(patient.get_stage_display())
+
+
+def _registration_date(registration_date: date | None) -> date:
+    today = _today()
+    registration_date = registration_date or today
+    if registration_date > today:
+        raise InvalidEntry(_("The registration date %(date)s is in the future (today is %(today)s).")
+                           % {"date": _d(registration_date), "today": _d(today)}, code="future_date")
+    return registration_date
+
+
+def criterion_failures(verdict: rules.Verdict) -> list[tuple[str, str]]:
+    """(criterion id, reason in the user's language) of every criterion not met or missing."""
+    return [(c.id, c.render(gettext)) for c in verdict.criteria if c.status != rules.MET]
+
+
+# --- signatures -----------------------------------------------------------------------------------
+
+
+def _check_signature_password(user, password: str) -> None:
+    if not (user and user.is_authenticated and user.is_active):
+        raise SignatureRefused(_("Only an active signed-in user can sign."), code="inactive_user")
+    since = timezone.now() - SIGNATURE_FAILURE_PERIOD
+    if SignatureFailure.objects.filter(user=user, attempted_at__gte=since).count() >= SIGNATURE_FAILURE_LIMIT:
+        raise SignatureRefused(
+            _("Too many wrong signature passwords in the last %(minutes)s minutes. Wait and try again, or ask "
+              "the data centre.") % {"minutes": int(SIGNATURE_FAILURE_PERIOD.total_seconds() // 60)},
+            code="signature_locked")
+    if not password or not user.check_password(password):
+        raise SignatureRefused(_("The password is not correct: nothing was signed or saved."),
+                               code="wrong_password")
+
+
+def _count_signature_failure(*, user, kind: str, patient, request=None) -> None:
+    """Count a wrong signature password like a failed login (after the refused transaction rolled back)."""
+    user_login_failed.send(sender=__name__, credentials={"username": user.get_username()}, request=request)
+    ip = request.META.get("REMOTE_ADDR") if request is not None else None
+    with transaction.atomic():
+        failure = SignatureFailure(user=user, attempted_at=timezone.now(), kind=kind,
+                                   patient_id=getattr(patient, "pk", patient), ip_address=ip or None)
+        _save(failure, user, "Wrong signature password")
+    log.warning("Signature refused (wrong password): user=%s kind=%s patient=%s ip=%s",
+                user.get_username(), kind, getattr(patient, "pk", patient), ip)
+
+
+def _sign(*, user, kind: str, meaning, subject: str) -> Signature:
+    signature = Signature(user=user, printed_name=user.printed_name, signed_at=timezone.now(),
+                          meaning=str(meaning), kind=kind, subject=subject)
+    _save(signature, user, f"Signed: {meaning}")
+    return signature
+
+
+def _signing(kind: str, func, *, user, patient, request, **kwargs):
+    try:
+        return func(user=user, patient=patient, **kwargs)
+    except SignatureRefused as exc:
+        if exc.code == "wrong_password":
+            _count_signature_failure(user=user, kind=kind, patient=patient, request=request)
+        raise
+
+
+# --- therapy plans --------------------------------------------------------------------------------
+
+
+def plan_in_force(subtype: str, on_date: date) -> TherapyPlan | None:
+    """The newest version of the subtype's plan whose effective date is on or before `on_date`."""
+    return (TherapyPlan.objects.filter(subtype=subtype, effective_from__lte=on_date)
+            .order_by("-version").first())
+
+
+@transaction.atomic
+def save_therapy_plan(*, subtype: str, regimen: str, planned_courses: int, cycle_length_days: int,
+                      effective_from: date, user, reason=None) -> TherapyPlan:
+    """Save a new version of a subtype's therapy plan. Existing versions are never changed, so a patient
+    registered under an earlier version keeps it."""
+    if subtype not in dict(TherapyPlan._meta.get_field("subtype").choices):
+        raise InvalidEntry(_("Unknown subtype %(subtype)s.") % {"subtype": subtype})
+    for name, value in (("planned_courses", planned_courses), ("cycle_length_days", cycle_length_days)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise InvalidEntry(_("%(field)s must be a positive whole number.") % {"field": name})
+    if not (regimen or "").strip():
+        raise InvalidEntry(_("Describe the regimen."))
+    # Lock the subtype's versions so that two saves at once get consecutive numbers (the unique
+    # constraint on (subtype, version) backs this up when there is no row yet to lock).
+    versions = TherapyPlan.objects.select_for_update().filter(subtype=subtype).values_list("version", flat=True)
+    version = max(versions, default=0) + 1
+    plan = TherapyPlan(subtype=subtype, version=version, regimen=regimen.strip(), planned_courses=planned_courses,
+                       cycle_length_days=cycle_length_days, effective_from=effective_from)
+    _save(plan, user, reason or f"Therapy plan {subtype} version {version}")
+    return plan
+
+
+# --- primary registration -------------------------------------------------------------------------
+
+
+def _next_registration_sequence() -> int:
+    # Gapless and unique under concurrency. A database sequence would leave a gap on every rollback and
+    # max()+1 races; instead one counter row is locked FOR UPDATE until this transaction commits, so
+    # concurrent registrations queue here one at a time and each reads the previous one's committed
+    # value, and a rolled-back registration rolls its increment back too (no number is lost). The row is
+    # created on first use; a concurrent creator waits on the primary key and get_or_create then reads it.
+    RegistrationCounter.objects.get_or_create(name=COUNTER_PRIMARY)
+    counter = RegistrationCounter.objects.select_for_update().get(name=COUNTER_PRIMARY)
+    counter.value += 1
+    counter.save(update_fields=["value"])
+    return counter.value
+
+
+def registration_number(sequence: int) -> str:
+    return f"{PrimaryRegistration.NUMBER_PREFIX}{sequence:04d}"
+
+
+def _already_primary(patient: Patient) -> AlreadyRegistered:
+    existing = PrimaryRegistration.objects.filter(patient=patient).first()
+    return AlreadyRegistered(
+        _("%(patient)s is already primary registered as %(number)s (registration date %(date)s); "
+          "nothing was changed.") % {"patient": patient.screening_number, "number": existing.number,
+                                     "date": _d(existing.registration_date)},
+        code="already_registered")
+
+
+def primary_checklist(screening: Screening, on_date: date) -> rules.Verdict:
+    """The engine re-run on the stored facts of `screening` as of `on_date` (what registration will judge)."""
+    return rules.evaluate(screening.to_primary_facts(on_date))
+
+
+def register_primary(*, screening: Screening, user, password: str, registration_date: date | None = None,
+                     request=None) -> PrimaryRegistration:
+    """Primary registration of the patient of an eligible screening, signed by `user`.
+
+    From the patient's latest screening, outcome eligible, only. The engine runs again on the stored
+    facts at the registration date (so labs must still be within 14 days); any criterion not met or
+    missing refuses with its ID and reason. Assigns the next registration number (OLG-0001...), stores
+    the verdict snapshot, the therapy plan version in force and the signature; stage -> registered.
+    `request` (optional) goes with the failed-login signal of a wrong password.
+    """
+    return _signing(Signature.Kind.PRIMARY_REGISTRATION, _register_primary, user=user,
+                    patient=screening.patient_id, request=request, screening=screening, password=password,
+                    registration_date=registration_date)
+
+
+@transaction.atomic
+def _register_primary(*, screening, user, patient, password, registration_date):
+    registration_date = _registration_date(registration_date)
+    _check_signature_password(user, password)
+    patient = _lock_patient(patient)
+    if PrimaryRegistration.objects.filter(patient=patient).exists():
+        raise _already_primary(patient)
+    if patient.stage != Patient.Stage.ELIGIBLE:
+        raise OutOfOrder(
+            _("%(patient)s cannot be primary registered: the stage is \"%(stage)s\"; only an eligible patient "
+              "can be.") % {"patient": patient.screening_number, "stage": _stage_label(patient)},
+            code="not_eligible_stage")
+    screening = Screening.objects.select_related("labs").get(pk=screening.pk)
+    screening.patient = patient
+    latest = patient.screenings.order_by("-number").values_list("pk", flat=True).first()
+    if screening.pk != latest:
+        raise OutOfOrder(_("Screening %(number)s is not the latest screening of %(patient)s; register from the "
+                           "latest one.") % {"number": screening.number, "patient": patient.screening_number},
+                         code="not_latest_screening")
+    if screening.outcome != Screening.Outcome.ELIGIBLE:
+        raise OutOfOrder(_("The screening of %(patient)s is not judged eligible (%(outcome)s).")
+                         % {"patient": patient.screening_number, "outcome": screening.get_outcome_display()},
+                         code="screening_not_eligible")
+
+    verdict = primary_checklist(screening, registration_date)
+    if not verdict.eligible:
+        failures = criterion_failures(verdict)
+        raise NotEligible(
+            _("Primary registration refused on %(date)s: %(failures)s")
+            % {"date": _d(registration_date), "failures": "; ".join(f"{cid}: {text}" for cid, text in failures)},
+            failures=failures)
+    plan = plan_in_force(verdict.subtype, registration_date)
+    if plan is None:
+        raise NoTherapyPlan(_("No therapy plan for the %(subtype)s subtype is in force on %(date)s; the data "
+                              "centre sets it in the admin.") % {"subtype": verdict.subtype,
+                                                                 "date": _d(registration_date)})
+
+    sequence = _next_registration_sequence()  # takes the trial-wide lock: keep it last
+    number = registration_number(sequence)
+    signature = _sign(user=user, kind=Signature.Kind.PRIMARY_REGISTRATION, meaning=PRIMARY_MEANING,
+                      subject=f"{number} / {patient.screening_number}")
+    registration = PrimaryRegistration(
+        patient=patient, screening=screening, sequence=sequence, number=number,
+        registration_date=registration_date, verdict=verdicts.snapshot(verdict),
+        engine_version=verdict.engine_version, subtype=verdict.subtype, plan=plan, signature=signature)
+    try:
+        with transaction.atomic():  # the OneToOne on patient backs up the patient lock
+            _save(registration, user, "Primary registration")
+    except IntegrityError:
+        if PrimaryRegistration.objects.filter(patient=patient).exists():
+            raise _already_primary(patient) from None
+        raise
+    patient.stage = Patient.Stage.REGISTERED
+    _save(patient, user, f"Primary registration {number}", update_fields=["stage"])
+    return registration
+
+
+# --- response evaluation --------------------------------------------------------------------------
+
+
+def _require_registered(patient: Patient, step) -> PrimaryRegistration:
+    """The patient's primary registration when `step` may follow it now, else a refusal naming the stage."""
+    stage = patient.stage
+    params = {"patient": patient.screening_number, "stage": _stage_label(patient), "step": step}
+    if stage in (Patient.Stage.SCREENING, Patient.Stage.SCREEN_FAILED, Patient.Stage.ELIGIBLE):
+        raise OutOfOrder(_("%(patient)s is not primary registered (stage: %(stage)s): %(step)s comes after "
+                           "primary registration.") % params, code="not_registered")
+    if stage == Patient.Stage.OFF_STUDY:
+        raise OutOfOrder(_("%(patient)s is off study: %(step)s is no longer possible.") % params,
+                         code="off_study")
+    if stage in (Patient.Stage.READY_TO_RANDOMIZE, Patient.Stage.RANDOMIZED):
+        raise AlreadyRegistered(_("%(patient)s is already secondary registered (stage: %(stage)s): %(step)s is "
+                                  "closed.") % params, code="already_secondary")
+    return PrimaryRegistration.objects.select_related("plan").get(patient=patient)
+
+
+def _values(data: Mapping, fields, what) -> dict:
+    missing = [name for name in fields if data.get(name) is None or data.get(name) == ""]
+    if missing:
+        raise InvalidEntry(_("%(what)s: missing %(fields)s.") % {"what": what, "fields": ", ".join(missing)},
+                           code="missing_fields")
+    return {name: data[name] for name in fields}
+
+
+@transaction.atomic
+def record_evaluation(*, patient: Patient, data: Mapping, labs: Mapping, user, reason=None) -> ResponseEvaluation:
+    """Record (or, with a reason, correct) the response evaluation of a primary registered patient.
+
+    `data` holds EVALUATION_FIELDS, `labs` the lab panel (LAB_FIELDS; the date is required, values may
+    be absent and then S8 is missing). Refused before primary registration, after secondary
+    registration and off study.
+    """
+    reason = _clean_reason(reason)
+    patient = _lock_patient(patient)
+    primary = _require_registered(patient, _("a response evaluation"))
+    values = _values(data, EVALUATION_FIELDS, _("Response evaluation"))
+    for name, low, high in (("remaining_lesions", 0, 3), ("courses_given", 0, 50), ("ecog", 0, 4)):
+        value = values[name]
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise InvalidEntry(_("%(field)s must be a whole number from %(low)s to %(high)s.")
+                               % {"field": ResponseEvaluation._meta.get_field(name).verbose_name, "low": low,
+                                  "high": high}, code="out_of_range")
+    if values["overall_response"] not in ResponseEvaluation.Response.values:
+        raise InvalidEntry(_("Unknown overall response %(value)s.") % {"value": values["overall_response"]})
+    lab_values = {name: labs.get(name) for name in LAB_FIELDS}
+    if lab_values["date"] is None:
+        raise InvalidEntry(_("Laboratory values: the date drawn is required."), code="missing_fields")
+    today = _today()
+    if not primary.registration_date <= values["date"] <= today:
+        raise InvalidEntry(_("The evaluation date %(date)s must be between the primary registration on %(primary)s "
+                             "and today (%(today)s).") % {"date": _d(values["date"]),
+                                                          "primary": _d(primary.registration_date),
+                                                          "today": _d(today)}, code="date")
+    if lab_values["date"] > today:
+        raise InvalidEntry(_("The laboratory date %(date)s is in the future.") % {"date": _d(lab_values["date"])},
+                           code="date")
+    if values["overall_response"] == ResponseEvaluation.Response.PD and not values["progression"]:
+        raise InvalidEntry(_("Overall response PD means progression: record progression as yes, or correct the "
+                             "response."), code="contradiction")
+
+    evaluation = ResponseEvaluation.objects.select_related("labs").filter(patient=patient).first()
+    if evaluation is None:
+        panel = LabPanel(patient=patient, **lab_values)
+        _save(panel, user, reason or "Laboratory values of the response evaluation")
+        evaluation = ResponseEvaluation(patient=patient, labs=panel, **values)
+        _save(evaluation, user, reason or "Response evaluation recorded")
+        return evaluation
+    if not reason:
+        raise InvalidEntry(_("A response evaluation is already recorded for %(patient)s: give a reason for the "
+                             "change.") % {"patient": patient.screening_number}, code="reason_required")
+    panel = evaluation.labs
+    for name, value in lab_values.items():
+        setattr(panel, name, value)
+    _save(panel, user, reason)
+    for name, value in values.items():
+        setattr(evaluation, name, value)
+    _save(evaluation, user, reason)
+    return evaluation
+
+
+# --- secondary registration -----------------------------------------------------------------------
+
+
+def secondary_facts(primary: PrimaryRegistration, evaluation: ResponseEvaluation | None,
+                    registration_date: date) -> rules.SecondaryFacts:
+    """The engine's S-facts: subtype from primary registration, plan courses vs courses given (S1)."""
+    if evaluation is None:
+        return rules.SecondaryFacts(registration_date=registration_date,
+                                    primary_registration_date=primary.registration_date, subtype=primary.subtype)
+    return rules.SecondaryFacts(
+        registration_date=registration_date,
+        primary_registration_date=primary.registration_date,
+        subtype=primary.subtype,
+        planned_courses_completed=evaluation.courses_given >= primary.plan.planned_courses,
+        response_evaluation=evaluation.to_facts(),
+        remaining_lesions=evaluation.remaining_lesions,
+        mdt_since_primary=evaluation.mdt_since_primary,
+        ecog=evaluation.ecog,
+        labs=evaluation.labs.to_facts(),
+    )
+
+
+def secondary_failures(verdict: rules.Verdict, primary: PrimaryRegistration,
+                       evaluation: ResponseEvaluation | None, registration_date: date) -> list[tuple[str, str]]:
+    """Failures with the window spelled out in dates for S3 and S4."""
+    out = []
+    for cid, text in criterion_failures(verdict):
+        if cid == "S4" and verdict.criterion("S4").status == rules.NOT_MET:
+            p = primary.registration_date
+            text = _("day %(day)s after primary registration %(primary)s; the window is day %(low)s-%(high)s "
+                     "(%(open)s to %(close)s)") % {
+                "day": windows.day_number(p, registration_date), "primary": _d(p),
+                "low": windows.WINDOW_OPEN_DAY, "high": windows.WINDOW_CLOSE_DAY,
+                "open": _d(windows.window_open(p)), "close": _d(p + timedelta(days=windows.WINDOW_CLOSE_DAY))}
+        elif cid == "S3" and evaluation is not None and verdict.criterion("S3").status == rules.NOT_MET:
+            e = evaluation.date
+            text = _("day %(days)s after the response evaluation %(evaluation)s; secondary registration must be "
+                     "within %(limit)s days of it (%(evaluation)s to %(close)s)") % {
+                "days": (registration_date - e).days, "evaluation": _d(e),
+                "limit": windows.EVALUATION_TO_SECONDARY_DAYS,
+                "close": _d(e + timedelta(days=windows.EVALUATION_TO_SECONDARY_DAYS))}
+        out.append((cid, text))
+    return out
+
+
+def secondary_checklist(primary: PrimaryRegistration, evaluation: ResponseEvaluation | None,
+                        on_date: date) -> rules.Verdict:
+    return rules.evaluate(secondary_facts(primary, evaluation, on_date))
+
+
+def register_secondary(*, patient: Patient, user, password: str, registration_date: date | None = None,
+                       request=None) -> SecondaryRegistration:
+    """Secondary registration (S1-S8 from the same engine), signed; stage -> ready to randomize.
+
+    Refused outside the window with the criterion and the dates. The randomize service is called after
+    this in the same transaction (wired by the caller), with allocation_factors(registration).
+    """
+    return _signing(Signature.Kind.SECONDARY_REGISTRATION, _register_secondary, user=user,
+                    patient=patient.pk, request=request, password=password, registration_date=registration_date)
+
+
+@transaction.atomic
+def _register_secondary(*, user, patient, password, registration_date):
+    registration_date = _registration_date(registration_date)
+    _check_signature_password(user, password)
+    patient = _lock_patient(patient)
+    if SecondaryRegistration.objects.filter(patient=patient).exists():
+        existing = SecondaryRegistration.objects.get(patient=patient)
+        raise AlreadyRegistered(_("%(patient)s is already secondary registered (registration date %(date)s); "
+                                  "nothing was changed.") % {"patient": patient.screening_number,
+                                                             "date": _d(existing.registration_date)},
+                                code="already_registered")
+    primary = _require_registered(patient, _("secondary registration"))
+    evaluation = ResponseEvaluation.objects.select_related("labs").filter(patient=patient).first()
+    if evaluation is None:
+        raise OutOfOrder(_("No response evaluation is recorded for %(patient)s: record it before secondary "
+                           "registration.") % {"patient": patient.screening_number}, code="no_evaluation")
+    verdict = secondary_checklist(primary, evaluation, registration_date)
+    if not verdict.eligible:
+        failures = secondary_failures(verdict, primary, evaluation, registration_date)
+        raise NotEligible(
+            _("Secondary registration refused on %(date)s: %(failures)s")
+            % {"date": _d(registration_date), "failures": "; ".join(f"{cid}: {text}" for cid, text in failures)},
+            failures=failures)
+    signature = _sign(user=user, kind=Signature.Kind.SECONDARY_REGISTRATION, meaning=SECONDARY_MEANING,
+                      subject=f"{primary.number} / {patient.screening_number}")
+    registration = SecondaryRegistration(
+        patient=patient, primary=primary, registration_date=registration_date, evaluation=evaluation,
+        verdict=verdicts.snapshot(verdict), engine_version=verdict.engine_version, signature=signature)
+    try:
+        with transaction.atomic():
+            _save(registration, user, "Secondary registration")
+    except IntegrityError:
+        if not SecondaryRegistration.objects.filter(patient=patient).exists():
+            raise
+        raise AlreadyRegistered(_("%(patient)s is already secondary registered; nothing was changed.")
+                                % {"patient": patient.screening_number}, code="already_registered") from None
+    patient.stage = Patient.Stage.READY_TO_RANDOMIZE
+    _save(patient, user, f"Secondary registration {primary.number}", update_fields=["stage"])
+    return registration
+
+
+def allocation_factors(secondary_registration: SecondaryRegistration) -> dict[str, str]:
+    """The patient's levels of every allocation factor (RANDOMIZATION.md), for randomize(...).
+
+    site: the site code; subtype: luminal / her2 / tnbc (derived at primary registration); lesions:
+    remaining oligometastases "1" or "2-3"; bone_only: "yes" when every oligometastasis recorded at
+    screening is a bone lesion; response: "PR", "SD", or "other" (CR, PD, NE).
+    """
+    registration = secondary_registration
+    primary = registration.primary
+    evaluation = registration.evaluation
+    organs = list(Lesion.objects.filter(screening_id=primary.screening_id).values_list("organ", flat=True))
+    response = evaluation.overall_response
+    return {
+        "site": registration.patient.site.code,
+        "subtype": primary.subtype,
+        "lesions": "1" if evaluation.remaining_lesions <= 1 else "2-3",
+        "bone_only": "yes" if organs and all(organ == "bone" for organ in organs) else "no",
+        "response": response if response in ("PR", "SD") else "other",
+    }
+
+
+# --- off study ------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def take_off_study(*, patient: Patient, user, date: date, reason: str, details: str = "") -> OffStudy:
+    """Record that a registered patient left the study (withdrawal, death, progression, other)."""
+    patient = _lock_patient(patient)
+    existing = OffStudy.objects.filter(patient=patient).first()
+    if existing is not None:
+        raise AlreadyRegistered(_("%(patient)s is already off study since %(date)s.")
+                                % {"patient": patient.screening_number, "date": _d(existing.date)},
+                                code="already_off_study")
+    if patient.stage not in (Patient.Stage.REGISTERED, Patient.Stage.READY_TO_RANDOMIZE):
+        raise OutOfOrder(_("%(patient)s cannot be taken off study at the stage \"%(stage)s\": off study is "
+                           "recorded after primary registration and before randomization.")
+                         % {"patient": patient.screening_number, "stage": _stage_label(patient)},
+                         code="stage")
+    if reason not in OffStudy.Reason.values:
+        raise InvalidEntry(_("Unknown off-study reason %(reason)s.") % {"reason": reason})
+    if reason == OffStudy.Reason.PROGRESSION and patient.stage != Patient.Stage.REGISTERED:
+        raise InvalidEntry(_("Progression before secondary registration: the patient is already secondary "
+                             "registered."), code="contradiction")
+    details = (details or "").strip()
+    if reason == OffStudy.Reason.OTHER and not details:
+        raise InvalidEntry(_("Describe the reason in the details."), code="missing_fields")
+    primary = PrimaryRegistration.objects.get(patient=patient)
+    today = _today()
+    if date is None or not primary.registration_date <= date <= today:
+        raise InvalidEntry(_("The off-study date must be between the primary registration on %(primary)s and "
+                             "today (%(today)s).") % {"primary": _d(primary.registration_date), "today": _d(today)},
+                           code="date")
+    off_study = OffStudy(patient=patient, date=date, reason=reason, details=details)
+    _save(off_study, user, f"Off study: {reason}")
+    patient.stage = Patient.Stage.OFF_STUDY
+    _save(patient, user, f"Off study: {reason}", update_fields=["stage"])
+    return off_study

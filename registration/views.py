@@ -1,0 +1,311 @@
+"""Registration pages: thin views over the services, every object through oligami_site.access.
+
+Another site's patient answers 404; a user of the patient's site without the action (a monitor, a data
+manager) gets 403 on the pages that enter data (EDIT) or sign (SIGN), and reads the rest (VIEW).
+"""
+
+from collections import Counter
+from datetime import timedelta
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
+from oligami_site import access
+from oligami_site.access import Action
+from oligami_site.exceptions import DomainError
+from oligami_site.models import Membership
+from screening import eligibility as rules
+from screening import verdicts
+from screening.models import Patient
+
+from . import selectors, services, windows
+from .exceptions import NotEligible
+from .forms import LabPanelForm, OffStudyForm, ResponseEvaluationForm, SignatureForm
+from .models import PrimaryRegistration, ResponseEvaluation
+from .selectors import related
+from .timeline import timeline_picture
+
+STATUS_ORDER = list(windows.Status)
+STATUS_ICONS = {"met": "✔", "not_met": "✘", "missing": "?"}
+
+
+def _patient(request, pk, action=Action.VIEW, queryset=None):
+    """The patient of one of the user's sites (else 404); 403 when the user may not take `action` there."""
+    queryset = queryset if queryset is not None else Patient.objects.select_related("site")
+    patient = access.get_scoped_or_404(queryset, request.user, Action.VIEW, site_field="site", pk=pk)
+    if action != Action.VIEW and not access.can(request.user, action, patient.site_id):
+        raise PermissionDenied
+    return patient
+
+
+def _checklist(verdict: rules.Verdict | None):
+    if verdict is None:
+        return []
+    return [{"id": c.id, "title": gettext(rules.CRITERIA[c.id].title) if c.id in rules.CRITERIA else c.id,
+             "status": c.status, "icon": STATUS_ICONS[c.status], "reason": c.render(gettext)}
+            for c in verdict.criteria]
+
+
+def _refusal(form, exc: DomainError):
+    form.add_error(None, exc.message if not isinstance(exc, NotEligible) else
+                   _("Refused: the criteria below are not met or not recorded."))
+    return getattr(exc, "failures", [])
+
+
+def _status_context(patient, today):
+    timeline = selectors.timeline_of(patient)
+    status = windows.patient_status(timeline, today)
+    deadline = windows.next_deadline(timeline, today)
+    return timeline, status, deadline
+
+
+# --- worklist (the home page of site users) -------------------------------------------------------
+
+
+def _deadline_text(deadline):
+    if deadline is None:
+        return ""
+    return gettext(deadline.kind.label) % {"deadline": deadline.date.isoformat()}
+
+
+def _action(row, user_sites_edit, user_sites_sign):
+    patient = row.patient
+    site = patient.site_id
+
+    def may(sites):
+        return sites is None or site in sites
+
+    kwargs = {"pk": patient.pk}
+    status = row.status
+    S = windows.Status
+    if status == S.ELIGIBLE and may(user_sites_sign):
+        return _("Register (primary)"), reverse("registration:primary", kwargs=kwargs)
+    has_evaluation = related(patient, "response_evaluation") is not None
+    if status in (S.EVALUATION_DUE, S.WINDOW_OPEN, S.WINDOW_CLOSING) and not has_evaluation and may(user_sites_edit):
+        return _("Record response evaluation"), reverse("registration:evaluation", kwargs=kwargs)
+    if status in (S.WINDOW_OPEN, S.WINDOW_CLOSING) and may(user_sites_sign):
+        return _("Register (secondary)"), reverse("registration:secondary", kwargs=kwargs)
+    if status == S.WINDOW_MISSED and may(user_sites_edit):
+        return _("Record off study"), reverse("registration:off_study", kwargs=kwargs)
+    if status == S.READY_TO_RANDOMIZE:
+        return _("Randomize"), reverse("registration:patient", kwargs=kwargs)
+    return _("Open patient"), reverse("registration:patient", kwargs=kwargs)
+
+
+def render_worklist(request):
+    """The coordinator's worklist: patients needing action at the user's sites, nearest deadline first."""
+    today = timezone.localdate()
+    rows = selectors.worklist_rows(request.user, today)
+    edit_sites = access.site_ids_for(request.user, Action.EDIT)
+    sign_sites = access.site_ids_for(request.user, Action.SIGN)
+    counts = Counter(row.status for row in rows)
+    for row in rows:
+        row.action_label, row.action_url = _action(row, edit_sites, sign_sites)
+        row.deadline_text = _deadline_text(row.deadline)
+        row.status_label = gettext(row.status.label)
+        row.overdue_days = -row.days_left if row.days_left is not None and row.days_left < 0 else 0
+    memberships = (Membership.objects.filter(user=request.user, active=True, site__active=True)
+                   .select_related("site").order_by("site__code"))
+    return render(request, "registration/worklist.html", {
+        "rows": rows,
+        "today": today,
+        "memberships": memberships,
+        "status_counts": [(status, gettext(status.label), counts[status]) for status in STATUS_ORDER
+                          if counts[status]],
+    })
+
+
+# --- patient page ---------------------------------------------------------------------------------
+
+
+@login_required
+def patient(request, pk):
+    queryset = selectors.patients_with_records(Patient.objects.all()).select_related(
+        "primary_registration__signature__user", "secondary_registration__signature__user")
+    patient = _patient(request, pk, Action.VIEW, queryset=queryset)
+    today = timezone.localdate()
+    timeline, status, deadline = _status_context(patient, today)
+    primary = related(patient, "primary_registration")
+    evaluation = related(patient, "response_evaluation")
+    secondary = related(patient, "secondary_registration")
+    can_edit = access.can(request.user, Action.EDIT, patient.site_id)
+    can_sign = access.can(request.user, Action.SIGN, patient.site_id)
+    window = timeline.window
+    return render(request, "registration/patient.html", {
+        "patient": patient,
+        "screenings": list(patient.screenings.all()),
+        "primary": primary,
+        "evaluation": evaluation,
+        "secondary": secondary,
+        "off_study": related(patient, "off_study"),
+        "status": status,
+        "status_label": gettext(status.label),
+        "deadline": deadline,
+        "deadline_text": _deadline_text(deadline),
+        "days_left": windows.days_remaining(deadline.date, today) if deadline else None,
+        "window": window if window and not window.is_empty else None,
+        "window_empty": bool(window and window.is_empty),
+        "day_today": windows.day_number(primary.registration_date, today) if primary else None,
+        "evaluation_due": timeline.evaluation_due_date,
+        "picture": timeline_picture(timeline, today, translate=gettext),
+        "today": today,
+        "can_register_primary": can_sign and patient.stage == Patient.Stage.ELIGIBLE,
+        "can_evaluate": can_edit and patient.stage == Patient.Stage.REGISTERED,
+        "can_register_secondary": can_sign and patient.stage == Patient.Stage.REGISTERED and evaluation is not None,
+        "can_take_off_study": can_edit and patient.stage in (Patient.Stage.REGISTERED,
+                                                             Patient.Stage.READY_TO_RANDOMIZE),
+    })
+
+
+# --- primary registration -------------------------------------------------------------------------
+
+
+@login_required
+def primary(request, pk):
+    patient = _patient(request, pk, Action.SIGN)
+    today = timezone.localdate()
+    screening = selectors.latest_screening(patient)
+    registration = PrimaryRegistration.objects.filter(patient=patient).first()
+    form = SignatureForm(request.POST or None)
+    failures = []
+    if request.method == "POST" and form.is_valid():
+        if screening is None:
+            form.add_error(None, _("This patient has no screening."))
+        else:
+            try:
+                registration = services.register_primary(
+                    screening=screening, user=request.user, password=form.cleaned_data["password"], request=request)
+            except DomainError as exc:
+                failures = _refusal(form, exc)
+            else:
+                messages.success(request, _("Primary registration %(number)s signed.")
+                                 % {"number": registration.number})
+                return redirect("registration:certificate", pk=patient.pk)
+    verdict = None
+    plan = None
+    if screening is not None and registration is None:
+        verdict = services.primary_checklist(screening, today)
+        plan = services.plan_in_force(verdict.subtype, today) if verdict.subtype else None
+    return render(request, "registration/primary.html", {
+        "patient": patient,
+        "screening": screening,
+        "registration": registration,
+        "verdict": verdict,
+        "checklist": _checklist(verdict),
+        "plan": plan,
+        "today": today,
+        "form": form,
+        "failures": failures,
+        "meaning": services.PRIMARY_MEANING,
+        "can_register": registration is None and patient.stage == Patient.Stage.ELIGIBLE,
+    })
+
+
+@login_required
+def certificate(request, pk):
+    patient = _patient(request, pk, Action.VIEW)
+    registration = (PrimaryRegistration.objects.select_related("plan", "signature", "screening")
+                    .filter(patient=patient).first())
+    if registration is None:
+        raise Http404
+    return render(request, "registration/certificate.html", {
+        "patient": patient, "registration": registration,
+        "criteria": verdicts.rows(registration.verdict, with_details=False)})
+
+
+# --- response evaluation --------------------------------------------------------------------------
+
+
+@login_required
+def evaluation(request, pk):
+    patient = _patient(request, pk, Action.EDIT)
+    primary = PrimaryRegistration.objects.select_related("plan").filter(patient=patient).first()
+    existing = ResponseEvaluation.objects.select_related("labs").filter(patient=patient).first()
+    data = request.POST or None
+    form = ResponseEvaluationForm(data, instance=existing, require_reason=existing is not None)
+    lab_form = LabPanelForm(data, instance=existing.labs if existing else None)
+    if request.method == "POST" and form.is_valid() & lab_form.is_valid():
+        try:
+            services.record_evaluation(patient=patient, data=form.cleaned_data, labs=lab_form.cleaned_data,
+                                       user=request.user, reason=form.cleaned_data.get("reason"))
+        except DomainError as exc:
+            _refusal(form, exc)
+        else:
+            messages.success(request, _("Response evaluation saved."))
+            return redirect("registration:patient", pk=patient.pk)
+    due = None
+    if primary is not None:
+        due = windows.evaluation_due(primary.registration_date, primary.plan.planned_courses,
+                                     primary.plan.cycle_length_days)
+    return render(request, "registration/evaluation.html", {
+        "patient": patient, "primary": primary, "existing": existing, "form": form, "lab_form": lab_form,
+        "evaluation_due": due,
+        "allowed": patient.stage == Patient.Stage.REGISTERED,
+    })
+
+
+# --- secondary registration -----------------------------------------------------------------------
+
+
+@login_required
+def secondary(request, pk):
+    patient = _patient(request, pk, Action.SIGN)
+    today = timezone.localdate()
+    form = SignatureForm(request.POST or None)
+    failures = []
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.register_secondary(patient=patient, user=request.user, password=form.cleaned_data["password"],
+                                        request=request)
+        except DomainError as exc:
+            failures = _refusal(form, exc)
+        else:
+            messages.success(request, _("Secondary registration signed: the patient is ready to randomize."))
+            return redirect("registration:patient", pk=patient.pk)
+    primary = PrimaryRegistration.objects.select_related("plan").filter(patient=patient).first()
+    evaluation = ResponseEvaluation.objects.select_related("labs").filter(patient=patient).first()
+    verdict = window = None
+    if primary is not None and patient.stage == Patient.Stage.REGISTERED:
+        verdict = services.secondary_checklist(primary, evaluation, today)
+        window = windows.secondary_window(primary.registration_date, evaluation.date if evaluation else None)
+    return render(request, "registration/secondary.html", {
+        "patient": patient, "primary": primary, "evaluation": evaluation, "form": form, "failures": failures,
+        "verdict": verdict, "checklist": _checklist(verdict), "window": window, "today": today,
+        "day_today": windows.day_number(primary.registration_date, today) if primary else None,
+        "day_84": windows.window_open(primary.registration_date) if primary else None,
+        "day_126": windows.window_close(primary.registration_date, None) if primary else None,
+        "days_left": windows.days_remaining(window.close, today) if window else None,
+        "evaluation_close": (evaluation.date + timedelta(days=windows.EVALUATION_TO_SECONDARY_DAYS)
+                             if evaluation else None),
+        "meaning": services.SECONDARY_MEANING,
+        "can_register": patient.stage == Patient.Stage.REGISTERED and evaluation is not None,
+    })
+
+
+# --- off study ------------------------------------------------------------------------------------
+
+
+@login_required
+def off_study(request, pk):
+    patient = _patient(request, pk, Action.EDIT)
+    existing = related(patient, "off_study")
+    form = OffStudyForm(request.POST or None, initial={"date": timezone.localdate()})
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.take_off_study(patient=patient, user=request.user, **form.cleaned_data)
+        except DomainError as exc:
+            _refusal(form, exc)
+        else:
+            messages.success(request, _("Off study recorded."))
+            return redirect("registration:patient", pk=patient.pk)
+    return render(request, "registration/off_study.html", {
+        "patient": patient, "form": form, "existing": existing,
+        "allowed": patient.stage in (Patient.Stage.REGISTERED, Patient.Stage.READY_TO_RANDOMIZE),
+    })
