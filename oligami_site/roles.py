@@ -18,10 +18,21 @@ ROLE_PERMISSIONS = {
         ("oligami_site", "user", ["add", "change"]),
         ("screening", "*", ["view"]),
         ("registration", "*", ["view"]),
-        ("randomization", "*", ["view"]),
+        ("registration", "therapyplan", ["add", "change"]),  # each save is a new plan version
+        # Randomization: the set-up, the allocation log and refused changes, read-only. Never "*": the
+        # concealed allocation list (blocklistentry) is granted to nobody.
+        ("randomization", "randomizationconfig", ["view"]),
+        ("randomization", "historicalrandomizationconfig", ["view"]),
+        ("randomization", "allocation", ["view"]),
+        ("randomization", "historicalallocation", ["view"]),
+        ("randomization", "configchangeattempt", ["view"]),
     ],
     TrialRole.STATISTICIAN: [
         ("oligami_site", "site", ["view"]),
+        # Sets up the randomization until the first allocation (services refuse changes after it).
+        ("randomization", "randomizationconfig", ["view", "add", "change"]),
+        ("randomization", "historicalrandomizationconfig", ["view"]),
+        ("randomization", "configchangeattempt", ["view"]),
     ],
 }
 

@@ -1,4 +1,10 @@
-from django.urls import path  # noqa: F401  (views are added by the randomization features)
+from django.urls import path
+
+from . import views
 
 app_name = "randomization"
-urlpatterns = []
+urlpatterns = [
+    path("patient/<int:patient_id>/", views.result, name="result"),
+    path("balance/", views.balance, name="balance"),
+    path("balance.csv", views.balance_csv, name="balance_csv"),
+]

@@ -1,9 +1,12 @@
 from django.core.management.base import BaseCommand
 
 from oligami_site.demo import demo_password, seed_core
+from randomization.demo import seed as seed_randomization
+from registration.demo import seed as seed_registration
+from screening.demo import seed as seed_screening
 
 # Each trial app adds its demo data through a seeder called here, in dependency order.
-SEEDERS = []
+SEEDERS = [seed_screening, seed_registration, seed_randomization]
 
 
 class Command(BaseCommand):

@@ -1,0 +1,473 @@
+"""Every write of the randomization app: the set-up (until frozen), the allocation list, and randomize.
+
+The pure decisions come from randomization/allocation.py; this module locks, counts, records, chains
+and notifies. See DESIGN.md "Randomization" and protocol/RANDOMIZATION.md.
+"""
+
+import logging
+import random
+import secrets
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.db import transaction
+from django.db.models import Count, Q
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+
+from oligami_site import access
+from oligami_site.access import Action, TrialRole
+from oligami_site.models import Membership, User
+from screening.models import Patient
+
+from . import allocation, ledger
+from . import factors as fx
+from .exceptions import (
+    BlockListExhausted,
+    ConfigFrozen,
+    ConfigInvalid,
+    InvalidFactors,
+    NotConfigured,
+    NotReadyToRandomize,
+    RandomizationError,
+)
+from .models import Allocation, BlockListEntry, ConfigChangeAttempt, Method, RandomizationConfig
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_SIGNATURE_MEANING = "I confirm the secondary registration and the randomization of this patient."
+# Fields of the configuration a statistician sets; the rest is recorded by the services.
+CONFIG_FIELDS = ("method", "factors", "weights", "p", "block_sizes", "slots_per_stratum")
+# A change to one of these invalidates a generated allocation list (its strata or blocks).
+LIST_FIELDS = ("method", "factors", "block_sizes", "slots_per_stratum")
+
+
+# ---------------------------------------------------------------------------------------------------
+# Configuration
+# ---------------------------------------------------------------------------------------------------
+
+
+def active_config() -> RandomizationConfig | None:
+    return RandomizationConfig.objects.filter(active=True).first()
+
+
+def validate_config(*, method, factors: list, weights: dict | None, p, block_sizes, slots_per_stratum=340):
+    """Normalised configuration values and warnings; ConfigInvalid (with the field) when refused."""
+    if method not in Method.values:
+        raise ConfigInvalid(_("Unknown method %(method)s.") % {"method": method}, field="method")
+    factor_keys = list(factors or [])
+    unknown = [f for f in factor_keys if f not in fx.FACTORS]
+    if unknown:
+        raise ConfigInvalid(_("Unknown factor(s): %(names)s.") % {"names": ", ".join(map(str, unknown))},
+                            field="factors")
+    factor_keys = fx.ordered(factor_keys)
+    if not factor_keys:
+        raise ConfigInvalid(_("Choose at least one factor."), field="factors")
+    warnings = []
+    try:
+        p_warnings = allocation.validate_p(p)
+    except ValueError:
+        raise ConfigInvalid(
+            _("p = %(p)s is refused: p must be above 0.5 (0.5 ignores the counts) and below 1 "
+              "(1 is deterministic and predictable); the default is 0.8.") % {"p": p},
+            field="p",
+        )
+    weights = dict(weights or {})
+    if method == Method.MINIMIZATION:
+        # A factor without a weight gets the default weight 1; weights of unchosen factors are dropped.
+        weights = {f: weights.get(f, 1) for f in factor_keys}
+        try:
+            allocation.validate_weights(weights, factor_keys)
+        except ValueError:
+            raise ConfigInvalid(_("Factor weights must be numbers of 0 or more, at least one above 0."),
+                                field="weights")
+        if p_warnings:
+            warnings.append(
+                _("p = %(p)s is at or above 0.95: allocations are nearly deterministic and can be predicted by "
+                  "anyone who can estimate the counts. Consider 0.8.") % {"p": p}
+            )
+    else:
+        weights = {}
+    try:
+        sizes = list(allocation.validate_block_sizes(block_sizes))
+    except (ValueError, TypeError):
+        raise ConfigInvalid(_("Block sizes must be positive even whole numbers, e.g. 4, 6."), field="block_sizes")
+    if method == Method.BLOCKS:
+        if fx.SITE in factor_keys:
+            raise ConfigInvalid(_("Site cannot be a stratum of the permuted blocks; choose subtype and lesions."),
+                                field="factors")
+        if not isinstance(slots_per_stratum, int) or slots_per_stratum < 1:
+            raise ConfigInvalid(_("The list needs at least one slot per stratum."), field="slots_per_stratum")
+    return {
+        "method": method, "factors": factor_keys, "weights": weights, "p": float(p), "block_sizes": sizes,
+        "slots_per_stratum": slots_per_stratum,
+    }, warnings
+
+
+def _record_refusal(*, config, user, action: str, attempted: dict, refusal: str) -> ConfigChangeAttempt:
+    attempt = ConfigChangeAttempt(config=config, user=user, action=action, attempted=attempted, refusal=refusal)
+    attempt._history_user = user
+    attempt._change_reason = f"Refused set-up change ({action})"  # the refusal itself is in the row
+    attempt.save()
+    logger.warning("Refused randomization set-up change %s by %s: %s", action, user, refusal)
+    return attempt
+
+
+def frozen_message():
+    return _("The randomization set-up is frozen: the first patient has been randomized, so the method and its "
+             "parameters can no longer change. This attempt has been recorded.")
+
+
+def has_allocations(config=None) -> bool:
+    qs = Allocation.objects.all() if config is None else Allocation.objects.filter(config=config)
+    return qs.exists()
+
+
+def _jsonable(values: dict) -> dict:
+    return {k: (v if isinstance(v, (str, int, float, bool, list, dict, type(None))) else str(v))
+            for k, v in values.items()}
+
+
+def refuse_frozen_change(*, config, user, action: str, attempted: dict) -> ConfigChangeAttempt:
+    """Record a change attempted on a frozen set-up (e.g. a form posted in the admin) and say why."""
+    return _record_refusal(config=config, user=user, action=action, attempted=_jsonable(attempted),
+                           refusal=str(frozen_message()))
+
+
+def create_config(*, user, reason: str = "Randomization set-up created", **values):
+    """A new active configuration (the previous one, if any and unused, becomes inactive).
+
+    Returns (config, warnings). Refused, and recorded, once any patient has been randomized.
+    """
+    clean, warnings = validate_config(**{k: values[k] for k in CONFIG_FIELDS if k in values})
+    refused = False
+    with transaction.atomic():
+        previous = RandomizationConfig.objects.select_for_update().filter(active=True).first()
+        if has_allocations():
+            _record_refusal(config=previous, user=user, action="create", attempted=_jsonable(clean),
+                            refusal=str(frozen_message()))
+            refused = True
+        else:
+            if previous is not None:
+                previous.active = False
+                previous._history_user = user
+                previous._change_reason = "Replaced by a new configuration"
+                previous.save(update_fields=["active"])
+            config = RandomizationConfig(**clean)
+            config._history_user = user
+            config._change_reason = reason
+            config.save()
+    if refused:  # outside the transaction: the recorded attempt stays
+        raise ConfigFrozen(frozen_message(), code="frozen")
+    return config, warnings
+
+
+def update_config(*, config, user, reason: str = "Randomization set-up changed", **values):
+    """Change the set-up before the first allocation. Returns (config, warnings, list_discarded).
+
+    After the first allocation every change is refused with ConfigFrozen and the attempt is recorded
+    (committed even though the change is refused). A change of the method, factors, block sizes or list
+    length discards a generated allocation list (it no longer fits); it must be generated again.
+    """
+    refused = False
+    list_discarded = False
+    with transaction.atomic():
+        locked = RandomizationConfig.objects.select_for_update().get(pk=config.pk)
+        if locked.is_frozen or has_allocations(locked):
+            _record_refusal(config=locked, user=user, action="change", attempted=_jsonable(values),
+                            refusal=str(frozen_message()))
+            refused = True
+        else:
+            merged = {k: values.get(k, getattr(locked, k)) for k in CONFIG_FIELDS}
+            clean, warnings = validate_config(**merged)
+            changed = [k for k in CONFIG_FIELDS if clean[k] != getattr(locked, k)]
+            if locked.block_list_size and any(k in LIST_FIELDS for k in changed):
+                _discard_list(locked, user)
+                list_discarded = True
+            for k in CONFIG_FIELDS:
+                setattr(locked, k, clean[k])
+            locked._history_user = user
+            locked._change_reason = reason
+            locked.save()
+    if refused:
+        raise ConfigFrozen(frozen_message(), code="frozen")
+    for k in CONFIG_FIELDS:
+        setattr(config, k, getattr(locked, k))
+    return locked, warnings, list_discarded
+
+
+def _discard_list(config, user):
+    for entry in BlockListEntry.objects.filter(config=config):
+        entry._history_user = user
+        entry._change_reason = "Allocation list discarded before go-live"
+        entry.delete()
+    config.block_list_seed = ""
+    config.block_list_sha256 = ""
+    config.block_list_size = 0
+    config.block_list_generated_at = None
+    config.block_list_generated_by = None
+
+
+def generate_block_list(*, config, user, seed: int | None = None) -> RandomizationConfig:
+    """Generate and store the stratified permuted-block list before go-live (statistician action).
+
+    The seed comes from `secrets` unless given (tests), is recorded on the configuration and never
+    shown; the list's SHA-256 (allocation.block_list_sha256) is recorded and shown to the statistician
+    so that an auditor can recompute it from the stored slots later. A list already generated is
+    replaced. Refused (and recorded) once frozen.
+    """
+    refused = False
+    with transaction.atomic():
+        locked = RandomizationConfig.objects.select_for_update().get(pk=config.pk)
+        if locked.is_frozen or has_allocations(locked):
+            _record_refusal(config=locked, user=user, action="generate_block_list", attempted={},
+                            refusal=str(frozen_message()))
+            refused = True
+        else:
+            if locked.method != Method.BLOCKS:
+                raise ConfigInvalid(_("The allocation list is for the permuted-block method only."), field="method")
+            if locked.block_list_size:
+                _discard_list(locked, user)
+            seed = secrets.randbits(63) if seed is None else int(seed)
+            # A seeded Mersenne Twister makes the list reproducible from the recorded seed; the seed
+            # itself is unpredictable (secrets) and secret.
+            rng = random.Random(seed)  # noqa: S311
+            block_list = allocation.generate_block_list(
+                fx.strata(locked.factors), locked.block_sizes, rng=rng, n_per_stratum=locked.slots_per_stratum)
+            size = 0
+            for slot in allocation.iter_slots(block_list):
+                entry = BlockListEntry(config=locked, stratum=slot.stratum, position=slot.position, block=slot.block,
+                                       block_size=slot.block_size, arm=slot.arm)
+                entry._history_user = user
+                entry._change_reason = "Allocation list generated"
+                entry.save()
+                size += 1
+            locked.block_list_seed = str(seed)
+            locked.block_list_sha256 = allocation.block_list_sha256(block_list)
+            locked.block_list_size = size
+            locked.block_list_generated_at = timezone.now()
+            locked.block_list_generated_by = user
+            locked._history_user = user
+            locked._change_reason = "Allocation list generated"
+            locked.save()
+    if refused:
+        raise ConfigFrozen(frozen_message(), code="frozen")
+    return locked
+
+
+def stored_block_list(config) -> dict[str, list[list[str]]]:
+    """The stored list in allocation.block_list_sha256's shape (for verification; never displayed)."""
+    out: dict[str, list[list[str]]] = {}
+    rows = BlockListEntry.objects.filter(config=config).order_by("stratum", "position")
+    for stratum, block, arm in rows.values_list("stratum", "block", "arm"):
+        blocks = out.setdefault(stratum, [])
+        while len(blocks) < block:
+            blocks.append([])
+        blocks[block - 1].append(arm)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------
+# Randomize
+# ---------------------------------------------------------------------------------------------------
+
+
+def _normalise_level(key, value):
+    if key == fx.LESIONS and isinstance(value, int) and not isinstance(value, bool):
+        return "1" if value == 1 else "2-3" if value in (2, 3) else str(value)
+    if key == fx.BONE_ONLY and isinstance(value, bool):
+        return "yes" if value else "no"
+    return value
+
+
+def _levels(config, patient, given: dict) -> dict:
+    unknown = set(given) - set(fx.FACTORS)
+    if unknown:
+        raise InvalidFactors(_("Unknown allocation factor(s): %(names)s.") % {"names": ", ".join(sorted(unknown))})
+    levels = {}
+    for key in fx.ordered(config.factors):
+        if key == fx.SITE:
+            # The site is the patient's own; a caller's value can only confirm it.
+            if given.get(key) not in (None, patient.site.code):
+                raise InvalidFactors(_("The site factor does not match the patient's site."))
+            levels[key] = patient.site.code
+            continue
+        value = _normalise_level(key, given.get(key))
+        if value not in fx.level_values(key):
+            raise InvalidFactors(
+                _("The allocation factor %(factor)s is missing or not one of its levels (%(value)s).")
+                % {"factor": fx.FACTORS[key].label, "value": value}
+            )
+        levels[key] = value
+    return levels
+
+
+def _counts_before(config, levels: dict, site_id: int) -> dict:
+    """{factor: {level: {"A": n, "B": n}}} for the patient's levels, in ONE aggregate query."""
+    aggregates = {}
+    for key, level in levels.items():
+        condition = Q(patient__site_id=site_id) if key == fx.SITE else Q(**{f"factors__{key}": level})
+        for arm in allocation.ARMS:
+            aggregates[f"{key}__{arm}"] = Count("pk", filter=condition & Q(arm=arm))
+    row = Allocation.objects.filter(config=config).aggregate(**aggregates)
+    return {key: {level: {arm: row[f"{key}__{arm}"] for arm in allocation.ARMS}} for key, level in levels.items()}
+
+
+def randomize(*, patient, factors: dict, user, signature_meaning: str | None = None) -> Allocation:
+    """Allocate `patient` to arm A or B, once: the one way a patient is randomized.
+
+    Called by the secondary-registration service inside its own transaction, with the factor values it
+    computed (site is taken from the patient). Records the factor values, the counts before allocation,
+    the imbalance per arm, p, the uniform draw u (minimization) or the list slot (blocks), the arm, the
+    algorithm version, the signature (printed name, time, meaning) and the hash chained to the previous
+    allocation; sets the patient's stage to RANDOMIZED; e-mails the site after commit.
+
+    A double submit (the patient already has an allocation) returns the first allocation unchanged.
+    Refusals raise a RandomizationError; a used-up list (or a missing set-up) also alerts the data
+    managers, outside the failed transaction (the alert must go out although everything rolls back).
+    """
+    if not access.can(user, Action.SIGN, patient.site_id):
+        raise RandomizationError(_("You may not randomize patients of this site."), code="not_allowed")
+    try:
+        return _allocate(patient=patient, given=dict(factors or {}), user=user,
+                         meaning=signature_meaning or DEFAULT_SIGNATURE_MEANING)
+    except (BlockListExhausted, NotConfigured) as exc:
+        _alert_data_managers(patient=patient, error=exc)
+        raise
+
+
+@transaction.atomic
+def _allocate(*, patient, given: dict, user, meaning: str) -> Allocation:
+    # Lock order, the same for every randomization (a different order in two transactions could deadlock):
+    # 1. The active configuration row. Every allocation takes it first, so allocations are serialised
+    #    trial-wide: the counts read below, the next sequence number and the previous hash cannot change
+    #    until this transaction ends, so no two allocations read the same counts or chain to the same
+    #    previous hash, and a second submit for the same patient waits here and then finds the first
+    #    allocation. It also makes the config's "frozen" check and the first allocation atomic.
+    # 2. The patient row: her stage is read and changed under the lock, so no other service can move
+    #    her (e.g. off study) between the check and the allocation.
+    # 3. Blocks only: the next unused slot of her stratum (already serialised by 1; locked for clarity).
+    # A caller must not lock the patient row before calling randomize (it would invert 1 and 2).
+    config = RandomizationConfig.objects.select_for_update().filter(active=True).first()
+    if config is None:
+        raise NotConfigured(_("Randomization is not set up yet. The data centre has been alerted."),
+                            code="not_configured")
+    locked = Patient.objects.select_for_update(of=("self",)).select_related("site").get(pk=patient.pk)
+
+    existing = Allocation.objects.filter(patient_id=locked.pk).first()
+    if existing is not None:
+        patient.stage = locked.stage
+        return existing
+    if locked.stage != Patient.Stage.READY_TO_RANDOMIZE:
+        raise NotReadyToRandomize(
+            _("Patient %(number)s is not ready to randomize (stage: %(stage)s).")
+            % {"number": locked.screening_number, "stage": locked.get_stage_display()},
+            code="not_ready",
+        )
+    levels = _levels(config, locked, given)
+    counts = _counts_before(config, levels, locked.site_id)
+    last = Allocation.objects.order_by("-sequence").values("sequence", "hash").first()
+
+    record = Allocation(
+        config=config, sequence=(last["sequence"] + 1) if last else 1, patient=locked, method=config.method,
+        algorithm_version=allocation.ALGORITHM_VERSIONS[config.method], factors=levels, counts_before=counts,
+        prev_hash=last["hash"] if last else ledger.GENESIS_HASH, user=user, signed_name=user.printed_name,
+        signature_meaning=meaning,
+    )
+    if config.method == Method.MINIMIZATION:
+        # Live draws come from the operating system's CSPRNG; u is recorded so the decision replays.
+        decision = allocation.minimize(counts, levels, config.weights, config.p, secrets.SystemRandom())
+        record.arm = decision.arm
+        record.weights = dict(config.weights)
+        record.imbalance = dict(decision.imbalance)
+        record.preferred = decision.preferred or ""
+        record.p = decision.p
+        record.u = decision.u
+    else:
+        if not config.block_list_size:
+            raise NotConfigured(_("The allocation list has not been generated yet. The data centre has been "
+                                  "alerted."), code="no_list")
+        record.stratum = fx.stratum_of(levels, config.factors)
+        entry = (BlockListEntry.objects.select_for_update(of=("self",))
+                 .filter(config=config, stratum=record.stratum, used_by__isnull=True).order_by("position").first())
+        if entry is None:
+            exc = BlockListExhausted(
+                _("The allocation list of this patient's stratum is used up, so she cannot be randomized now. "
+                  "The data centre has been alerted and will contact you; do not start any allocated treatment."),
+                code="exhausted",
+            )
+            exc.stratum = record.stratum
+            raise exc
+        record.block_entry = entry
+        record.arm = entry.arm
+
+    now = timezone.now()
+    record.allocated_at = now
+    record.signed_at = now
+    record.hash = ledger.compute_hash(record)
+    record._history_user = user
+    record._change_reason = "Randomized"
+    record.save()
+
+    if config.frozen_at is None:
+        config.frozen_at = now
+        config._history_user = user
+        config._change_reason = "Frozen by the first allocation"
+        config.save(update_fields=["frozen_at"])
+
+    locked.stage = Patient.Stage.RANDOMIZED
+    locked._history_user = user
+    locked._change_reason = f"Randomized (allocation #{record.sequence})"
+    locked.save(update_fields=["stage"])
+    patient.stage = locked.stage  # the caller's instance must not save a stale stage later
+
+    allocation_id = record.pk
+    transaction.on_commit(lambda: send_result_email(allocation_id), robust=True)
+    return record
+
+
+# ---------------------------------------------------------------------------------------------------
+# E-mail
+# ---------------------------------------------------------------------------------------------------
+
+
+def _send(recipients, template: str, context: dict):
+    """One message per language of the recipients (users), text and HTML."""
+    by_language: dict[str, list[str]] = {}
+    for user in recipients:
+        if user.email:
+            by_language.setdefault(user.preferred_language or settings.LANGUAGE_CODE, []).append(user.email)
+    for language, emails in by_language.items():
+        with translation.override(language):
+            subject = " ".join(render_to_string(f"{template}_subject.txt", context).split())
+            text = render_to_string(f"{template}.txt", context)
+            html = render_to_string(f"{template}.html", context)
+        message = EmailMultiAlternatives(subject, text, settings.DEFAULT_FROM_EMAIL, sorted(emails))
+        message.attach_alternative(html, "text/html")
+        message.send()
+
+
+def send_result_email(allocation_id: int):
+    """The result to the site's active coordinators and investigators (screening number only)."""
+    record = Allocation.objects.select_related("patient__site").get(pk=allocation_id)
+    members = (Membership.objects.filter(site_id=record.patient.site_id, active=True, user__is_active=True,
+                                         role__in=[Membership.Role.COORDINATOR, Membership.Role.INVESTIGATOR])
+               .select_related("user"))
+    _send([m.user for m in members], "randomization/email/result", {
+        "allocation": record,
+        "url": settings.SITE_URL.rstrip("/") + reverse("randomization:result", args=[record.patient_id]),
+    })
+
+
+def _alert_data_managers(*, patient, error):
+    try:
+        managers = User.objects.filter(groups__name=TrialRole.DATA_MANAGER, is_active=True).distinct()
+        _send(managers, "randomization/email/alert", {
+            "patient": patient, "site": patient.site, "error": error, "code": error.code,
+            "stratum": getattr(error, "stratum", ""), "when": timezone.now(),
+        })
+    except Exception:  # the site's refusal must not become a crash because the alert could not be sent
+        logger.exception("Could not alert the data managers about %s", error.code)
+    logger.error("Randomization refused for %s (%s): %s", patient, error.code, error.message)

@@ -1,0 +1,60 @@
+"""Pages of the randomization app: the result of one patient's allocation and the balance report.
+
+Thin: scoping comes from oligami_site.access; the data from selectors. No page reads the allocation list.
+"""
+
+import csv
+
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpResponse
+from django.shortcuts import render
+from django.utils.translation import gettext as _
+
+from oligami_site import access
+from oligami_site.access import Action
+
+from . import factors as fx
+from .models import Allocation
+from .selectors import balance_for, chart
+
+
+@login_required
+def result(request, patient_id: int):
+    """The site's record of a randomization: arm, date, signature, and what happens next."""
+    record = access.get_scoped_or_404(
+        Allocation.objects.select_related("patient__site"), request.user, Action.VIEW,
+        site_field="patient__site", patient_id=patient_id,
+    )
+    factor_rows = [
+        (fx.FACTORS[key].label, value if key == fx.SITE else fx.FACTORS[key].level_label(value))
+        for key, value in ((k, record.factors.get(k)) for k in fx.ordered(record.factors))
+    ]
+    return render(request, "randomization/result.html", {"allocation": record, "factor_rows": factor_rows})
+
+
+def _balance_or_404(user):
+    balance = balance_for(user)
+    if balance is None:
+        raise Http404
+    return balance
+
+
+@login_required
+def balance(request):
+    """Arms by every factor level, totals and a bar chart (own sites only for site staff and monitors)."""
+    report = _balance_or_404(request.user)
+    return render(request, "randomization/balance.html", {"balance": report, "chart": chart(report)})
+
+
+@login_required
+def balance_csv(request):
+    report = _balance_or_404(request.user)
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="oligami-balance.csv"'
+    writer = csv.writer(response)
+    writer.writerow([_("factor"), _("level"), "A", "B", _("total"), "|A-B|"])
+    for group in report.groups:
+        for row in group.rows:
+            writer.writerow([group.label, row.label, row.a, row.b, row.total, row.diff])
+    writer.writerow([_("all"), "", report.total_a, report.total_b, report.total, report.diff])
+    return response

@@ -1,0 +1,46 @@
+"""The randomization result page and the balance report in a real browser (English and Japanese)."""
+
+import pytest
+
+from randomization import services
+from tests.browser.conftest import log_in
+from tests.factories import PASSWORD
+from tests.randomization.factories import minimization_config, ready_patient
+
+
+@pytest.mark.django_db(transaction=True)
+def test_site_opens_the_result_and_the_balance(page, coordinator_a, investigator_a, site_a):
+    minimization_config()
+    patient = ready_patient(site_a)
+    record = services.randomize(patient=patient, factors={"subtype": "her2", "lesions": "2-3"}, user=investigator_a)
+
+    log_in(page, "crc_a", PASSWORD)
+    page.goto(f"/randomization/patient/{patient.pk}/")
+    assert page.locator("h1").inner_text() == f"Randomization of {patient.screening_number}"
+    result = page.locator("#allocation-result")
+    assert f"Arm {record.arm}" in result.inner_text()
+    assert "JST" in result.inner_text()
+    assert investigator_a.printed_name in page.locator("#signature").inner_text()
+    steps = page.locator("#next-steps").inner_text()
+    assert "systemic therapy alone" in steps and "radiation or surgery" in steps
+    assert "this patient" in page.locator("#next-steps .border-primary").inner_text()
+
+    page.get_by_role("link", name="Balance").click()
+    page.wait_for_url("**/randomization/balance/")
+    assert page.locator("#balance-chart").is_visible()
+    assert page.locator("#total-a").inner_text() == ("1" if record.arm == "A" else "0")
+    assert "SITEA" in page.locator("#balance-table").inner_text()
+    assert "Subtype" not in page.locator("#balance-table").inner_text()  # site rows only for a site
+
+
+@pytest.mark.django_db(transaction=True)
+def test_data_manager_sees_the_balance_of_every_factor_in_japanese(page_ja, data_manager, coordinator_a, site_a):
+    minimization_config()
+    services.randomize(patient=ready_patient(site_a), factors={"subtype": "luminal", "lesions": "1"},
+                       user=coordinator_a)
+    log_in(page_ja, "dm", PASSWORD)
+    page_ja.goto("/randomization/balance/")
+    table = page_ja.locator("#balance-table").inner_text()
+    assert page_ja.locator("html").get_attribute("lang") == "ja"
+    assert "SITEA" in table and "2-3" in table  # site, subtype and lesion rows for the data centre
+    assert page_ja.locator("#balance-chart rect").count() >= 2 * 6
