@@ -338,6 +338,15 @@ def randomize(*, patient, factors: dict, user, signature_meaning: str | None = N
         raise
 
 
+def lock_configuration():
+    """Take lock 1 of the fixed order (the active configuration row) at the start of a caller's transaction.
+
+    The secondary-registration service calls this before it locks the patient row, so that the order
+    config -> patient is the same in every transaction that ends in an allocation (no deadlock).
+    """
+    return RandomizationConfig.objects.select_for_update().filter(active=True).first()
+
+
 @transaction.atomic
 def _allocate(*, patient, given: dict, user, meaning: str) -> Allocation:
     # Lock order, the same for every randomization (a different order in two transactions could deadlock):

@@ -28,6 +28,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from randomization.services import lock_configuration, randomize
 from screening import eligibility as rules
 from screening import verdicts
 from screening.models import LabPanel, Lesion, Patient, Screening
@@ -441,10 +442,13 @@ def secondary_checklist(primary: PrimaryRegistration, evaluation: ResponseEvalua
 
 def register_secondary(*, patient: Patient, user, password: str, registration_date: date | None = None,
                        request=None) -> SecondaryRegistration:
-    """Secondary registration (S1-S8 from the same engine), signed; stage -> ready to randomize.
+    """Secondary registration (S1-S8 from the same engine), signed, and randomization at once.
 
-    Refused outside the window with the criterion and the dates. The randomize service is called after
-    this in the same transaction (wired by the caller), with allocation_factors(registration).
+    One transaction: the patient becomes "ready to randomize" and is randomized by
+    randomization.services.randomize with allocation_factors(registration) before it commits, so a
+    secondary registration never exists without its allocation (and a refused randomization, e.g. a
+    used-up block list, leaves no secondary registration either). Refused outside the window with the
+    criterion and the dates.
     """
     return _signing(Signature.Kind.SECONDARY_REGISTRATION, _register_secondary, user=user,
                     patient=patient.pk, request=request, password=password, registration_date=registration_date)
@@ -454,6 +458,10 @@ def register_secondary(*, patient: Patient, user, password: str, registration_da
 def _register_secondary(*, user, patient, password, registration_date):
     registration_date = _registration_date(registration_date)
     _check_signature_password(user, password)
+    # Lock order of every transaction that ends in an allocation: the randomization configuration
+    # first, then the patient (see randomization.services.randomize). Taking the patient first here
+    # would invert the order and could deadlock against another randomization.
+    lock_configuration()
     patient = _lock_patient(patient)
     if SecondaryRegistration.objects.filter(patient=patient).exists():
         existing = SecondaryRegistration.objects.get(patient=patient)
@@ -488,6 +496,8 @@ def _register_secondary(*, user, patient, password, registration_date):
                                 % {"patient": patient.screening_number}, code="already_registered") from None
     patient.stage = Patient.Stage.READY_TO_RANDOMIZE
     _save(patient, user, f"Secondary registration {primary.number}", update_fields=["stage"])
+    # Randomization follows at once, in this transaction (DESIGN.md: registration calls randomize).
+    randomize(patient=patient, factors=allocation_factors(registration), user=user)
     return registration
 
 

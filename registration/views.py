@@ -267,8 +267,8 @@ def secondary(request, pk):
         except DomainError as exc:
             failures = _refusal(form, exc)
         else:
-            messages.success(request, _("Secondary registration signed: the patient is ready to randomize."))
-            return redirect("registration:patient", pk=patient.pk)
+            messages.success(request, _("Secondary registration signed and the patient randomized."))
+            return redirect("randomization:result", patient_id=patient.pk)
     primary = PrimaryRegistration.objects.select_related("plan").filter(patient=patient).first()
     evaluation = ResponseEvaluation.objects.select_related("labs").filter(patient=patient).first()
     verdict = window = None

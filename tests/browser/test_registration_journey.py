@@ -1,5 +1,6 @@
 """A coordinator takes an eligible patient (screening made by factory) through primary registration with
-an electronic signature, the response evaluation and secondary registration, up to "Ready to randomize".
+an electronic signature, the response evaluation and secondary registration, which randomizes at once and
+ends on the result page.
 
 The clock is moved with time-machine (ticking, so the app and the browser keep running): day 0 is
 2026-03-02 (the date the factory's worked case is judged on), the evaluation and the secondary
@@ -16,14 +17,16 @@ from registration.models import PrimaryRegistration, SecondaryRegistration
 from screening.models import Patient
 from tests.browser.conftest import log_in
 from tests.factories import PASSWORD
+from tests.randomization.factories import minimization_config
 from tests.registration.factories import make_eligible_screening, make_plans
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 
 
 @pytest.mark.django_db(transaction=True)
-def test_eligible_to_ready_to_randomize(page, coordinator_a, site_a):
+def test_eligible_to_randomized(page, coordinator_a, site_a):
     make_plans()
+    minimization_config()
     patient = make_eligible_screening(site=site_a).patient
     with time_machine.travel(dt.datetime(2026, 3, 2, 9, 30, tzinfo=TOKYO), tick=True) as clock:
         log_in(page, "crc_a", PASSWORD)
@@ -69,10 +72,16 @@ def test_eligible_to_ready_to_randomize(page, coordinator_a, site_a):
         assert page.locator("#window-dates").inner_text() == "2026-05-27 – 2026-06-24"
         page.get_by_label("Your password (electronic signature)").fill(PASSWORD)
         page.locator("#sign-secondary").click()
-        page.wait_for_url(f"**/registration/patients/{patient.pk}/")
-        assert page.locator("#patient-status").inner_text() == "Ready to randomize"
+        # Secondary registration confirmed with the signature ends on the randomization result page.
+        page.wait_for_url(f"**/randomization/patient/{patient.pk}/")
+        arm = page.locator("[data-arm]").get_attribute("data-arm")
+        assert arm in ("A", "B")
+        assert "Secondary registration signed and the patient randomized." in page.content()
+        page.goto(f"/registration/patients/{patient.pk}/")
+        assert page.locator("#patient-status").inner_text() == "Randomized"
         assert "I confirm this patient meets all secondary registration criteria" in page.content()
 
-    assert Patient.objects.get(pk=patient.pk).stage == Patient.Stage.READY_TO_RANDOMIZE
+    assert Patient.objects.get(pk=patient.pk).stage == Patient.Stage.RANDOMIZED
+    assert Patient.objects.get(pk=patient.pk).allocation.arm == arm
     assert PrimaryRegistration.objects.get().registration_date == dt.date(2026, 3, 2)
     assert SecondaryRegistration.objects.get().registration_date == dt.date(2026, 5, 28)

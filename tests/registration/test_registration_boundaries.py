@@ -90,7 +90,8 @@ def test_day_84_at_midnight_accepted(plans, coordinator_a, site_a):
     with midnight(JUDGED_ON + 84 * DAY):
         secondary = secondary_today(patient, coordinator_a, JUDGED_ON + 80 * DAY)
     assert secondary.registration_date == dt.date(2026, 5, 25)
-    assert Patient.objects.get(pk=patient.pk).stage == Patient.Stage.READY_TO_RANDOMIZE
+    # Randomization follows at once in the same transaction.
+    assert Patient.objects.get(pk=patient.pk).stage == Patient.Stage.RANDOMIZED
 
 
 def test_day_126_at_the_last_second_accepted(plans, coordinator_a, site_a):

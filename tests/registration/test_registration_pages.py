@@ -126,7 +126,8 @@ def test_evaluation_and_secondary_pages(client, plans, coordinator_a, site_a):
     assert (today - 6 * DAY).isoformat() in html  # day 84
     response = client.post(url("secondary", patient), {"password": PASSWORD}, follow=True)
     html = response.content.decode()
-    assert "Ready to randomize" in html and "I confirm this patient meets all secondary registration criteria" in html
+    # Secondary registration ends on the randomization result page (randomized in the same step).
+    assert "Allocated arm" in html and "Secondary registration signed and the patient randomized." in html
 
 
 def test_off_study_page(client, registered_a, coordinator_a):

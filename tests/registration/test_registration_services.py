@@ -195,7 +195,8 @@ def test_evaluation_after_secondary_and_double_secondary_refused(plans, coordina
     record(patient, coordinator_a, JUDGED_ON + 85 * DAY)
     secondary = services.register_secondary(patient=patient, user=coordinator_a, password=PASSWORD,
                                             registration_date=JUDGED_ON + 86 * DAY)
-    assert Patient.objects.get(pk=patient.pk).stage == Patient.Stage.READY_TO_RANDOMIZE
+    assert Patient.objects.get(pk=patient.pk).stage == Patient.Stage.RANDOMIZED  # randomized at once
+    assert secondary.patient.allocation.arm in ("A", "B")
     assert secondary.signature.meaning == "I confirm this patient meets all secondary registration criteria"
     with pytest.raises(AlreadyRegistered, match="already secondary registered"):
         record(patient, coordinator_a, JUDGED_ON + 86 * DAY, reason="late change")

@@ -62,7 +62,7 @@ def test_demo_has_every_status_and_is_idempotent(settings):
     patients = selectors.patients_with_records(Patient.objects.exclude(initials=""))
     statuses = {windows.patient_status(selectors.timeline_of(p), today) for p in patients}
     assert statuses == {windows.Status.ON_THERAPY, windows.Status.EVALUATION_DUE, windows.Status.WINDOW_OPEN,
-                        windows.Status.WINDOW_CLOSING, windows.Status.READY_TO_RANDOMIZE,
+                        windows.Status.WINDOW_CLOSING, windows.Status.RANDOMIZED,
                         windows.Status.WINDOW_MISSED, windows.Status.OFF_STUDY}
     assert all("DEMO VALUES" in plan.regimen for plan in TherapyPlan.objects.all())
     counts = (Patient.objects.count(), PrimaryRegistration.objects.count(), TherapyPlan.objects.count())

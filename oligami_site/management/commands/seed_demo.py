@@ -6,7 +6,8 @@ from registration.demo import seed as seed_registration
 from screening.demo import seed as seed_screening
 
 # Each trial app adds its demo data through a seeder called here, in dependency order.
-SEEDERS = [seed_screening, seed_registration, seed_randomization]
+# The randomization set-up comes before registration: secondary registration randomizes at once.
+SEEDERS = [seed_screening, seed_randomization, seed_registration]
 
 
 class Command(BaseCommand):
