@@ -320,8 +320,13 @@ def loads_case(text: str) -> PrimaryFacts | SecondaryFacts:
     """Decode and parse one case file's text."""
     try:
         data = json.loads(text, object_pairs_hook=_reject_duplicates, parse_constant=_reject_constant)
+    except CaseFormatError:
+        raise
     except json.JSONDecodeError as exc:
         raise CaseFormatError(f"invalid JSON: {exc}") from None
+    except (ValueError, RecursionError) as exc:
+        # The decoder's own limits: an integer of more than 4300 digits, nesting deeper than the stack.
+        raise CaseFormatError(f"invalid JSON: {type(exc).__name__}: {str(exc)[:200]}") from None
     return parse_case(data)
 
 

@@ -478,3 +478,12 @@ def test_unreadable_file(tmp_path):
 
 def test_case_format_error_is_a_value_error():
     assert issubclass(CaseFormatError, ValueError)
+
+
+def test_decoder_limits_are_case_format_errors():
+    from screening.cases import CaseFormatError, loads_case
+
+    with pytest.raises(CaseFormatError, match="invalid JSON"):
+        loads_case('{"stage": "primary", "ecog": ' + "9" * 5000 + "}")
+    with pytest.raises(CaseFormatError, match="invalid JSON"):
+        loads_case("[" * 100000 + "]" * 100000)
