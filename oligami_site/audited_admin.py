@@ -1,0 +1,127 @@
+"""The admin console's base for every audited model: site scoping, read-only history, a reason for change.
+
+- Site scoping: staff who reach the admin see only the rows of their sites (``site_field``, through
+  oligami_site.access); data managers and superusers see every site.
+- History is read-only: simple-history's "history form" view saves the posted form as a revert even when
+  SIMPLE_HISTORY_REVERT_DISABLED hides the button, for anyone who may merely *view* the model. Every POST
+  to it is refused here (403), and both history views answer 404 for an object outside the user's sites
+  (simple-history would otherwise fall back to the latest historical row of any object).
+- No clinical or configuration row is ever deleted from the admin.
+- A change saved in the admin needs a reason, which goes on the history row (the first entry does not).
+"""
+
+from django import forms
+from django.contrib.admin.utils import flatten_fieldsets, unquote
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from django.utils.translation import gettext_lazy as _
+from simple_history.admin import SimpleHistoryAdmin
+
+from . import access
+from .access import Action
+
+REASON_FIELD = "change_reason"
+REASON_MAX_LENGTH = 100  # simple-history's history_change_reason column
+
+
+def with_reason(form_class):
+    """`form_class` with an optional "reason for change" field that a change (not a first entry) requires."""
+
+    class ReasonForm(form_class):
+        change_reason = forms.CharField(
+            label=_("Reason for change"), max_length=REASON_MAX_LENGTH, required=False,
+            help_text=_("Required for a change: it is kept in the audit trail with your name and the time."))
+
+        def clean(self):
+            data = super().clean()
+            if self.instance.pk is not None and not (self.cleaned_data.get(REASON_FIELD) or "").strip():
+                self.add_error(REASON_FIELD, _("Give a reason for the change (it is kept in the audit trail)."))
+            return data
+
+    ReasonForm.__name__ = form_class.__name__
+    ReasonForm.__qualname__ = form_class.__qualname__
+    return ReasonForm
+
+
+class AuditedAdmin(SimpleHistoryAdmin):
+    """Base of every audited model's admin (see the module docstring)."""
+
+    site_field: str | None = None  # path from the model to its Site; None: not site data
+    statisticians_see_all = False  # e.g. the site list, which the statistician's balance report names anyway
+
+    def __init__(self, model, admin_site):
+        super().__init__(model, admin_site)
+        self.form = with_reason(self.form)
+
+    # --- site scoping -------------------------------------------------------------------------------
+
+    def get_queryset(self, request):
+        return self.scope(request, super().get_queryset(request))
+
+    def scope(self, request, queryset):
+        user = request.user
+        if self.site_field is None or user.is_superuser:
+            return queryset
+        if self.statisticians_see_all and access.is_statistician(user):
+            return queryset
+        return access.scope(queryset, user, Action.VIEW, site_field=self.site_field)
+
+    def _require_in_scope(self, request, object_id):
+        if not self.get_queryset(request).filter(pk=unquote(object_id)).exists():
+            raise Http404
+
+    # --- history: read only ---------------------------------------------------------------------------
+
+    def history_view(self, request, object_id, extra_context=None):
+        if not request.user.is_superuser and not access.is_data_manager(request.user):
+            # Deleted rows (e.g. a removed lesion) keep their history for the data centre only.
+            self._require_in_scope(request, object_id)
+        return super().history_view(request, object_id, extra_context)
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        if request.method not in ("GET", "HEAD"):
+            raise PermissionDenied  # a POST here would save the old version (a revert)
+        if not request.user.is_superuser and not access.is_data_manager(request.user):
+            self._require_in_scope(request, object_id)
+        return super().history_form_view(request, object_id, version_id, extra_context)
+
+    def revert_disabled(self, request, obj=None):
+        return True
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    # --- reason for change ------------------------------------------------------------------------------
+
+    def get_fields(self, request, obj=None):
+        return [f for f in super().get_fields(request, obj) if f != REASON_FIELD]
+
+    def get_fieldsets(self, request, obj=None):
+        return self.with_reason_fieldset(request, obj, super().get_fieldsets(request, obj))
+
+    def with_reason_fieldset(self, request, obj, fieldsets):
+        """`fieldsets` and, on the change form of a user who may change, the reason for change."""
+        if (obj is not None and self.has_change_permission(request, obj)
+                and REASON_FIELD not in flatten_fieldsets(fieldsets)):
+            fieldsets = [*fieldsets, (_("Audit trail"), {"fields": [REASON_FIELD]})]
+        return fieldsets
+
+    def change_reason(self, form, change: bool, default: str) -> str:
+        """The reason entered on the form (required for a change), else `default` (first entry)."""
+        reason = (form.cleaned_data.get(REASON_FIELD) or "").strip() if form is not None else ""
+        return reason or default
+
+    def save_model(self, request, obj, form, change):
+        obj._change_reason = self.change_reason(form, change, "Changed in the admin" if change else
+                                                "Created in the admin")
+        super().save_model(request, obj, form, change)
+
+
+class ReadOnlyAuditedAdmin(AuditedAdmin):
+    """Clinical records written by the services only (with signature, engine verdict and audit): read here."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

@@ -1,0 +1,305 @@
+"""Data-manager exports: a CSV of each clinical table and the analysis data set (one row per patient) with
+its data dictionary, all streamed.
+
+Streaming: each export is a generator over ``QuerySet.iterator(chunk_size=...)`` written row by row into a
+StreamingHttpResponse, so 100,000 rows never sit in memory at once. Minimisation: patients carry no names;
+rows name them by screening and registration number only; initials and full dates of birth are never
+exported (the analysis set gives the age at first screening, the patients table the year of birth); staff
+names are not exported either. The concealed allocation list (BlockListEntry) and its seed never are.
+Codes, not translated labels, are exported (stable across languages); the dictionary explains them.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.utils import timezone
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
+
+from randomization.models import Allocation, Arm
+from registration.models import OffStudy, PrimaryRegistration, ResponseEvaluation, SecondaryRegistration
+from registration.selectors import related
+from registration.windows import Status
+from screening import services as screening_services
+from screening.models import LabPanel, Lesion, Patient, Screening
+
+from . import reports
+
+CHUNK_SIZE = 1000  # rows per fetch of a table export
+ANALYSIS_CHUNK_SIZE = 250  # patients per fetch of the analysis set (each with its records and screenings)
+
+
+class Echo:
+    """A file-like object whose write returns the line, for csv.writer in a streamed response."""
+
+    def write(self, value):
+        return value
+
+
+def cell(value) -> str:
+    """One CSV cell: ISO dates, Tokyo times, JSON for structures; a leading = + - @ is quoted as text
+    (spreadsheets would run it as a formula: CSV injection)."""
+    if value is None:
+        text = ""
+    elif isinstance(value, bool):
+        text = "true" if value else "false"
+    elif isinstance(value, dt.datetime):
+        text = timezone.localtime(value).isoformat(timespec="seconds")
+    elif isinstance(value, dt.date):
+        text = value.isoformat()
+    elif isinstance(value, Decimal):
+        text = str(value)
+    elif isinstance(value, list | dict):
+        text = json.dumps(value, ensure_ascii=False, sort_keys=True)
+    else:
+        text = str(value)
+    if text[:1] in ("=", "+", "@", "\t", "\r") or (text[:1] == "-" and not _is_number(text)):
+        return "'" + text
+    return text
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def csv_lines(header: list[str], rows: Iterable[Iterable]) -> Iterator[str]:
+    writer = csv.writer(Echo())
+    yield writer.writerow(header)
+    for row in rows:
+        yield writer.writerow([cell(v) for v in row])
+
+
+# --------------------------------------------------------------------------------------------------
+# The clinical tables: (column, lookup) pairs read with values_list(...).iterator()
+# --------------------------------------------------------------------------------------------------
+
+PATIENT = [("site", "patient__site__code"), ("screening_number", "patient__screening_number"),
+           ("registration_number", "patient__primary_registration__number")]
+
+
+def _screening_facts():
+    return [(name, name) for name in screening_services.FACT_FIELDS]
+
+
+@dataclass(frozen=True)
+class Table:
+    key: str
+    title: str
+    queryset: Callable
+    columns: list[tuple[str, str]]
+    transform: dict[str, Callable] | None = None  # column -> function of the raw value
+
+    def header(self) -> list[str]:
+        return [name for name, _lookup in self.columns]
+
+    def rows(self) -> Iterator[tuple]:
+        names = self.header()
+        transform = self.transform or {}
+        funcs = [transform.get(name) for name in names]
+        values = self.queryset().values_list(*[lookup for _name, lookup in self.columns])
+        for row in values.iterator(chunk_size=CHUNK_SIZE):
+            yield tuple(f(v) if f else v for f, v in zip(funcs, row, strict=True))
+
+
+def _year(value):
+    return value.year if value else None
+
+
+TABLES = {t.key: t for t in [
+    Table("patients", _("Patients"), lambda: Patient.objects.order_by("site__code", "sequence"), [
+        ("site", "site__code"), ("screening_number", "screening_number"),
+        ("registration_number", "primary_registration__number"), ("sex", "sex"), ("birth_year", "birth_date"),
+        ("stage", "stage"), ("created_at", "created_at")], {"birth_year": _year}),
+    Table("screenings", _("Screenings"), lambda: Screening.objects.order_by("patient__site__code",
+                                                                            "patient__sequence", "number"), [
+        *PATIENT, ("screening_no", "number"), ("outcome", "outcome"), ("subtype", "subtype"),
+        *_screening_facts(), ("labs_id", "labs_id"), ("failed", "verdict__failed"),
+        ("excluded_by", "verdict__excluded_by"), ("missing", "verdict__missing"),
+        ("engine_version", "engine_version"), ("evaluated_at", "evaluated_at"), ("created_at", "created_at")]),
+    Table("lesions", _("Lesions"), lambda: Lesion.objects.order_by("screening__patient__site__code",
+                                                                    "screening__patient__sequence",
+                                                                    "screening__number", "position"), [
+        ("site", "screening__patient__site__code"), ("screening_number", "screening__patient__screening_number"),
+        ("screening_no", "screening__number"), ("lesion_id", "id"), ("position", "position"),
+        *[(name, name) for name in screening_services.LESION_FIELDS]]),
+    Table("lab-panels", _("Lab panels"), lambda: LabPanel.objects.order_by("patient__site__code",
+                                                                           "patient__sequence", "id"), [
+        *PATIENT, ("labs_id", "id"), *[(name, name) for name in screening_services.LAB_FIELDS]]),
+    Table("primary-registrations", _("Primary registrations"),
+          lambda: PrimaryRegistration.objects.order_by("sequence"), [
+              *PATIENT, ("registration_date", "registration_date"), ("subtype", "subtype"),
+              ("screening_no", "screening__number"), ("plan_version", "plan__version"),
+              ("planned_courses", "plan__planned_courses"), ("cycle_length_days", "plan__cycle_length_days"),
+              ("engine_version", "engine_version"), ("signed_at", "signature__signed_at"),
+              ("created_at", "created_at")]),
+    Table("evaluations", _("Response evaluations"), lambda: ResponseEvaluation.objects.order_by(
+        "patient__site__code", "patient__sequence"), [
+        *PATIENT, ("date", "date"), ("overall_response", "overall_response"), ("progression", "progression"),
+        ("new_distant_metastasis", "new_distant_metastasis"), ("remaining_lesions", "remaining_lesions"),
+        ("courses_given", "courses_given"), ("mdt_since_primary", "mdt_since_primary"), ("ecog", "ecog"),
+        ("labs_id", "labs_id"), ("created_at", "created_at")]),
+    Table("secondary-registrations", _("Secondary registrations"), lambda: SecondaryRegistration.objects.order_by(
+        "primary__sequence"), [
+        *PATIENT, ("registration_date", "registration_date"), ("engine_version", "engine_version"),
+        ("signed_at", "signature__signed_at"), ("created_at", "created_at")]),
+    Table("off-study", _("Off study"), lambda: OffStudy.objects.order_by("patient__site__code", "patient__sequence"),
+          [*PATIENT, ("date", "date"), ("reason", "reason"), ("details", "details"), ("created_at", "created_at")]),
+    Table("allocations", _("Allocations"), lambda: Allocation.objects.order_by("sequence"), [
+        ("sequence", "sequence"), *PATIENT, ("arm", "arm"), ("method", "method"),
+        ("algorithm_version", "algorithm_version"), ("factors", "factors"), ("counts_before", "counts_before"),
+        ("weights", "weights"), ("imbalance", "imbalance"), ("preferred", "preferred"), ("p", "p"), ("u", "u"),
+        ("stratum", "stratum"), ("allocated_at", "allocated_at"), ("prev_hash", "prev_hash"), ("hash", "hash")]),
+]}
+
+
+# --------------------------------------------------------------------------------------------------
+# The analysis data set: one row per patient, and its dictionary (one list, so they cannot drift apart)
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    kind: str  # text, date, integer, code
+    description: str
+    values: str | Callable[[], str]  # callable: rendered when asked (in the reader's language)
+    get: Callable
+
+
+def _age(flow: reports.Flow):
+    born, first = flow.patient.birth_date, flow.first_screening_date
+    if not born or not first:
+        return None
+    return first.year - born.year - ((first.month, first.day) < (born.month, born.day))
+
+
+def _rel(name, attr):
+    def get(flow):
+        record = related(flow.patient, name)
+        return getattr(record, attr) if record is not None else None
+    return get
+
+
+def _factor(key):
+    def get(flow):
+        allocation = flow.allocation
+        return (allocation.factors or {}).get(key) if allocation else None
+    return get
+
+
+def _not_randomized_reason(flow: reports.Flow):
+    return "" if flow.box == reports.Box.RANDOMIZED else flow.reason
+
+
+def _codes(choices) -> str:
+    return ", ".join(str(value) for value, _label in choices)
+
+
+def _box_codes() -> str:
+    return "; ".join(f"{box.value} = {box.label}" for box in reports.Box)
+
+
+def _reason_codes() -> str:
+    return "; ".join([
+        str(_("screen failed: the first criterion ID in protocol order")),
+        str(_("off study: %(codes)s") % {"codes": _codes(OffStudy.Reason.choices)}),
+        str(_("window missed: %(codes)s") % {"codes": ", ".join(reports.MISSED_LABELS)}),
+        str(_("before secondary registration: the status")),
+    ])
+
+
+ANALYSIS_COLUMNS = [
+    Column("site", "code", _("Site code."), _("site codes"), lambda f: f.patient.site.code),
+    Column("screening_number", "text", _("Screening number (per site), the patient's only identifier."),
+           "SITE-Snnnn", lambda f: f.patient.screening_number),
+    Column("registration_number", "text", _("Trial registration number, given at primary registration."),
+           "OLG-nnnn", _rel("primary_registration", "number")),
+    Column("sex", "code", _("Sex."), _codes(Patient.Sex.choices), lambda f: f.patient.sex),
+    Column("age_at_screening", "integer", _("Age in whole years on the first screening date (P9)."), "",
+           _age),
+    Column("subtype", "code", _("Subtype derived at primary registration (blank before it)."),
+           "luminal, her2, tnbc", _rel("primary_registration", "subtype")),
+    Column("screenings", "integer", _("Number of screenings (re-screenings included)."), "1, 2, ...",
+           lambda f: f.screenings),
+    Column("first_screening_date", "date", _("Screening date of the first screening."), "YYYY-MM-DD",
+           lambda f: f.first_screening_date),
+    Column("latest_screening_outcome", "code", _("Outcome of the latest screening."),
+           _codes(Screening.Outcome.choices), lambda f: f.latest_outcome),
+    Column("failed_criteria", "text", _("Criteria the latest screening failed (P) or that exclude (E)."),
+           "P1-P18, E1-E13", lambda f: " ".join(f.failed)),
+    Column("missing_criteria", "text", _("Criteria the latest screening could not judge yet (facts missing)."),
+           "P1-P18, E1-E13", lambda f: " ".join(f.missing)),
+    Column("primary_registration_date", "date", _("Date of primary registration."), "YYYY-MM-DD",
+           _rel("primary_registration", "registration_date")),
+    Column("evaluation_date", "date", _("Date of the response evaluation."), "YYYY-MM-DD",
+           _rel("response_evaluation", "date")),
+    Column("overall_response", "code", _("Overall response at the evaluation."),
+           _codes(ResponseEvaluation.Response.choices), _rel("response_evaluation", "overall_response")),
+    Column("remaining_lesions", "integer", _("Oligometastases remaining and feasible for local therapy."), "0-3",
+           _rel("response_evaluation", "remaining_lesions")),
+    Column("secondary_registration_date", "date", _("Date of secondary registration."), "YYYY-MM-DD",
+           _rel("secondary_registration", "registration_date")),
+    Column("randomization_date", "date", _("Date of randomization (Asia/Tokyo)."), "YYYY-MM-DD",
+           lambda f: f.randomized_on),
+    Column("allocation_sequence", "integer", _("Sequence number in the allocation log."), "1, 2, ...",
+           _rel("allocation", "sequence")),
+    Column("arm", "code", _("Allocated arm."), _codes(Arm.choices), lambda f: f.arm),
+    *[Column(f"factor_{key}", "code", format_lazy(_("Allocation factor \"{factor}\" as used at randomization "
+                                                     "(blank when not randomized or not a factor)."), factor=key),
+             "", _factor(key)) for key in ("site", "subtype", "lesions", "bone_only", "response")],
+    Column("stage", "code", _("Stage of the patient in the trial."), _codes(Patient.Stage.choices),
+           lambda f: f.patient.stage),
+    Column("status", "code", _("Status today (the worklist's rules: windows, deadlines)."),
+           ", ".join(s.value for s in Status), lambda f: f.status.value),
+    Column("consort_box", "code", _("The one terminal box of the CONSORT flow the patient is in."), _box_codes,
+           lambda f: f.box.value),
+    Column("reason_not_randomized", "code",
+           _("Why the patient did not reach randomization: first failed criterion (screen failed), off-study "
+             "reason, why the window was missed, or the status still before secondary registration."),
+           _reason_codes, _not_randomized_reason),
+    Column("off_study_date", "date", _("Date the patient went off study."), "YYYY-MM-DD",
+           _rel("off_study", "date")),
+    Column("off_study_reason", "code", _("Reason for going off study."), _codes(OffStudy.Reason.choices),
+           _rel("off_study", "reason")),
+    Column("off_study_details", "text", _("Details of the off-study reason as entered by the site."), "",
+           _rel("off_study", "details")),
+]
+
+
+def analysis_rows(today: dt.date | None = None) -> Iterator[tuple]:
+    today = today or timezone.localdate()
+    for patient in reports.flow_queryset(None).iterator(chunk_size=ANALYSIS_CHUNK_SIZE):
+        flow = reports.classify(patient, today)
+        row = tuple(column.get(flow) for column in ANALYSIS_COLUMNS)
+        _release(patient)
+        yield row
+
+
+def _release(patient) -> None:
+    """Drop the patient's links to her joined records. A reverse one-to-one joined by select_related points
+    back at the patient (a reference cycle), so without this every streamed patient would wait for the
+    cyclic garbage collector and memory would grow with the export instead of staying flat."""
+    for record in patient._state.fields_cache.values():
+        if record is not None:
+            record._state.fields_cache.clear()
+    patient._state.fields_cache.clear()
+    patient._prefetched_objects_cache = {}
+
+
+def analysis_header() -> list[str]:
+    return [column.name for column in ANALYSIS_COLUMNS]
+
+
+def dictionary_rows() -> list[tuple[str, str, str, str]]:
+    return [(c.name, c.kind, str(c.description), str(c.values() if callable(c.values) else c.values))
+            for c in ANALYSIS_COLUMNS]

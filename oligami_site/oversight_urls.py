@@ -1,0 +1,15 @@
+from django.urls import path
+
+from . import oversight_views as views
+
+app_name = "oversight"
+urlpatterns = [
+    path("audit/patients/<int:pk>/", views.patient_trail, name="trail"),
+    path("reports/", views.report_index, name="reports"),
+    path("reports/not-randomized/", views.not_randomized, name="not_randomized"),
+    path("exports/", views.export_index, name="exports"),
+    path("exports/analysis.csv", views.export_analysis, name="export_analysis"),
+    path("exports/analysis/dictionary/", views.data_dictionary, name="data_dictionary"),
+    path("exports/analysis/dictionary.csv", views.data_dictionary_csv, name="data_dictionary_csv"),
+    path("exports/<slug:table>.csv", views.export_table, name="export_table"),
+]

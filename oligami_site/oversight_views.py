@@ -1,0 +1,149 @@
+"""The data centre's oversight pages, composed on top of the trial apps: a patient's audit trail, the reports
+(CONSORT flow, accrual, the patients not randomized and why) and the exports.
+
+Who sees what (through oligami_site.access only):
+- audit trail: whoever may view the patient (her site's staff, monitors of her site, data managers);
+  anyone else 404, as for every patient page;
+- reports: site staff and monitors their sites' numbers; data managers and statisticians every site.
+  The list of non-randomized patients is patient-level: not for statisticians (404);
+- exports: data managers only (403 for everyone else; site staff have their screening log CSV).
+"""
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import Http404, StreamingHttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.views.decorators.http import require_safe
+
+from screening.models import Patient
+
+from . import access, exports, reports
+from .access import Action
+from .trail import TYPE_ORDER, trail_for
+
+NOT_RANDOMIZED_PAGE_SIZE = 100
+
+
+# --- audit trail ----------------------------------------------------------------------------------
+
+
+@login_required
+@require_safe
+def patient_trail(request, pk):
+    patient = access.get_scoped_or_404(Patient.objects.select_related("site"), request.user, Action.VIEW, pk=pk)
+    record_type = request.GET.get("record") or None
+    if record_type not in TYPE_ORDER:
+        record_type = None
+    trail = trail_for(patient, record_type=record_type)
+    return render(request, "oligami_site/trail.html", {
+        "patient": patient, "trail": trail, "record_type": record_type or "",
+    })
+
+
+# --- reports --------------------------------------------------------------------------------------
+
+
+@login_required
+@require_safe
+def report_index(request):
+    site_ids = reports.report_site_ids(request.user)
+    today = timezone.localdate()
+    flows = reports.flows_for(site_ids, today)
+    consort = reports.consort(flows)
+    accrual = reports.accrual(flows, reports.sites_for_report(site_ids), today)
+    return render(request, "oligami_site/reports.html", {
+        "trial_wide": site_ids is None,
+        "today": today,
+        "consort": consort,
+        "diagram": reports.diagram(consort),
+        "terminal": consort.terminal(),
+        "breakdowns": [(box, box.label, consort.breakdown(box)) for box in (
+            reports.Box.SCREEN_FAILED, reports.Box.OFF_STUDY, reports.Box.WINDOW_MISSED,
+            reports.Box.BEFORE_SECONDARY, reports.Box.RANDOMIZED)],
+        "accrual": accrual,
+        "charts": reports.accrual_charts(accrual),
+        "patient_level": _patient_sites(request.user) != set(),
+    })
+
+
+def _patient_sites(user):
+    """Sites whose patients the user may list (None: all); an empty set for statisticians."""
+    return access.site_ids_for(user, Action.VIEW)
+
+
+@login_required
+@require_safe
+def not_randomized(request):
+    """Every screened patient not randomized, in her terminal box with the reason (patient level)."""
+    site_ids = _patient_sites(request.user)
+    if site_ids is not None and not site_ids:
+        raise Http404
+    box = request.GET.get("box") or ""
+    boxes = [b for b in reports.Box if b in reports.NOT_RANDOMIZED]
+    if box not in {b.value for b in boxes}:
+        box = ""
+    today = timezone.localdate()
+    patients = reports.flow_queryset(site_ids).exclude(stage=Patient.Stage.RANDOMIZED)
+    flows = [f for f in (reports.classify(p, today) for p in patients) if f.box in reports.NOT_RANDOMIZED]
+    if box:
+        flows = [f for f in flows if f.box == box]
+    page = Paginator(flows, NOT_RANDOMIZED_PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "oligami_site/not_randomized.html", {
+        "page": page, "boxes": boxes, "box": box, "today": today, "total": len(flows),
+    })
+
+
+# --- exports --------------------------------------------------------------------------------------
+
+
+def _require_data_manager(user):
+    if not access.is_data_manager(user):
+        raise PermissionDenied
+
+
+def _csv_response(lines, name: str) -> StreamingHttpResponse:
+    response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
+    stamp = timezone.localdate().isoformat()
+    response["Content-Disposition"] = f'attachment; filename="oligami-{name}-{stamp}.csv"'
+    return response
+
+
+@login_required
+@require_safe
+def export_index(request):
+    _require_data_manager(request.user)
+    return render(request, "oligami_site/exports.html", {"tables": exports.TABLES.values()})
+
+
+@login_required
+@require_safe
+def export_table(request, table):
+    _require_data_manager(request.user)
+    spec = exports.TABLES.get(table)
+    if spec is None:
+        raise Http404
+    return _csv_response(exports.csv_lines(spec.header(), spec.rows()), spec.key)
+
+
+@login_required
+@require_safe
+def export_analysis(request):
+    _require_data_manager(request.user)
+    return _csv_response(exports.csv_lines(exports.analysis_header(), exports.analysis_rows()), "analysis")
+
+
+@login_required
+@require_safe
+def data_dictionary(request):
+    _require_data_manager(request.user)
+    return render(request, "oligami_site/data_dictionary.html", {"rows": exports.dictionary_rows()})
+
+
+@login_required
+@require_safe
+def data_dictionary_csv(request):
+    _require_data_manager(request.user)
+    return _csv_response(exports.csv_lines(["column", "type", "description", "values"], exports.dictionary_rows()),
+                         "analysis-dictionary")

@@ -1,0 +1,545 @@
+"""Where the trial stands: every screened patient's place in the flow, the CONSORT diagram, accrual by site.
+
+A selector module composed on top of the trial apps (core models import none of them; this module may).
+Every screened patient is classified once (`classify`), from the same status rules as the coordinator's
+worklist (registration.windows.patient_status), into exactly one terminal box of the CONSORT flow:
+
+    screened -> screening in progress | screen failed (first failed criterion) | eligible
+    eligible -> not (yet) primary registered | primary registered
+    primary registered -> off study (reason) | window missed (why) | before secondary registration (status)
+                          | secondary registered, awaiting randomization | randomized (arm A / arm B)
+
+The diagram, the tables, the per-patient "not randomized" list and the analysis data set all read this
+one classification, so their numbers cannot disagree. Queries: one for the patients with every
+registration record joined (plus the allocation) and one prefetch of their screenings, whatever the size.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from django.db.models import Exists, JSONField, OuterRef, Subquery
+from django.http import Http404
+from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
+from oligami_site import access
+from oligami_site.access import Action
+from oligami_site.models import Site
+from randomization.models import Arm
+from registration import selectors as registration_selectors
+from registration import windows
+from registration.models import OffStudy
+from registration.selectors import related
+from screening import eligibility as rules
+from screening.models import Patient, Screening
+
+
+class Box(StrEnum):
+    """The terminal boxes of the flow: every screened patient is in exactly one."""
+
+    SCREENING = "screening"
+    SCREEN_FAILED = "screen_failed"
+    ELIGIBLE = "eligible"
+    BEFORE_SECONDARY = "before_secondary"
+    WINDOW_MISSED = "window_missed"
+    OFF_STUDY = "off_study"
+    AWAITING_RANDOMIZATION = "awaiting_randomization"
+    RANDOMIZED = "randomized"
+
+    @property
+    def label(self):
+        return BOX_LABELS[self]
+
+
+BOX_LABELS = {
+    Box.SCREENING: _("Screening in progress (facts missing)"),
+    Box.SCREEN_FAILED: _("Screen failed"),
+    Box.ELIGIBLE: _("Eligible, not primary registered (yet)"),
+    Box.BEFORE_SECONDARY: _("Before secondary registration (on therapy or in the window)"),
+    Box.WINDOW_MISSED: _("Secondary registration window missed"),
+    Box.OFF_STUDY: _("Off study"),
+    Box.AWAITING_RANDOMIZATION: _("Secondary registered, awaiting randomization"),
+    Box.RANDOMIZED: _("Randomized"),
+}
+TERMINAL_ORDER = list(Box)
+NOT_RANDOMIZED = frozenset(Box) - {Box.RANDOMIZED}
+
+# Why a window was missed (registration.windows, precedence row 7).
+MISSED_PROGRESSION = "progression_at_evaluation"
+MISSED_EMPTY = "window_can_never_be_met"
+MISSED_CLOSED = "window_closed"
+MISSED_LABELS = {
+    MISSED_PROGRESSION: _("progression or new distant metastasis at the response evaluation (S2)"),
+    MISSED_EMPTY: _("the evaluation date leaves no day that meets both S3 and S4"),
+    MISSED_CLOSED: _("the window closed without secondary registration (S3/S4)"),
+}
+UNKNOWN_CRITERION = "?"
+_CRITERION_ORDER = {cid: n for n, cid in enumerate(rules.CRITERIA)}
+
+
+def criterion_sort_key(cid: str):
+    return (_CRITERION_ORDER.get(cid, len(_CRITERION_ORDER)), cid)
+
+
+# --------------------------------------------------------------------------------------------------
+# Who sees which sites
+# --------------------------------------------------------------------------------------------------
+
+
+def report_site_ids(user) -> set[int] | None:
+    """Sites whose numbers the user may see in reports: None = all (data managers, statisticians).
+
+    Site staff and monitors: their sites. Anyone else: Http404 (nothing to report to them).
+    """
+    if access.is_data_manager(user) or access.is_statistician(user):
+        return None
+    ids = access.site_ids_for(user, Action.VIEW)
+    if not ids:
+        raise Http404
+    return ids
+
+
+# --------------------------------------------------------------------------------------------------
+# One patient's place in the flow
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Flow:
+    patient: Patient
+    status: windows.Status
+    box: Box
+    reason: str = ""  # first failed criterion / off-study reason / why missed / status; "" when none
+    first_screening_date: dt.date | None = None
+    screenings: int = 0
+    latest_outcome: str = ""
+    failed: list[str] = field(default_factory=list)  # latest screening: failed + excluding criteria
+    missing: list[str] = field(default_factory=list)  # latest screening: criteria not yet recorded
+    window_close: dt.date | None = None
+
+    @property
+    def primary(self):
+        return related(self.patient, "primary_registration")
+
+    @property
+    def allocation(self):
+        return related(self.patient, "allocation")
+
+    @property
+    def randomized_on(self) -> dt.date | None:
+        allocation = self.allocation
+        return timezone.localdate(allocation.allocated_at) if allocation else None
+
+    @property
+    def arm(self) -> str:
+        allocation = self.allocation
+        return allocation.arm if allocation else ""
+
+    @property
+    def reason_label(self) -> str:
+        return reason_label(self.box, self.reason)
+
+
+def reason_label(box: Box, reason: str) -> str:
+    if box == Box.SCREEN_FAILED:
+        info = rules.CRITERIA.get(reason)
+        return f"{reason}: {gettext(info.title)}" if info else gettext("criterion not recorded")
+    if box == Box.OFF_STUDY:
+        return str(dict(OffStudy.Reason.choices).get(reason, reason))
+    if box == Box.WINDOW_MISSED:
+        return str(MISSED_LABELS.get(reason, reason))
+    if box == Box.BEFORE_SECONDARY:
+        return gettext(windows.Status(reason).label) if reason in set(windows.Status) else reason
+    if box == Box.RANDOMIZED:
+        return str(dict(Arm.choices).get(reason, reason))
+    return ""
+
+
+def flow_queryset(site_ids: set[int] | None):
+    """Screened patients (at least one screening) with what the classification reads, in 2 queries."""
+    latest = Screening.objects.filter(patient=OuterRef("pk")).order_by("-number")
+    patients = Patient.objects.filter(Exists(Screening.objects.filter(patient=OuterRef("pk"))))
+    if site_ids is not None:
+        patients = patients.filter(site_id__in=site_ids)
+    return (
+        registration_selectors.patients_with_records(patients)
+        .select_related("allocation")
+        .defer("allocation__counts_before", "allocation__imbalance", "allocation__weights")
+        .annotate(latest_failed=Subquery(latest.values("verdict__failed")[:1], output_field=JSONField()),
+                  latest_excluded=Subquery(latest.values("verdict__excluded_by")[:1], output_field=JSONField()),
+                  latest_missing=Subquery(latest.values("verdict__missing")[:1], output_field=JSONField()))
+        .order_by("site__code", "sequence")
+    )
+
+
+def classify(patient: Patient, today: dt.date) -> Flow:
+    """The patient's status (the worklist's rules) and her one terminal box with its reason."""
+    timeline = registration_selectors.timeline_of(patient)
+    status = windows.patient_status(timeline, today)
+    screenings = list(patient.screenings.all())  # prefetched, in number order
+    failed = [*(getattr(patient, "latest_failed", None) or []), *(getattr(patient, "latest_excluded", None) or [])]
+    flow = Flow(patient=patient, status=status, box=Box.SCREENING, screenings=len(screenings),
+                first_screening_date=screenings[0].screening_date if screenings else None,
+                latest_outcome=screenings[-1].outcome if screenings else "", failed=failed,
+                missing=list(getattr(patient, "latest_missing", None) or []))
+    S = windows.Status
+    if status == S.OFF_STUDY:
+        off_study = related(patient, "off_study")
+        flow.box, flow.reason = Box.OFF_STUDY, off_study.reason if off_study else OffStudy.Reason.OTHER
+    elif status == S.RANDOMIZED:
+        flow.box, flow.reason = Box.RANDOMIZED, flow.arm
+    elif status == S.READY_TO_RANDOMIZE:
+        flow.box = Box.AWAITING_RANDOMIZATION
+    elif status == S.SCREEN_FAILED:
+        flow.box = Box.SCREEN_FAILED
+        flow.reason = min(failed, key=criterion_sort_key) if failed else UNKNOWN_CRITERION
+    elif status == S.ELIGIBLE:
+        flow.box = Box.ELIGIBLE
+    elif status == S.SCREENING:
+        flow.box = Box.SCREENING
+    elif status == S.WINDOW_MISSED:
+        flow.box = Box.WINDOW_MISSED
+        window = timeline.window
+        flow.window_close = window.close if window else None
+        if timeline.evaluation_progression:
+            flow.reason = MISSED_PROGRESSION
+        elif window is not None and window.is_empty:
+            flow.reason = MISSED_EMPTY
+        else:
+            flow.reason = MISSED_CLOSED
+    else:  # on therapy, evaluation due, window open, window closing
+        flow.box, flow.reason = Box.BEFORE_SECONDARY, str(status)
+        flow.window_close = timeline.window.close if timeline.window else None
+    return flow
+
+
+def flows_for(site_ids: set[int] | None, today: dt.date | None = None) -> list[Flow]:
+    today = today or timezone.localdate()
+    return [classify(patient, today) for patient in flow_queryset(site_ids)]
+
+
+# --------------------------------------------------------------------------------------------------
+# CONSORT
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Consort:
+    boxes: Counter  # Box -> patients
+    reasons: dict[Box, Counter]  # Box -> reason -> patients
+
+    @property
+    def screened(self) -> int:
+        return sum(self.boxes.values())
+
+    @property
+    def eligible(self) -> int:
+        return self.screened - self.boxes[Box.SCREENING] - self.boxes[Box.SCREEN_FAILED]
+
+    @property
+    def primary_registered(self) -> int:
+        return self.eligible - self.boxes[Box.ELIGIBLE]
+
+    @property
+    def not_randomized_after_primary(self) -> int:
+        return sum(self.boxes[b] for b in (Box.OFF_STUDY, Box.WINDOW_MISSED, Box.BEFORE_SECONDARY,
+                                           Box.AWAITING_RANDOMIZATION))
+
+    @property
+    def randomized(self) -> int:
+        return self.boxes[Box.RANDOMIZED]
+
+    def arm(self, arm: str) -> int:
+        return self.reasons[Box.RANDOMIZED][arm]
+
+    def breakdown(self, box: Box) -> list[tuple[str, str, int]]:
+        """(reason code, label, patients) of a box, in protocol / choice order."""
+        counts = self.reasons[box]
+        if box == Box.SCREEN_FAILED:
+            codes = sorted(counts, key=criterion_sort_key)
+        elif box == Box.OFF_STUDY:
+            codes = [c for c in OffStudy.Reason.values if counts[c]] + sorted(set(counts) - set(OffStudy.Reason.values))
+        elif box == Box.RANDOMIZED:
+            codes = [*Arm.values, *sorted(set(counts) - set(Arm.values))]
+        elif box == Box.BEFORE_SECONDARY:
+            codes = [str(s) for s in windows.Status if counts[str(s)]]
+        else:
+            codes = sorted(counts)
+        return [(code, reason_label(box, code), counts[code]) for code in codes]
+
+    def terminal(self) -> list[tuple[Box, str, int]]:
+        return [(box, str(box.label), self.boxes[box]) for box in TERMINAL_ORDER]
+
+
+def consort(flows: list[Flow]) -> Consort:
+    boxes: Counter = Counter(dict.fromkeys(Box, 0))
+    reasons: dict[Box, Counter] = {box: Counter() for box in Box}
+    for flow in flows:
+        boxes[flow.box] += 1
+        if flow.reason:
+            reasons[flow.box][flow.reason] += 1
+    return Consort(boxes=boxes, reasons=reasons)
+
+
+# The diagram: geometry only (the template draws rect, line and text; no script, no style attributes).
+MAIN_X, MAIN_W = 10, 250
+SIDE_X, SIDE_W = 320, 500
+LINE = 17
+INDENT = 18
+PAD = 10
+GAP = 34
+WIDTH = SIDE_X + SIDE_W + 10
+
+
+@dataclass
+class DiagramBox:
+    id: str
+    x: int
+    y: int
+    w: int
+    lines: list[tuple]  # (text, bold) or (text, bold, indented)
+    kind: str = "main"  # main / side / arm
+
+    @property
+    def h(self) -> int:
+        return PAD * 2 + LINE * len(self.lines) - 4
+
+    @property
+    def texts(self):
+        return [{"x": self.x + PAD + (INDENT if rest and rest[0] else 0), "y": self.y + PAD + 10 + LINE * n,
+                 "text": text, "bold": bold} for n, (text, bold, *rest) in enumerate(self.lines)]
+
+
+def _short(text: str, limit: int = 58) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def diagram(c: Consort) -> dict:
+    """Boxes and arrows of the CONSORT diagram from the live counts."""
+    boxes: list[DiagramBox] = []
+    arrows: list[dict] = []
+    y = 10
+
+    def count(label, n):
+        return f"{label}: n = {n}"
+
+    stages = [
+        ("screened", count(gettext("Screened"), c.screened), [
+            (count(gettext("Not eligible or not yet decided"), c.boxes[Box.SCREENING] + c.boxes[Box.SCREEN_FAILED]),
+             True),
+            (count(str(Box.SCREENING.label), c.boxes[Box.SCREENING]), False),
+            (count(str(Box.SCREEN_FAILED.label), c.boxes[Box.SCREEN_FAILED]), False),
+            *[(f"{_short(label)}: {n}", False, True) for _code, label, n in c.breakdown(Box.SCREEN_FAILED)],
+        ]),
+        ("eligible", count(gettext("Eligible"), c.eligible), [
+            (count(str(Box.ELIGIBLE.label), c.boxes[Box.ELIGIBLE]), True),
+        ]),
+        ("primary", count(gettext("Primary registered"), c.primary_registered), [
+            (count(gettext("Not randomized"), c.not_randomized_after_primary), True),
+            (count(str(Box.OFF_STUDY.label), c.boxes[Box.OFF_STUDY]), False),
+            *[(f"{_short(label)}: {n}", False, True) for _code, label, n in c.breakdown(Box.OFF_STUDY)],
+            (count(str(Box.WINDOW_MISSED.label), c.boxes[Box.WINDOW_MISSED]), False),
+            *[(f"{_short(label)}: {n}", False, True) for _code, label, n in c.breakdown(Box.WINDOW_MISSED)],
+            (count(str(Box.BEFORE_SECONDARY.label), c.boxes[Box.BEFORE_SECONDARY]), False),
+            *[(f"{_short(label)}: {n}", False, True) for _code, label, n in c.breakdown(Box.BEFORE_SECONDARY)],
+            (count(str(Box.AWAITING_RANDOMIZATION.label), c.boxes[Box.AWAITING_RANDOMIZATION]), False),
+        ]),
+        ("randomized", count(gettext("Randomized"), c.randomized), []),
+    ]
+    previous = None
+    for key, title, side in stages:
+        main = DiagramBox(key, MAIN_X, y, MAIN_W, [(title, True)])
+        boxes.append(main)
+        if previous is not None:
+            arrows.append({"x1": MAIN_X + MAIN_W // 2, "y1": previous.y + previous.h,
+                           "x2": MAIN_X + MAIN_W // 2, "y2": main.y - 2})
+        height = main.h
+        if side:
+            side_box = DiagramBox(f"{key}-excluded", SIDE_X, y + main.h + GAP // 2, SIDE_W, side, "side")
+            boxes.append(side_box)
+            mid = side_box.y + 6 + LINE // 2
+            arrows.append({"x1": MAIN_X + MAIN_W // 2, "y1": mid, "x2": SIDE_X - 2, "y2": mid, "branch": True})
+            height = main.h + GAP // 2 + side_box.h
+        y += height + GAP
+        previous = main
+    # The arms, side by side under "randomized".
+    arm_w = (MAIN_W + SIDE_W) // 2
+    for n, (arm, label) in enumerate(Arm.choices):
+        box = DiagramBox(f"arm-{arm}", MAIN_X + n * (arm_w + 60), y, arm_w,
+                         [(count(gettext("Arm %(arm)s") % {"arm": arm}, c.arm(arm)), True), (str(label), False)],
+                         "arm")
+        boxes.append(box)
+        arrows.append({"x1": MAIN_X + MAIN_W // 2, "y1": previous.y + previous.h,
+                       "x2": box.x + arm_w // 2, "y2": box.y - 2})
+    height = y + max(b.h for b in boxes if b.kind == "arm") + 10
+    return {"boxes": boxes, "arrows": arrows, "width": WIDTH, "height": height}
+
+
+# --------------------------------------------------------------------------------------------------
+# Accrual by site over time
+# --------------------------------------------------------------------------------------------------
+
+MEASURES = (
+    ("screened", _("Screened")),
+    ("primary", _("Primary registered")),
+    ("randomized", _("Randomized")),
+)
+# Okabe-Ito colours (readable with colour-blindness), and a dash pattern per site: colour is never the only
+# signal (each line is also labelled with its site code at its end).
+PALETTE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#999999", "#F0E442"]
+DASHES = ["", "6 3", "2 3", "8 3 2 3", "4 4", "1 2", "10 4", "3 6"]
+
+
+def _month(day: dt.date) -> dt.date:
+    return day.replace(day=1)
+
+
+def _months(first: dt.date, last: dt.date) -> list[dt.date]:
+    months, current = [], _month(first)
+    while current <= last:
+        months.append(current)
+        current = (current + dt.timedelta(days=32)).replace(day=1)
+    return months
+
+
+@dataclass
+class SiteSeries:
+    site: Site
+    monthly: dict[str, list[int]]  # measure -> new patients per month
+    cumulative: dict[str, list[int]]  # measure -> cumulative per month
+
+
+@dataclass
+class Accrual:
+    months: list[dt.date]
+    series: list[SiteSeries]  # one per site, then the total (site None)
+    this_month: dt.date
+
+    @property
+    def total(self) -> SiteSeries:
+        return self.series[-1]
+
+    def this_month_rows(self):
+        """(site, screened, primary, randomized) new in the current month, per site and the total."""
+        if not self.months:
+            return []
+        index = len(self.months) - 1
+        return [(s.site, *(s.monthly[key][index] for key, _label in MEASURES)) for s in self.series]
+
+    def tables(self):
+        """Per measure: (label, rows of (month, [cumulative per site..., total]))."""
+        out = []
+        for key, label in MEASURES:
+            rows = [(month, [s.cumulative[key][i] for s in self.series]) for i, month in enumerate(self.months)]
+            out.append((key, label, rows))
+        return out
+
+
+def accrual(flows: list[Flow], sites: list[Site], today: dt.date | None = None) -> Accrual:
+    today = today or timezone.localdate()
+    dated = []
+    for flow in flows:
+        primary = flow.primary
+        dated.append((flow.patient.site_id, {
+            "screened": flow.first_screening_date,
+            "primary": primary.registration_date if primary else None,
+            "randomized": flow.randomized_on,
+        }))
+    all_dates = [d for _site, dates in dated for d in dates.values() if d is not None]
+    first = min(all_dates, default=today)
+    months = _months(min(first, today), max(max(all_dates, default=today), today))
+    index = {month: n for n, month in enumerate(months)}
+
+    def empty():
+        return {key: [0] * len(months) for key, _label in MEASURES}
+
+    by_site = {site.pk: SiteSeries(site, empty(), {}) for site in sites}
+    total = SiteSeries(None, empty(), {})
+    for site_id, dates in dated:
+        series = by_site.get(site_id)
+        for key, day in dates.items():
+            if day is None:
+                continue
+            n = index[_month(day)]
+            total.monthly[key][n] += 1
+            if series is not None:
+                series.monthly[key][n] += 1
+    result = [*by_site.values(), total]
+    for series in result:
+        for key, _label in MEASURES:
+            running, cumulative = 0, []
+            for value in series.monthly[key]:
+                running += value
+                cumulative.append(running)
+            series.cumulative[key] = cumulative
+    return Accrual(months=months, series=result, this_month=_month(today))
+
+
+CHART_W, CHART_H = 640, 240
+LEFT, RIGHT, TOP, BOTTOM = 44, 110, 14, 36
+
+
+def accrual_charts(acc: Accrual) -> list[dict]:
+    """One line chart per measure: cumulative patients by month, a line per site and a bold total."""
+    charts = []
+    months = acc.months
+    span = max(len(months) - 1, 1)
+    # Taller with many sites, so that every line's end label has its own row.
+    plot_h = max(CHART_H - TOP - BOTTOM, 13 * len(acc.series) + 8)
+    plot_w, height = CHART_W - LEFT - RIGHT, TOP + plot_h + BOTTOM
+    step = max(1, len(months) // 8)
+    for key, label in MEASURES:
+        largest = max([1, *(s.cumulative[key][-1] if months else 0 for s in acc.series)])
+
+        def x(i):
+            return LEFT + round(plot_w * i / span) if len(months) > 1 else LEFT + plot_w // 2
+
+        def y(value, largest=largest):
+            return TOP + plot_h - round(plot_h * value / largest)
+
+        lines = []
+        for n, series in enumerate(acc.series):
+            values = series.cumulative[key]
+            is_total = series.site is None
+            lines.append({
+                "points": " ".join(f"{x(i)},{y(v)}" for i, v in enumerate(values)),
+                "colour": "#212529" if is_total else PALETTE[n % len(PALETTE)],
+                "dash": "" if is_total else DASHES[n % len(DASHES)], "width": 3 if is_total else 2,
+                "label": (gettext("Total") if is_total else series.site.code) + f" {values[-1] if values else 0}",
+                "label_x": x(len(values) - 1) + 6, "label_y": (y(values[-1]) if values else TOP + plot_h) + 4,
+            })
+        _spread_labels(lines, top=TOP + 8, bottom=TOP + plot_h + 4)
+        ticks = [{"x": x(i), "text": month.strftime("%Y-%m")} for i, month in enumerate(months)
+                 if i % step == 0 or i == len(months) - 1]
+        charts.append({
+            "key": key, "label": label, "lines": lines, "ticks": ticks, "width": CHART_W, "height": height,
+            "axis_x0": LEFT, "axis_x1": LEFT + plot_w, "axis_y0": TOP, "axis_y1": TOP + plot_h,
+            "tick_label_y": TOP + plot_h + 16, "largest": largest, "largest_y": TOP + 4, "zero_y": TOP + plot_h + 4,
+            "ylabel_x": LEFT - 6,
+        })
+    return charts
+
+
+def _spread_labels(lines: list[dict], *, top: int, bottom: int, gap: int = 12) -> None:
+    """Move the end labels apart (at least `gap` pixels) and inside [top, bottom], keeping their order."""
+    ordered = sorted(lines, key=lambda line: line["label_y"])
+    for previous, line in zip(ordered, ordered[1:], strict=False):
+        line["label_y"] = max(line["label_y"], previous["label_y"] + gap)
+    overflow = ordered[-1]["label_y"] - bottom if ordered else 0
+    if overflow > 0:
+        for line in ordered:
+            line["label_y"] -= overflow
+        for later, line in reversed(list(zip(ordered[1:], ordered, strict=False))):
+            line["label_y"] = min(line["label_y"], later["label_y"] - gap)
+    for line in ordered:
+        line["label_y"] = max(line["label_y"], top)
+
+
+def sites_for_report(site_ids: set[int] | None) -> list[Site]:
+    sites = Site.objects.all() if site_ids is None else Site.objects.filter(id__in=site_ids)
+    return list(sites.order_by("code"))
