@@ -1,0 +1,189 @@
+"""Deadlines as an iCalendar feed: a per-user secret URL that calendar programs subscribe to.
+
+The token in the URL is the credential (calendar programs cannot log in): 32 random bytes
+(secrets.token_urlsafe), revocable, one in force per user. The feed lists the upcoming deadlines of the
+patients at the user's sites (oligami_site.access decides which), as all-day events that name patients
+by screening or registration number only. Written by hand to RFC 5545 (CRLF line ends, TEXT escaping,
+lines folded at 75 octets), so the run time needs no extra package; the tests parse it with `icalendar`.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone, translation
+from django.utils.translation import gettext
+
+from oligami_site import access
+from screening.models import Patient
+
+from . import selectors, windows
+from .models import CalendarToken
+
+TOKEN_BYTES = 32
+
+
+# --- tokens ---------------------------------------------------------------------------------------
+
+
+def active_token(user) -> CalendarToken | None:
+    return CalendarToken.objects.filter(user=user, revoked_at__isnull=True).order_by("-created_at").first()
+
+
+@transaction.atomic
+def revoke_tokens(*, user) -> int:
+    """Revoke the user's feed URL(s); calendars subscribed to them get 404 from now on."""
+    now = timezone.now()
+    tokens = list(CalendarToken.objects.select_for_update().filter(user=user, revoked_at__isnull=True))
+    for token in tokens:
+        token.revoked_at = now
+        token.save(update_fields=["revoked_at"])
+    return len(tokens)
+
+
+@transaction.atomic
+def issue_token(*, user) -> CalendarToken:
+    """A new feed URL for the user; the previous one stops working."""
+    revoke_tokens(user=user)
+    return CalendarToken.objects.create(user=user, token=secrets.token_urlsafe(TOKEN_BYTES))
+
+
+def user_for_token(token: str):
+    """The active user whose token in force this is, else None (unknown, revoked, inactive user)."""
+    found = (CalendarToken.objects.select_related("user")
+             .filter(token=token, revoked_at__isnull=True, user__is_active=True).first())
+    return found.user if found else None
+
+
+def feed_url(token: CalendarToken) -> str:
+    return settings.SITE_URL.rstrip("/") + reverse("calendar_feed", kwargs={"token": token.token})
+
+
+# --- events ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Event:
+    uid: str
+    day: date
+    summary: str
+    description: str
+    url: str
+
+
+def _label(template: str, deadline: date) -> str:
+    return gettext(template) % {"deadline": deadline.isoformat()}
+
+
+def patient_dates(timeline: windows.PatientTimeline, today: date) -> list[tuple[str, date, str]]:
+    """(kind, date, label template) of the deadlines worth a calendar entry, from today on.
+
+    The next deadline (windows.next_deadline, also when overdue: it is what the site must act on), and
+    while a secondary registration is possible the effective window's opening and close, the evaluation
+    due date (none recorded yet) and the expiry of labs a pending registration could use.
+    """
+    status = windows.patient_status(timeline, today)
+    found: dict[str, tuple[date, str]] = {}
+    deadline = windows.next_deadline(timeline, today)
+    if deadline is not None:
+        found[str(deadline.kind)] = (deadline.date, deadline.kind.label)
+    if status in windows.ACTIVE_STATUSES and timeline.window is not None and not timeline.window.is_empty:
+        window = timeline.window
+        found.setdefault("window_opens", (window.open, windows.ReminderKind.WINDOW_OPENING.label))
+        found.setdefault(str(windows.DeadlineKind.WINDOW_CLOSES), (window.close,
+                                                                 windows.DeadlineKind.WINDOW_CLOSES.label))
+        due = timeline.evaluation_due_date
+        if timeline.evaluation_date is None and due is not None:
+            found.setdefault(str(windows.DeadlineKind.EVALUATION_DUE), (due,
+                                                                      windows.DeadlineKind.EVALUATION_DUE.label))
+    # The labs' last valid day is an event when the rules would remind about it on that day (labs a pending
+    # registration could still use: windows' "labs" condition), not for any old panel.
+    if status in windows.ACTIVE_STATUSES | {windows.Status.ELIGIBLE} and timeline.lab_date is not None:
+        expiry = windows.lab_expiry(timeline.lab_date)
+        labs_kinds = (windows.ReminderKind.LABS_EXPIRING, windows.ReminderKind.LABS_LAST_DAY)
+        if any(r.kind in labs_kinds for r in windows.due_reminders(timeline, expiry)):
+            found.setdefault(str(windows.DeadlineKind.LABS_EXPIRE), (expiry, windows.DeadlineKind.LABS_EXPIRE.label))
+    next_kind = str(deadline.kind) if deadline else None
+    return sorted((kind, day, template) for kind, (day, template) in found.items()
+                  if day >= today or kind == next_kind)
+
+
+def events_for(user, today: date) -> list[Event]:
+    """The deadlines of the patients at the user's sites (access.scope), in the active language."""
+    queryset = access.scope(Patient.objects.filter(stage__in=selectors.WORKLIST_STAGES), user, access.Action.VIEW,
+                            site_field="site")
+    domain = _domain()
+    events = []
+    for patient in selectors.patients_with_records(queryset.order_by("pk")):
+        primary = selectors.related(patient, "primary_registration")
+        number = primary.number if primary else patient.screening_number
+        url = settings.SITE_URL.rstrip("/") + reverse("registration:patient", kwargs={"pk": patient.pk})
+        for kind, day, template in patient_dates(selectors.timeline_of(patient), today):
+            label = _label(template, day)
+            where = f"{number} ({patient.screening_number}, {patient.site.code})"
+            events.append(Event(uid=f"oligami-{patient.pk}-{kind}@{domain}", day=day, summary=f"{number}: {label}",
+                                description=f"{where}\n{label}\n{url}", url=url))
+    events.sort(key=lambda e: (e.day, e.summary))
+    return events
+
+
+def _domain() -> str:
+    return urlsplit(settings.SITE_URL).hostname or "oligami.invalid"
+
+
+# --- RFC 5545 -------------------------------------------------------------------------------------
+
+
+def escape_text(value: str) -> str:
+    """TEXT value escaping (RFC 5545 3.3.11): backslash, semicolon, comma, newline."""
+    return (value.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,")
+            .replace("\r\n", "\\n").replace("\n", "\\n"))
+
+
+def fold(line: str) -> str:
+    """Fold a content line at 75 octets (RFC 5545 3.1), never inside a UTF-8 character."""
+    parts, current, size = [], "", 0
+    for char in line:
+        width = len(char.encode("utf-8"))
+        limit = 75 if not parts else 74  # continuation lines start with one space
+        if size + width > limit:
+            parts.append(current)
+            current, size = "", 0
+        current += char
+        size += width
+    parts.append(current)
+    return "\r\n ".join(parts)
+
+
+def render_ics(events: list[Event], *, name: str, now: datetime) -> str:
+    stamp = now.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+    lines = ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//OLIGAMI (JCOG2110)//site manager//EN",
+             "CALSCALE:GREGORIAN", "METHOD:PUBLISH", f"X-WR-CALNAME:{escape_text(name)}",
+             "X-WR-TIMEZONE:Asia/Tokyo", "REFRESH-INTERVAL;VALUE=DURATION:PT6H", "X-PUBLISHED-TTL:PT6H"]
+    for event in events:
+        lines += [
+            "BEGIN:VEVENT",
+            f"UID:{event.uid}",
+            f"DTSTAMP:{stamp}",
+            f"DTSTART;VALUE=DATE:{event.day:%Y%m%d}",
+            f"DTEND;VALUE=DATE:{event.day + timedelta(days=1):%Y%m%d}",
+            f"SUMMARY:{escape_text(event.summary)}",
+            f"DESCRIPTION:{escape_text(event.description)}",
+            f"URL:{event.url}",
+            "TRANSP:TRANSPARENT",
+            "END:VEVENT",
+        ]
+    lines.append("END:VCALENDAR")
+    return "".join(fold(line) + "\r\n" for line in lines)
+
+
+def feed(user, *, today: date, now: datetime) -> str:
+    """The user's feed, in the user's language."""
+    with translation.override(user.preferred_language or settings.LANGUAGE_CODE):
+        return render_ics(events_for(user, today), name=gettext("OLIGAMI deadlines"), now=now)

@@ -1,0 +1,415 @@
+"""Reminder e-mails: a daily scan fills an outbox of notices, and one digest per site and day sends them.
+
+The rules (what is due when, to whom) are registration/windows.py's REMINDER_RULES; this module only
+stores and delivers what ``windows.due_reminders`` returns.
+
+- ``scan(today=...)``: every patient who can still get a reminder is loaded with all their records in a
+  constant number of queries (selectors.patients_with_records), the reminders due are computed in
+  Python, and the missing notices are inserted in one set-based statement that leans on the unique
+  constraint (patient, kind, due date, audience): a scan run twice, or two at once, inserts each once.
+- ``send_digests(today=...)``: per site (and once for the data managers) the digest row of the day is
+  claimed with ``select_for_update(skip_locked=True)``, then the site's pending notices likewise, and
+  both are marked "claimed" in that short transaction. The e-mails are sent after it, outside any
+  transaction (no lock is held while talking to the mail server): one message per recipient, in the
+  recipient's language, each recorded on the digest as soon as the backend accepted it. Only then are
+  the notices marked sent. A delivery error puts them back to pending (failed after MAX_ATTEMPTS) with
+  the error, and a retry sends only to the recipients who did not get the message yet.
+- A digest sent for (site, day) is never sent again: notices that appear later that day wait for the
+  next day's digest.
+- A sender that dies between claim and mark leaves "claimed" rows; after CLAIM_TIMEOUT they are taken
+  back. The only duplicate possible is then the one message whose acceptance was not yet recorded.
+
+Writes here are to the outbox (Notice, Digest), not to clinical data: they are not audited, and the bulk
+statements carry ``# audit-ok`` (tests/oligami_site/test_no_history_bypass.py).
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from email.utils import make_msgid
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives, get_connection
+from django.db import transaction
+from django.db.models import F
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone, translation
+from django.utils.translation import gettext
+
+from oligami_site.access import TrialRole
+from oligami_site.models import Membership, Site, User
+from screening.models import Patient
+
+from . import selectors, windows
+from .models import Audience, Digest, Notice
+
+log = logging.getLogger(__name__)
+
+# Patients who can get a reminder: eligible (labs) and between the two registrations (evaluation,
+# window). Everyone else gets nothing from windows.due_reminders; not loading them keeps the scan small.
+REMINDER_STAGES = (Patient.Stage.ELIGIBLE, Patient.Stage.REGISTERED)
+# A notice is given up (status failed, shown to data managers in the admin) after this many failed
+# deliveries: the daily task's first run and its retries that day, and the next days' runs.
+MAX_ATTEMPTS = 8
+# A claim older than this is taken back: its sender died (a worker killed between claim and mark).
+CLAIM_TIMEOUT = timedelta(minutes=15)
+# Delivery errors: smtplib.SMTPException and socket errors are both OSError (so is a full disk for the
+# file backend). Anything else (a template or database error) is a bug and propagates at once.
+DELIVERY_ERRORS = (OSError,)
+# How far back a due date can lie on the day it is returned: due = anchor - lead and the last send day
+# is anchor + until, so due >= today - (lead + until). Bounds the "already stored?" read of the scan.
+_DUE_SPAN = timedelta(days=max(rule.lead_days + rule.send_until_days for rule in windows.REMINDER_RULES))
+_AUDIENCE = {windows.Recipient.SITE_STAFF: Audience.SITE_STAFF,
+             windows.Recipient.DATA_MANAGERS: Audience.DATA_MANAGERS}
+SITE_STAFF_ROLES = (Membership.Role.COORDINATOR, Membership.Role.INVESTIGATOR)
+
+
+class DeliveryFailed(smtplib.SMTPException):
+    """Some digests were not accepted by the e-mail backend; their notices are pending again (or failed).
+
+    An SMTPException, so the daily task retries it (autoretry_for) like any SMTP error.
+    """
+
+    def __init__(self, errors: list[str]):
+        super().__init__("; ".join(errors))
+        self.errors = errors
+
+
+@dataclass
+class ScanResult:
+    today: date
+    due: int  # notices due today (new or already stored)
+    created: int  # of those, not stored before this scan
+    notices: list[Notice] = field(default_factory=list, repr=False)  # the due notices (unsaved when new)
+
+
+@dataclass
+class SendResult:
+    today: date
+    sent: list[str] = field(default_factory=list)  # "TMDU: 3 notices to 2 recipients"
+    failed: list[str] = field(default_factory=list)
+    waiting: list[str] = field(default_factory=list)  # sites whose digest of the day was sent already
+
+
+# --- scan -----------------------------------------------------------------------------------------
+
+
+def due_notices(*, today: date) -> list[Notice]:
+    """The notices the rules make due on ``today``, unsaved: two queries whatever the number of patients."""
+    queryset = Patient.objects.filter(stage__in=REMINDER_STAGES, site__active=True).order_by("pk")
+    notices = []
+    for patient in selectors.patients_with_records(queryset):
+        for reminder in windows.due_reminders(selectors.timeline_of(patient), today):
+            for recipient in sorted(reminder.recipients):
+                notices.append(Notice(patient=patient, site_id=patient.site_id, kind=reminder.kind,
+                                      due_date=reminder.due_date, deadline=reminder.deadline,
+                                      audience=_AUDIENCE[recipient]))
+    return notices
+
+
+def _key(notice: Notice) -> tuple:
+    return notice.patient_id, str(notice.kind), notice.due_date, str(notice.audience)
+
+
+def _stored_keys(today: date) -> set[tuple]:
+    """Keys of the notices stored for due dates the rules can return today (one query)."""
+    return set(Notice.objects.filter(due_date__gte=today - _DUE_SPAN, due_date__lte=today)
+               .values_list("patient_id", "kind", "due_date", "audience"))
+
+
+def scan(*, today: date) -> ScanResult:
+    """Insert the notices due on ``today`` that are not stored yet. Idempotent; safe to run concurrently.
+
+    Queries: patients (1), their screenings (1), stored keys (1), and one INSERT of the new notices
+    (SQLite splits an INSERT at 999 parameters, i.e. 76 notices a statement; PostgreSQL sends one).
+    """
+    due = due_notices(today=today)
+    stored = _stored_keys(today)
+    new = [notice for notice in due if _key(notice) not in stored]
+    if new:
+        with transaction.atomic():
+            # The unique constraint drops a notice a concurrent scan inserted since _stored_keys. Rows go in
+            # a fixed order (patient, rule, audience), so two concurrent scans wait on each other's first
+            # row instead of deadlocking on two different ones.
+            Notice.objects.bulk_create(new, ignore_conflicts=True)  # audit-ok: outbox, not clinical data
+    log.info("Reminder scan %s: %d due, %d new", today, len(due), len(new))
+    return ScanResult(today=today, due=len(due), created=len(new), notices=due)
+
+
+# --- the digest -------------------------------------------------------------------------------------
+
+
+@dataclass
+class Row:
+    """One line of a digest: a reminder about one patient, by number only (never a name)."""
+
+    number: str  # registration number when registered, else the screening number
+    screening_number: str
+    site_code: str
+    kind: str
+    text: str  # the rule's label in the recipient's language, placeholders filled
+    deadline: date
+    days_left: int
+    url: str
+
+
+def _patient_url(patient_id: int) -> str:
+    return settings.SITE_URL.rstrip("/") + reverse("registration:patient", kwargs={"pk": patient_id})
+
+
+def digest_rows(notices: list[Notice], today: date) -> list[Row]:
+    """Digest lines in the active language (call inside translation.override), nearest deadline first."""
+    rows = []
+    for notice in notices:
+        patient = notice.patient
+        primary = selectors.related(patient, "primary_registration")
+        kind = windows.ReminderKind(notice.kind)
+        days_left = windows.days_remaining(notice.deadline, today)
+        rows.append(Row(
+            number=primary.number if primary else patient.screening_number,
+            screening_number=patient.screening_number,
+            site_code=notice.site.code,
+            kind=str(kind),
+            text=gettext(kind.label) % {"deadline": notice.deadline.isoformat(), "days_left": days_left},
+            deadline=notice.deadline,
+            days_left=days_left,
+            url=_patient_url(patient.pk),
+        ))
+    rows.sort(key=lambda r: (r.deadline, r.site_code, r.number, r.kind))
+    return rows
+
+
+def recipients(audience: str, site: Site | None) -> list[User]:
+    """Site staff: the site's active coordinators and investigators; data managers: the group's users."""
+    users = User.objects.filter(is_active=True).exclude(email="")
+    if audience == Audience.DATA_MANAGERS:
+        users = users.filter(groups__name=TrialRole.DATA_MANAGER)
+    else:
+        users = users.filter(memberships__site=site, memberships__active=True, memberships__site__active=True,
+                             memberships__role__in=SITE_STAFF_ROLES)
+    return list(users.distinct().order_by("username"))
+
+
+def render_message(*, user: User, audience: str, site: Site | None, notices: list[Notice], today: date):
+    """The digest e-mail for one recipient, text and HTML, in the recipient's language."""
+    with translation.override(user.preferred_language or settings.LANGUAGE_CODE):
+        context = {
+            "audience": audience,
+            "data_managers": audience == Audience.DATA_MANAGERS,
+            "site": site,
+            "site_name": site.name if site else "",
+            "today": today,
+            "rows": digest_rows(notices, today),
+            "site_url": settings.SITE_URL.rstrip("/"),
+        }
+        subject = " ".join(render_to_string("registration/email/digest_subject.txt", context).split())
+        text = render_to_string("registration/email/digest.txt", context)
+        html = render_to_string("registration/email/digest.html", context)
+    domain = urlsplit(settings.SITE_URL).hostname or "oligami.invalid"
+    message = EmailMultiAlternatives(subject=subject, body=text, to=[user.email],
+                                     headers={"Message-ID": make_msgid("oligami", domain=domain)})
+    message.attach_alternative(html, "text/html")
+    return message
+
+
+# --- sending ----------------------------------------------------------------------------------------
+
+
+def _release_stale_claims(now) -> None:
+    """Take back the claims of a sender that died (older than CLAIM_TIMEOUT)."""
+    stale = now - CLAIM_TIMEOUT
+    with transaction.atomic():
+        Notice.objects.filter(status=Notice.Status.CLAIMED, claimed_at__lt=stale).update(  # audit-ok: outbox
+            status=Notice.Status.PENDING, claimed_at=None, digest=None, last_error="claim expired")
+        Digest.objects.filter(status=Digest.Status.CLAIMED, claimed_at__lt=stale).update(  # audit-ok: outbox
+            status=Digest.Status.PENDING, claimed_at=None, last_error="claim expired")
+
+
+def _pending_groups() -> list[tuple[str, int | None]]:
+    """(audience, site id or None) of every digest that has pending notices, site staff first."""
+    pending = Notice.objects.filter(status=Notice.Status.PENDING).order_by()  # no ordering: DISTINCT site ids
+    groups = {(Audience.SITE_STAFF.value, site_id) for site_id in
+              pending.filter(audience=Audience.SITE_STAFF).values_list("site_id", flat=True).distinct()}
+    if pending.filter(audience=Audience.DATA_MANAGERS).exists():
+        groups.add((Audience.DATA_MANAGERS.value, None))
+    return sorted(groups, key=lambda g: (g[0] != Audience.SITE_STAFF, g[1] or 0))
+
+
+def _notices_of(audience: str, site_id: int | None):
+    queryset = Notice.objects.filter(audience=audience)
+    return queryset.filter(site_id=site_id) if audience == Audience.SITE_STAFF else queryset
+
+
+def _claim(today: date, audience: str, site_id: int | None, now) -> tuple[Digest, list[Notice]] | None:
+    """Claim the day's digest and its pending notices, or None when another sender has them or it was sent.
+
+    Lock order: the digest row, then the notices (skip_locked on both): two senders never wait on each
+    other, and never hold the same rows.
+    """
+    with transaction.atomic():
+        digest = (Digest.objects.select_for_update(skip_locked=True)
+                  .filter(day=today, audience=audience, site_id=site_id).order_by("pk").first())
+        if digest is None:
+            return None  # another sender holds it right now
+        if digest.status == Digest.Status.SENT:
+            return None  # one digest per site and day: these notices go out tomorrow
+        if digest.status == Digest.Status.CLAIMED and digest.claimed_at >= now - CLAIM_TIMEOUT:
+            return None
+        notices = list(_notices_of(audience, site_id).select_for_update(skip_locked=True)
+                       .filter(status=Notice.Status.PENDING).order_by("pk"))
+        if not notices:
+            return None
+        _notices_of(audience, site_id).filter(pk__in=[n.pk for n in notices]).update(  # audit-ok: outbox
+            status=Notice.Status.CLAIMED, claimed_at=now, digest=digest)
+        digest.status, digest.claimed_at, digest.attempts = Digest.Status.CLAIMED, now, digest.attempts + 1
+        digest.save(update_fields=["status", "claimed_at", "attempts"])
+    return digest, notices
+
+
+def _load(notice_ids: list[int]) -> list[Notice]:
+    return list(Notice.objects.filter(pk__in=notice_ids)
+                .select_related("site", "patient", "patient__primary_registration").order_by("pk"))
+
+
+def _deliver(digest: Digest, notices: list[Notice], today: date, users: list[User]) -> int:
+    """Send the digest to every recipient not served yet; each acceptance is recorded at once."""
+    sent = 0
+    for user in users:
+        if str(user.pk) in digest.deliveries:
+            continue  # accepted in an earlier attempt: never twice
+        message = render_message(user=user, audience=digest.audience, site=digest.site, notices=notices,
+                                 today=today)
+        if get_connection().send_messages([message]) != 1:
+            raise smtplib.SMTPException(f"the e-mail backend did not accept the message to {user.email}")
+        digest.deliveries[str(user.pk)] = {"email": user.email, "language": user.preferred_language,
+                                           "message_id": message.extra_headers["Message-ID"],
+                                           "at": timezone.now().isoformat()}
+        digest.save(update_fields=["deliveries"])
+        sent += 1
+    return sent
+
+
+def _mark_sent(digest: Digest, notices: list[Notice]) -> None:
+    now = timezone.now()
+    with transaction.atomic():
+        Notice.objects.filter(pk__in=[n.pk for n in notices]).update(  # audit-ok: outbox, not clinical data
+            status=Notice.Status.SENT, sent_at=now, attempts=F("attempts") + 1, last_error="")
+        digest.status, digest.sent_at, digest.last_error = Digest.Status.SENT, now, ""
+        digest.save(update_fields=["status", "sent_at", "last_error"])
+
+
+def _mark_failed(digest: Digest, notices: list[Notice], error: str, *, give_up: bool = False) -> None:
+    """Back to pending with the error (failed once MAX_ATTEMPTS is reached, or at once with give_up)."""
+    ids = [n.pk for n in notices]
+    error = error[:2000]
+    with transaction.atomic():
+        claimed = Notice.objects.filter(pk__in=ids, status=Notice.Status.CLAIMED)
+        limit = 1 if give_up else MAX_ATTEMPTS
+        claimed.filter(attempts__gte=limit - 1).update(  # audit-ok: outbox, not clinical data
+            status=Notice.Status.FAILED, attempts=F("attempts") + 1, last_error=error)
+        retried = claimed.update(  # audit-ok: outbox, not clinical data (the rows still claimed after the line above)
+            status=Notice.Status.PENDING, attempts=F("attempts") + 1, last_error=error, claimed_at=None, digest=None)
+        # Pending again: a later run (the task's retry) may claim the digest again and serve the recipients
+        # it has not reached yet. Failed: every notice of it was given up.
+        digest.status = Digest.Status.PENDING if retried else Digest.Status.FAILED
+        digest.claimed_at, digest.last_error = None, error
+        digest.save(update_fields=["status", "claimed_at", "last_error"])
+
+
+def _label(audience: str, site: Site | None) -> str:
+    return site.code if site is not None else "data managers"
+
+
+def send_digests(*, today: date) -> SendResult:
+    """Send the day's digests of all pending notices. Raises DeliveryFailed after trying every digest when
+    some were not accepted (their notices are pending again, or failed after MAX_ATTEMPTS)."""
+    now = timezone.now()
+    result = SendResult(today=today)
+    _release_stale_claims(now)
+    groups = _pending_groups()
+    if not groups:
+        return result
+    # The digest rows of the day, created once: the unique constraints drop a concurrent sender's twin.
+    Digest.objects.bulk_create([Digest(day=today, audience=audience, site_id=site_id)  # audit-ok: outbox
+                                for audience, site_id in groups], ignore_conflicts=True)
+    errors = []
+    for audience, site_id in groups:
+        claimed = _claim(today, audience, site_id, now)
+        site = Site.objects.get(pk=site_id) if site_id else None
+        if claimed is None:
+            if Digest.objects.filter(day=today, audience=audience, site_id=site_id,
+                                     status=Digest.Status.SENT).exists():
+                result.waiting.append(_label(audience, site))
+            continue
+        digest, notices = claimed
+        notices = _load([n.pk for n in notices])
+        users = recipients(audience, site)
+        if not users:
+            what = "no active coordinator or investigator with an e-mail address" if site else \
+                "no active data manager with an e-mail address"
+            log.error("Reminder digest %s %s not sent: %s", today, _label(audience, site), what)
+            _mark_failed(digest, notices, what, give_up=True)
+            result.failed.append(f"{_label(audience, site)}: {what}")
+            continue
+        try:
+            _deliver(digest, notices, today, users)
+        except DELIVERY_ERRORS as exc:
+            error = f"{type(exc).__name__}: {exc}"
+            log.warning("Reminder digest %s %s not accepted: %s", today, _label(audience, site), error)
+            _mark_failed(digest, notices, error)
+            errors.append(f"{_label(audience, site)}: {error}")
+            result.failed.append(errors[-1])
+            continue
+        _mark_sent(digest, notices)
+        result.sent.append(f"{_label(audience, site)}: {len(notices)} notices to {len(users)} recipients")
+    log.info("Reminder digests %s: sent %s; failed %s", today, result.sent, result.failed)
+    if errors:
+        raise DeliveryFailed(errors)
+    return result
+
+
+def run_daily(*, today: date) -> tuple[ScanResult, SendResult]:
+    """The daily job (Celery beat, send_reminders): scan, then send the digests. Idempotent."""
+    return scan(today=today), send_digests(today=today)
+
+
+# --- dry run --------------------------------------------------------------------------------------
+
+
+@dataclass
+class PlannedDigest:
+    audience: str
+    site: Site | None
+    notices: list[Notice]
+    recipients: list[User]
+    blocked: bool  # the digest of the day was sent already: these notices would wait for tomorrow
+
+
+def plan(*, today: date) -> list[PlannedDigest]:
+    """What run_daily would send on ``today``, writing nothing: stored pending notices plus the new ones."""
+    due = due_notices(today=today)
+    stored = _stored_keys(today)
+    new = [notice for notice in due if _key(notice) not in stored]
+    pending = list(Notice.objects.filter(status__in=[Notice.Status.PENDING, Notice.Status.CLAIMED])
+                   .select_related("site", "patient", "patient__primary_registration"))
+    sites = {site.pk: site for site in Site.objects.all()}
+    for notice in new:  # the unsaved notices carry the patient (with its records) from the scan
+        notice.site = sites[notice.site_id]
+    groups: dict[tuple, list[Notice]] = defaultdict(list)
+    for notice in [*pending, *new]:
+        site_id = notice.site_id if notice.audience == Audience.SITE_STAFF else None
+        groups[(str(notice.audience), site_id)].append(notice)
+    sent = set(Digest.objects.filter(day=today, status=Digest.Status.SENT).values_list("audience", "site_id"))
+    planned = []
+    for (audience, site_id), notices in sorted(groups.items(), key=lambda g: (g[0][0] != Audience.SITE_STAFF,
+                                                                           g[0][1] or 0)):
+        site = sites.get(site_id)
+        planned.append(PlannedDigest(audience=audience, site=site, notices=notices,
+                                     recipients=recipients(audience, site), blocked=(audience, site_id) in sent))
+    return planned
