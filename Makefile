@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: run test lint install install-dev check-deploy clean
+.PHONY: run test lint install install-dev check-deploy clean messages
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,5 +36,23 @@ lint: $(VENV)/.dev
 	$(BIN)/ruff check .
 	$(BIN)/python manage.py makemigrations --check --dry-run -v1
 
+# Translations (docs/i18n.md): extract every marked string into locale/ja/LC_MESSAGES/django.po, keeping
+# existing translations, then compile django.mo (committed: Django reads it at run time). Translate the
+# new and fuzzy entries, run it again; tests/oligami_site/test_translations.py checks the result.
+# The test reads MAKEMESSAGES_IGNORE from here, so the check extracts exactly what this target does.
+MAKEMESSAGES_IGNORE := --ignore=.venv --ignore=bench --ignore=tests --ignore=var --ignore=staticfiles --ignore=test-results
+messages: $(VENV)/.runtime
+	$(BIN)/python manage.py makemessages -l ja --no-obsolete $(MAKEMESSAGES_IGNORE)
+	$(BIN)/python manage.py compilemessages -l ja --ignore=.venv
+
 clean:
 	rm -rf var staticfiles
+
+# Benchmarks at trial scale and beyond (docs/performance.md): creates and drops the PostgreSQL database
+# oligami_bench (BENCH_DB), generates 1,000 / 10,000 / 100,000 patients, measures pages under gunicorn,
+# randomize under 50 concurrent requests, the reminder scan, the engine and the simulation; prints the
+# table and writes bench/results.json. BENCH_ARGS=--quick checks the scripts in a few minutes.
+BENCH_ARGS ?=
+.PHONY: bench
+bench: $(VENV)/.runtime
+	$(BIN)/python bench/run.py $(BENCH_ARGS)

@@ -1,8 +1,8 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 from django.utils.translation import gettext_lazy as _
-from simple_history.admin import SimpleHistoryAdmin
 
+from .audited_admin import AuditedAdmin
 from .models import AccessEvent, Membership, Site, User
 
 admin.site.site_header = _("OLIGAMI data centre")
@@ -27,24 +27,22 @@ class OligamiUserAdmin(UserAdmin):
 
 
 @admin.register(Site)
-class SiteAdmin(SimpleHistoryAdmin):
+class SiteAdmin(AuditedAdmin):
     list_display = ("code", "name_en", "name_ja", "active")
     list_filter = ("active",)
     search_fields = ("code", "name_en", "name_ja")
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+    site_field = "pk"
+    statisticians_see_all = True
 
 
 @admin.register(Membership)
-class MembershipAdmin(SimpleHistoryAdmin):
+class MembershipAdmin(AuditedAdmin):
     list_display = ("user", "site", "role", "active")
-    list_filter = ("site", "role", "active")
+    list_filter = (("site", admin.RelatedOnlyFieldListFilter), "role", "active")
     search_fields = ("user__username", "site__code")
     autocomplete_fields = ["user", "site"]
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+    list_select_related = ("user", "site")
+    site_field = "site"
 
 
 @admin.register(AccessEvent)

@@ -10,6 +10,7 @@ Two modes:
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
@@ -45,7 +46,8 @@ INSTALLED_APPS = [
     "screening.apps.ScreeningConfig",
     "randomization.apps.RandomizationConfig",
     "registration.apps.RegistrationConfig",
-    "django.contrib.admin",
+    # Django's admin on a site that also asks for the second factor (oligami_site.two_factor).
+    "oligami_site.apps.OligamiAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -56,6 +58,9 @@ INSTALLED_APPS = [
     "crispy_forms",
     "crispy_bootstrap5",
     "simple_history",
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
 ]
 
 MIDDLEWARE = [
@@ -66,11 +71,19 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # A signed-in user's profile language wins over the cookie / Accept-Language LocaleMiddleware chose.
+    "oligami_site.language.UserLanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # Second factor: OTPMiddleware marks request.user as verified or not; TwoFactorMiddleware sends the
+    # users who need it (trial-wide roles, admin staff, site users who enrolled) to enrol or verify.
+    "django_otp.middleware.OTPMiddleware",
+    "oligami_site.two_factor.TwoFactorMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     # Records the request user on every historical row (audit trail).
     "simple_history.middleware.HistoryRequestMiddleware",
+    # Last (django-axes): turns a lockout during the request into the locked-out page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "oligami_site.urls"
@@ -107,6 +120,11 @@ else:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "oligami_site.User"
+# django-axes first: it refuses a locked-out username before the password is even checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -182,7 +200,10 @@ CELERY_ENABLE_UTC = True
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celery" / "beat-schedule")
-CELERY_BEAT_SCHEDULE = {}
+# Exactly one beat process runs in a deployment (deploy/Procfile): it starts the daily reminder scan.
+CELERY_BEAT_SCHEDULE = {
+    "daily-reminders": {"task": "registration.tasks.daily_reminders", "schedule": crontab(hour=8, minute=0)},
+}
 
 # Demo data password (seed_demo): from the environment, else generated once and kept in var/.
 OLIGAMI_DEMO_PASSWORD = env.str("OLIGAMI_DEMO_PASSWORD", default="")
@@ -235,3 +256,29 @@ CSRF_COOKIE_SAMESITE = "Lax"
 # Sessions end after 30 minutes without a request (health data on shared ward computers).
 SESSION_COOKIE_AGE = 30 * 60
 SESSION_SAVE_EVERY_REQUEST = True
+
+# Brute force (django-axes; docs/security.md). Locked by USERNAME only: hospital staff share one NAT
+# address, so an address is never locked. 5 failures (logins, wrong signature passwords, wrong one-time
+# codes) lock the username until a data manager unlocks it (accounts/locked/, audited as an AccessEvent);
+# a complete login (password and, where needed, second factor) resets the count (oligami_site.lockout).
+AXES_ENABLED = True
+AXES_LOCKOUT_PARAMETERS = ["username"]
+AXES_FAILURE_LIMIT = 5
+AXES_COOLOFF_TIME = None  # no automatic unlock
+AXES_RESET_ON_SUCCESS = False  # reset by oligami_site.lockout after the second factor, not after the password
+AXES_LOCKOUT_CALLABLE = "oligami_site.lockout.lockout_response"
+AXES_USERNAME_CALLABLE = "oligami_site.lockout.axes_username"  # cut to User.username's length (PostgreSQL)
+AXES_ENABLE_ADMIN = False  # deleting attempts in the admin would unlock without an audit record
+AXES_DISABLE_ACCESS_LOG = True  # successful logins are recorded once, as AccessEvents (oligami_site.audit)
+AXES_VERBOSE = False  # no start-up banner in every manage.py command
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "token", "otp_token"]
+# axes.W006 asks for the address among the lockout parameters. Deliberately not: the count is per username
+# over every address and browser (so rotating them gains nothing against one account), and an address
+# lock would shut a whole hospital behind its NAT out. Spraying many usernames is met by the password
+# rules (12+ characters, no common passwords) and the second factor of the trial-wide roles.
+SILENCED_SYSTEM_CHECKS = ["axes.W006"]
+
+# Two-factor authentication (django-otp, TOTP): required for data managers, statisticians and admin staff,
+# optional for site users (oligami_site.two_factor).
+OTP_TOTP_ISSUER = "OLIGAMI"
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True  # the admin never shows a device's secret key

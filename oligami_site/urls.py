@@ -3,8 +3,9 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.i18n import set_language
 
-from . import views
+from . import lockout, two_factor, views
 from .forms import StyledAuthenticationForm, StyledPasswordChangeForm
+from .language import set_user_language
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -17,9 +18,16 @@ urlpatterns = [
         name="password_change"),
     path("accounts/password/done/", auth_views.PasswordChangeDoneView.as_view(
         template_name="accounts/password_change_done.html"), name="password_change_done"),
+    path("accounts/language/", set_user_language, name="set_user_language"),
+    path("accounts/two-factor/", two_factor.manage, name="two_factor"),
+    path("accounts/two-factor/setup/", two_factor.setup, name="two_factor_setup"),
+    path("accounts/two-factor/verify/", two_factor.verify, name="two_factor_verify"),
+    path("accounts/locked/", lockout.locked_accounts, name="locked_accounts"),
     path("i18n/setlang/", set_language, name="set_language"),
     path("screening/", include("screening.urls")),
     path("registration/", include("registration.urls")),
+    path("calendar/", include("registration.calendar_urls")),  # deadlines feed (token URL, no login)
     path("randomization/", include("randomization.urls")),
+    path("", include("oligami_site.oversight_urls")),  # audit trail, reports, exports
     path("admin/", admin.site.urls),
 ]

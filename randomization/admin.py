@@ -10,7 +10,8 @@ from django.contrib.admin.utils import unquote
 from django.http import HttpResponseRedirect
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
-from simple_history.admin import SimpleHistoryAdmin
+
+from oligami_site.audited_admin import AuditedAdmin
 
 from . import services
 from .exceptions import ConfigFrozen, ConfigInvalid
@@ -57,7 +58,7 @@ class RandomizationConfigForm(forms.ModelForm):
 
 
 @admin.register(RandomizationConfig)
-class RandomizationConfigAdmin(SimpleHistoryAdmin):
+class RandomizationConfigAdmin(AuditedAdmin):
     form = RandomizationConfigForm
     list_display = ("__str__", "method", "factors", "p", "block_sizes", "block_list_size", "block_list_sha256",
                     "frozen_at", "active")
@@ -68,13 +69,13 @@ class RandomizationConfigAdmin(SimpleHistoryAdmin):
     readonly_fields = info_fields
 
     def get_fieldsets(self, request, obj=None):
-        return [
+        return self.with_reason_fieldset(request, obj, [
             (None, {"fields": services.CONFIG_FIELDS}),
             (_("Allocation list and status"), {
                 "fields": self.info_fields,
                 "description": _("The list itself is never shown; its SHA-256 lets an auditor verify it later."),
             }),
-        ]
+        ])
 
     def get_readonly_fields(self, request, obj=None):
         if obj is not None and obj.is_frozen:
@@ -118,12 +119,14 @@ class RandomizationConfigAdmin(SimpleHistoryAdmin):
         values = {k: form.cleaned_data[k] for k in services.CONFIG_FIELDS}
         if change:
             _config, warnings, discarded = services.update_config(
-                config=obj, user=request.user, reason="Changed in the admin", **values)
+                config=obj, user=request.user, reason=self.change_reason(form, change, "Changed in the admin"),
+                **values)
             if discarded:
                 messages.warning(request, _("The allocation list no longer fits the changed set-up and was discarded; "
                                             "generate it again before go-live."))
         else:
-            config, warnings = services.create_config(user=request.user, reason="Created in the admin", **values)
+            config, warnings = services.create_config(
+                user=request.user, reason=self.change_reason(form, change, "Created in the admin"), **values)
             obj.pk = config.pk
             obj._state.adding = False
         for warning in warnings:
@@ -156,12 +159,15 @@ class ReadOnlyMixin:
 
 
 @admin.register(Allocation)
-class AllocationAdmin(ReadOnlyMixin, SimpleHistoryAdmin):
+class AllocationAdmin(ReadOnlyMixin, AuditedAdmin):
     list_display = ("sequence", "patient", "site", "arm", "method", "allocated_at", "signed_name")
-    list_filter = ("arm", "method")
+    list_filter = (("patient__site", admin.RelatedOnlyFieldListFilter), "arm", "method",
+                   "patient__primary_registration__subtype")
     list_select_related = ("patient__site",)
-    search_fields = ("patient__screening_number",)
+    search_fields = ("patient__screening_number", "patient__primary_registration__number")
+    date_hierarchy = "allocated_at"
     actions = None
+    site_field = "patient__site"  # site staff who reach the admin see their sites' allocations only
 
     @admin.display(description=_("site"), ordering="patient__site__code")
     def site(self, obj):
@@ -169,7 +175,7 @@ class AllocationAdmin(ReadOnlyMixin, SimpleHistoryAdmin):
 
 
 @admin.register(ConfigChangeAttempt)
-class ConfigChangeAttemptAdmin(ReadOnlyMixin, SimpleHistoryAdmin):
+class ConfigChangeAttemptAdmin(ReadOnlyMixin, AuditedAdmin):
     list_display = ("attempted_at", "user", "action", "config", "refusal")
     list_select_related = ("user", "config")
     actions = None

@@ -1,12 +1,19 @@
 """Admin: therapy plans are edited by data managers (each save is a new version); every clinical
-record is read-only here (written by the services only) and nothing can be deleted."""
+record is read-only here (written by the services only), scoped to the user's sites, and nothing can be
+deleted (oligami_site.audited_admin)."""
 
 from django.contrib import admin, messages
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
-from simple_history.admin import SimpleHistoryAdmin
+
+from oligami_site import access
+from oligami_site.access import Action
+from oligami_site.audited_admin import AuditedAdmin, ReadOnlyAuditedAdmin
 
 from . import services
 from .models import (
+    Digest,
+    Notice,
     OffStudy,
     PrimaryRegistration,
     ResponseEvaluation,
@@ -16,20 +23,21 @@ from .models import (
     TherapyPlan,
 )
 
-
-class NoDeleteAdmin(SimpleHistoryAdmin):
-    def has_delete_permission(self, request, obj=None):
-        return False
+SITE_FILTER = ("patient__site", admin.RelatedOnlyFieldListFilter)
 
 
-class ReadOnlyAdmin(NoDeleteAdmin):
+class NoDeleteAdmin(AuditedAdmin):
+    """Trial configuration: changed with a reason, never deleted."""
+
+
+class ReadOnlyAdmin(ReadOnlyAuditedAdmin):
     """Clinical records: written by the registration services (with signature and audit), only read here."""
 
-    def has_add_permission(self, request):
-        return False
+    site_field = "patient__site"
 
-    def has_change_permission(self, request, obj=None):
-        return False
+    @admin.display(description=_("site"), ordering="patient__site__code")
+    def site(self, obj):
+        return obj.patient.site.code
 
 
 @admin.register(TherapyPlan)
@@ -47,7 +55,7 @@ class TherapyPlanAdmin(NoDeleteAdmin):
         plan = services.save_therapy_plan(
             subtype=obj.subtype, regimen=obj.regimen, planned_courses=obj.planned_courses,
             cycle_length_days=obj.cycle_length_days, effective_from=obj.effective_from, user=request.user,
-            reason=f"Edited in the admin (from version {obj.version})" if change else "Created in the admin")
+            reason=self.change_reason(form, change, "Created in the admin"))
         for field in TherapyPlan._meta.concrete_fields:  # the admin goes on with the new version
             setattr(obj, field.attname, getattr(plan, field.attname))
         obj._state.adding = False
@@ -58,34 +66,54 @@ class TherapyPlanAdmin(NoDeleteAdmin):
 
 @admin.register(PrimaryRegistration)
 class PrimaryRegistrationAdmin(ReadOnlyAdmin):
-    list_display = ("number", "patient", "registration_date", "subtype", "plan")
+    list_display = ("number", "patient", "site", "registration_date", "subtype", "plan")
+    list_filter = (SITE_FILTER, "subtype")
     search_fields = ("number", "patient__screening_number")
-    list_select_related = ("patient", "plan")
+    list_select_related = ("patient__site", "plan")
+    date_hierarchy = "registration_date"
 
 
 @admin.register(SecondaryRegistration)
 class SecondaryRegistrationAdmin(ReadOnlyAdmin):
-    list_display = ("primary", "patient", "registration_date")
+    list_display = ("primary", "patient", "site", "registration_date")
+    list_filter = (SITE_FILTER, "primary__subtype")
     search_fields = ("primary__number", "patient__screening_number")
-    list_select_related = ("primary", "patient")
+    list_select_related = ("primary", "patient__site")
+    date_hierarchy = "registration_date"
 
 
 @admin.register(ResponseEvaluation)
 class ResponseEvaluationAdmin(ReadOnlyAdmin):
-    list_display = ("patient", "date", "overall_response", "progression", "remaining_lesions")
-    list_select_related = ("patient",)
+    list_display = ("patient", "site", "date", "overall_response", "progression", "remaining_lesions")
+    list_filter = (SITE_FILTER, "overall_response", "progression")
+    search_fields = ("patient__screening_number", "patient__primary_registration__number")
+    list_select_related = ("patient__site",)
 
 
 @admin.register(OffStudy)
 class OffStudyAdmin(ReadOnlyAdmin):
-    list_display = ("patient", "date", "reason")
-    list_select_related = ("patient",)
+    list_display = ("patient", "site", "date", "reason")
+    list_filter = (SITE_FILTER, "reason")
+    search_fields = ("patient__screening_number", "patient__primary_registration__number")
+    list_select_related = ("patient__site",)
 
 
 @admin.register(Signature)
 class SignatureAdmin(ReadOnlyAdmin):
     list_display = ("printed_name", "signed_at", "kind", "subject")
     list_filter = ("kind",)
+    search_fields = ("subject", "printed_name")
+    site_field = None  # no patient key: scoped through the registrations it signs (below)
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        user = request.user
+        site_ids = None if user.is_superuser else access.site_ids_for(user, Action.VIEW)
+        if site_ids is None:
+            return queryset
+        signed = (Q(pk__in=PrimaryRegistration.objects.filter(patient__site_id__in=site_ids).values("signature"))
+                  | Q(pk__in=SecondaryRegistration.objects.filter(patient__site_id__in=site_ids).values("signature")))
+        return queryset.filter(signed)
 
 
 @admin.register(SignatureFailure)
@@ -93,3 +121,50 @@ class SignatureFailureAdmin(ReadOnlyAdmin):
     list_display = ("user", "attempted_at", "kind", "patient", "ip_address")
     list_filter = ("kind",)
     list_select_related = ("user", "patient")
+    search_fields = ("user__username", "patient__screening_number")
+
+
+class OutboxAdmin(admin.ModelAdmin):
+    """Reminder outbox rows (not clinical, not audited): read-only, scoped to the user's sites."""
+
+    site_field = "site"
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        if request.user.is_superuser:
+            return queryset
+        return access.scope(queryset, request.user, Action.VIEW, site_field=self.site_field)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Notice)
+class NoticeAdmin(OutboxAdmin):
+    list_display = ("patient", "site", "kind", "audience", "due_date", "deadline", "status", "attempts", "sent_at",
+                    "last_error")
+    list_filter = ("status", "kind", "audience", ("site", admin.RelatedOnlyFieldListFilter))
+    search_fields = ("patient__screening_number", "patient__primary_registration__number")
+    list_select_related = ("patient", "site")
+    date_hierarchy = "due_date"
+
+
+@admin.register(Digest)
+class DigestAdmin(OutboxAdmin):
+    list_display = ("day", "audience", "site", "status", "attempts", "sent_at", "last_error")
+    list_filter = ("status", "audience", ("site", admin.RelatedOnlyFieldListFilter))
+    list_select_related = ("site",)
+    date_hierarchy = "day"
+
+    def get_queryset(self, request):
+        # The data managers' digest has no site: only those who see every site see it.
+        queryset = admin.ModelAdmin.get_queryset(self, request)
+        if request.user.is_superuser or access.site_ids_for(request.user, Action.VIEW) is None:
+            return queryset
+        return access.scope(queryset, request.user, Action.VIEW, site_field="site")

@@ -239,3 +239,138 @@ class OffStudy(models.Model):
 
     def __str__(self):
         return f"{self.patient} off study {self.date}"
+
+
+# --- Reminders (issue 7) ----------------------------------------------------------------------------
+# Technical rows, not clinical data: not audited (no simple-history), written in bulk by
+# registration/reminders.py. Who and when are columns of their own (created_at, claimed_at, sent_at; the
+# recipients and message ids on the digest).
+
+REMINDER_KIND_CHOICES = [
+    ("labs_expiring", _("Labs expiring")),
+    ("labs_last_day", _("Labs: last valid day")),
+    ("evaluation_due_soon", _("Evaluation due soon")),
+    ("evaluation_due", _("Evaluation due")),
+    ("window_opening", _("Window opening")),
+    ("window_closing_7", _("Window closes in 7 days")),
+    ("window_closing_2", _("Window closes in 2 days")),
+    ("window_missed", _("Window missed")),
+]
+
+
+class Audience(models.TextChoices):
+    """Who a notice or a digest is for (windows.Recipient)."""
+
+    SITE_STAFF = "site_staff", _("Site staff")
+    DATA_MANAGERS = "data_managers", _("Data managers")
+
+
+class Digest(models.Model):
+    """One reminder e-mail digest: per site and day for the site staff, per day for the data managers.
+
+    The unique constraints make "one digest per site per day" a database fact; the row is the lock that
+    one sender claims (select_for_update(skip_locked=True)) and it records each recipient the e-mail
+    backend accepted, so a retry after a partial failure sends only to the others.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        CLAIMED = "claimed", _("Sending")
+        SENT = "sent", _("Sent")
+        FAILED = "failed", _("Failed")
+
+    day = models.DateField(_("day"))
+    audience = models.CharField(_("recipients"), max_length=16, choices=Audience.choices)
+    site = models.ForeignKey("oligami_site.Site", on_delete=models.PROTECT, null=True, blank=True,
+                             related_name="+", verbose_name=_("site"))
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    last_error = models.TextField(_("last error"), blank=True)
+    claimed_at = models.DateTimeField(_("claimed at"), null=True, blank=True)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    # {user id: {"email": ..., "language": ..., "message_id": ..., "at": ISO time}} of accepted messages
+    deliveries = models.JSONField(_("deliveries"), default=dict, blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["-day", "audience", "site__code"]
+        constraints = [
+            models.UniqueConstraint(fields=["day", "site"], condition=models.Q(audience="site_staff"),
+                                    name="one_site_digest_per_site_and_day"),
+            models.UniqueConstraint(fields=["day"], condition=models.Q(audience="data_managers"),
+                                    name="one_data_manager_digest_per_day"),
+            models.CheckConstraint(condition=models.Q(audience="data_managers", site__isnull=True)
+                                   | models.Q(audience="site_staff", site__isnull=False),
+                                   name="digest_site_iff_site_staff"),
+        ]
+        verbose_name = _("reminder digest")
+        verbose_name_plural = _("reminder digests")
+
+    def __str__(self):
+        return f"{self.day} {self.site.code if self.site_id else self.audience}"
+
+
+class Notice(models.Model):
+    """One reminder to one audience (the outbox): pending -> claimed -> sent, or back to pending / failed.
+
+    Keyed by (patient, kind, due date, audience) with a unique constraint, so a scan run twice, two
+    scans at once or a redelivered task can never create a second notice for the same reminder: the
+    scan inserts and the database drops duplicates. A window-missed reminder is for the site staff and
+    the data managers: one row each, so each digest's delivery is recorded on its own rows.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        CLAIMED = "claimed", _("Sending")
+        SENT = "sent", _("Sent")
+        FAILED = "failed", _("Failed")
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="notices",
+                                verbose_name=_("patient"))
+    site = models.ForeignKey("oligami_site.Site", on_delete=models.PROTECT, related_name="+",
+                             verbose_name=_("site"))
+    kind = models.CharField(_("reminder"), max_length=24, choices=REMINDER_KIND_CHOICES)
+    due_date = models.DateField(_("due date"))
+    deadline = models.DateField(_("deadline"))
+    audience = models.CharField(_("recipients"), max_length=16, choices=Audience.choices)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    last_error = models.TextField(_("last error"), blank=True)
+    claimed_at = models.DateTimeField(_("claimed at"), null=True, blank=True)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    digest = models.ForeignKey(Digest, on_delete=models.PROTECT, null=True, blank=True, related_name="notices",
+                               verbose_name=_("digest"))
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["-due_date", "kind"]
+        constraints = [models.UniqueConstraint(fields=["patient", "kind", "due_date", "audience"],
+                                               name="one_notice_per_reminder")]
+        indexes = [models.Index(fields=["status", "audience", "site"], name="notice_outbox"),
+                   models.Index(fields=["due_date"], name="notice_due_date")]
+        verbose_name = _("reminder notice")
+        verbose_name_plural = _("reminder notices")
+
+    def __str__(self):
+        return f"{self.patient} {self.kind} {self.due_date}"
+
+
+class CalendarToken(models.Model):
+    """The secret of a user's iCalendar feed URL (/calendar/<token>.ics): the token is the credential.
+
+    Revoked, never deleted; a user has at most one token in force (issuing a new one revokes the old).
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="calendar_tokens",
+                             verbose_name=_("user"))
+    token = models.CharField(_("token"), max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("calendar feed")
+        verbose_name_plural = _("calendar feeds")
+
+    def __str__(self):
+        return f"{self.user} {self.created_at:%Y-%m-%d}{' (revoked)' if self.revoked_at else ''}"

@@ -10,7 +10,8 @@ from datetime import timedelta
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import Http404
+from django.core.paginator import Paginator
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -25,7 +26,7 @@ from screening import eligibility as rules
 from screening import verdicts
 from screening.models import Patient
 
-from . import selectors, services, windows
+from . import ical, selectors, services, windows
 from .exceptions import NotEligible
 from .forms import LabPanelForm, OffStudyForm, ResponseEvaluationForm, SignatureForm
 from .models import PrimaryRegistration, ResponseEvaluation
@@ -33,6 +34,7 @@ from .selectors import related
 from .timeline import timeline_picture
 
 STATUS_ORDER = list(windows.Status)
+WORKLIST_PAGE_SIZE = 50
 STATUS_ICONS = {"met": "✔", "not_met": "✘", "missing": "?"}
 
 
@@ -106,6 +108,9 @@ def render_worklist(request):
     edit_sites = access.site_ids_for(request.user, Action.EDIT)
     sign_sites = access.site_ids_for(request.user, Action.SIGN)
     counts = Counter(row.status for row in rows)
+    # Sorted over all rows (the nearest deadline of the sites comes first), shown a page at a time: a busy
+    # site has hundreds of patients between the registrations (docs/performance.md).
+    rows = Paginator(rows, WORKLIST_PAGE_SIZE).get_page(request.GET.get("page"))
     for row in rows:
         row.action_label, row.action_url = _action(row, edit_sites, sign_sites)
         row.deadline_text = _deadline_text(row.deadline)
@@ -115,6 +120,7 @@ def render_worklist(request):
                    .select_related("site").order_by("site__code"))
     return render(request, "registration/worklist.html", {
         "rows": rows,
+        "page": rows,
         "today": today,
         "memberships": memberships,
         "status_counts": [(status, gettext(status.label), counts[status]) for status in STATUS_ORDER
@@ -155,6 +161,7 @@ def patient(request, pk):
         "day_today": windows.day_number(primary.registration_date, today) if primary else None,
         "evaluation_due": timeline.evaluation_due_date,
         "picture": timeline_picture(timeline, today, translate=gettext),
+        "notices": list(patient.notices.order_by("-due_date", "kind", "audience")),
         "today": today,
         "can_register_primary": can_sign and patient.stage == Patient.Stage.ELIGIBLE,
         "can_evaluate": can_edit and patient.stage == Patient.Stage.REGISTERED,
@@ -198,6 +205,7 @@ def primary(request, pk):
         "screening": screening,
         "registration": registration,
         "verdict": verdict,
+        "subtype_label": gettext(rules.SUBTYPE_LABELS[verdict.subtype]) if verdict and verdict.subtype else None,
         "checklist": _checklist(verdict),
         "plan": plan,
         "today": today,
@@ -309,3 +317,36 @@ def off_study(request, pk):
         "patient": patient, "form": form, "existing": existing,
         "allowed": patient.stage in (Patient.Stage.REGISTERED, Patient.Stage.READY_TO_RANDOMIZE),
     })
+
+
+# --- reminders: the iCalendar feed ----------------------------------------------------------------
+
+
+@login_required
+def calendar_page(request):
+    """Create, replace or revoke one's own feed URL. Site staff and data managers (who see patients)."""
+    if access.site_ids_for(request.user, Action.VIEW) == set():
+        raise PermissionDenied
+    if request.method == "POST":
+        if request.POST.get("action") == "revoke":
+            ical.revoke_tokens(user=request.user)
+            messages.success(request, _("Your calendar feed URL is revoked: calendars subscribed to it get nothing."))
+        else:
+            ical.issue_token(user=request.user)
+            messages.success(request, _("New calendar feed URL created; any earlier URL no longer works."))
+        return redirect("calendar")
+    token = ical.active_token(request.user)
+    return render(request, "registration/calendar.html", {
+        "token": token, "feed_url": ical.feed_url(token) if token else None})
+
+
+def calendar_feed(request, token):
+    """The feed itself, without login: the secret token is the credential; unknown or revoked: 404."""
+    user = ical.user_for_token(token)
+    if user is None:
+        raise Http404
+    body = ical.feed(user, today=timezone.localdate(), now=timezone.now())
+    response = HttpResponse(body, content_type="text/calendar; charset=utf-8")
+    response["Cache-Control"] = "private, no-store"
+    response["X-Robots-Tag"] = "noindex"
+    return response

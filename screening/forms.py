@@ -164,6 +164,14 @@ def help_html(*texts) -> str:
     return format_html_join("", "<span class=\"d-block\">{}</span>", ((t,) for t in texts))
 
 
+def _translated_help(text: str) -> str:
+    """An engine text in the user's language; "P9: <help text>" keeps its ID and translates the rest (the msgid)."""
+    cid, sep, rest = text.partition(": ")
+    if sep and cid in rules.CRITERIA:
+        return f"{cid}: {gettext(rest)}"
+    return gettext(text)
+
+
 def _apply_help(form, table):
     today = timezone.localdate().isoformat()  # per form, not at import: the server outlives a day
     for field in form.fields.values():
@@ -172,7 +180,7 @@ def _apply_help(form, table):
     for name, texts in table.items():
         if name in form.fields:
             own = form.fields[name].help_text
-            form.fields[name].help_text = help_html(own, *(gettext(t) for t in texts if t))
+            form.fields[name].help_text = help_html(own, *(_translated_help(t) for t in texts if t))
     for name, field in form.fields.items():
         if name not in table and field.help_text:
             field.help_text = escape(str(field.help_text))

@@ -114,5 +114,9 @@ def rows(verdict: dict[str, Any] | None, *, with_details: bool = True) -> list[C
 
 def blocking_rows(verdict: dict[str, Any] | None) -> list[CriterionRow]:
     """The criteria that stand in the way: failed, excluding, then missing (for the screening log)."""
-    all_rows = rows(verdict, with_details=False)
-    return [r for r in all_rows if r.not_met] + [r for r in all_rows if r.missing]
+    # Only the blocking criteria are rendered (title and reason in the reader's language): rendering all
+    # ~40 of every screening and keeping the few that block dominated the screening log (docs/performance.md).
+    items = (verdict or {}).get("criteria", [])
+    blocking = ([i for i in items if i["status"] == rules.NOT_MET]
+                + [i for i in items if i["status"] == rules.MISSING])
+    return rows({"criteria": blocking}, with_details=False)

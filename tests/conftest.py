@@ -9,6 +9,9 @@ import os
 
 import pytest
 from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.http import HttpRequest
+from django.test import Client
 
 from tests.factories import MembershipFactory, SiteFactory, UserFactory, trial_role_user
 
@@ -39,6 +42,62 @@ def _fast_hashing_and_outbox(settings):
 
 
 PASSWORD = "correct-horse-battery-staple"
+
+
+class OligamiClient(Client):
+    """Django's test client, logging in as a person does in this app (test support only; production unchanged).
+
+    - ``login()`` hands django-axes the request its backend needs (AxesStandaloneBackend refuses to
+      authenticate without one), like a browser's, so lockouts apply to test logins too.
+    - ``login()`` and ``force_login()`` then complete the second factor of users who have a confirmed TOTP
+      device (every data manager, statistician and admin user in the fixtures) through
+      ``django_otp.login``, the call the verification page makes after a correct code. Tests of the
+      two-factor flow itself use ``password_only_client`` (second_factor=False).
+    """
+
+    def __init__(self, *args, second_factor=True, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.second_factor = second_factor
+
+    def login(self, **credentials):
+        if "request" not in credentials:
+            request = HttpRequest()
+            request.META.update({"REMOTE_ADDR": "127.0.0.1", "HTTP_USER_AGENT": "Django test client"})
+            request.path = request.path_info = "/accounts/login/"
+            credentials["request"] = request
+        if not super().login(**credentials):
+            return False
+        self._complete_second_factor(get_user_model()._default_manager.get(pk=self.session["_auth_user_id"]))
+        return True
+
+    def force_login(self, user, backend=None):
+        super().force_login(user, backend)
+        self._complete_second_factor(user)
+
+    def _complete_second_factor(self, user):
+        from django_otp import login as otp_login
+        from django_otp.plugins.otp_totp.models import TOTPDevice
+
+        device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+        if not self.second_factor or device is None:
+            return
+        request = HttpRequest()
+        request.session = self.session
+        request.user = user
+        otp_login(request, device)
+        request.session.save()
+
+
+@pytest.fixture
+def client():
+    """pytest-django's `client`, as OligamiClient (axes-aware login, second factor completed)."""
+    return OligamiClient()
+
+
+@pytest.fixture
+def password_only_client():
+    """A client whose logins stop after the password, as a browser's do before the one-time code."""
+    return OligamiClient(second_factor=False)
 
 
 @pytest.fixture

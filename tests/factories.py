@@ -24,6 +24,13 @@ class UserFactory(factory.django.DjangoModelFactory):
         if create:
             obj.save()
 
+    @factory.post_generation
+    def otp_device(obj, create, extracted, **kwargs):
+        """Admin users have enrolled a second factor (production requires it before the admin opens), so
+        staff and superusers get a confirmed TOTP device; `otp_device=False` for one who has not enrolled."""
+        if create and (extracted if extracted is not None else (obj.is_staff or obj.is_superuser)):
+            confirmed_totp_device(obj)
+
 
 class SiteFactory(factory.django.DjangoModelFactory):
     class Meta:
@@ -47,7 +54,36 @@ class MembershipFactory(factory.django.DjangoModelFactory):
 def trial_role_user(group_name, **kwargs):
     user = UserFactory(**kwargs)
     user.groups.add(Group.objects.get(name=group_name))
+    if kwargs.get("otp_device") is not False:
+        confirmed_totp_device(user)  # trial-wide roles must use a second factor (oligami_site.two_factor)
     return user
+
+
+# ---- two-factor authentication ---------------------------------------------------------------------
+
+
+def confirmed_totp_device(user):
+    """The user's confirmed TOTP device (an authenticator app enrolled), created once."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+    return device or TOTPDevice.objects.create(user=user, name="Test authenticator", confirmed=True)
+
+
+def totp_token(device) -> str:
+    """The code an authenticator app would show now for `device`, as the verification view checks it: the
+    earliest time step within the device's tolerance that was not used yet (a code is good only once)."""
+    import time
+
+    from django_otp.oath import TOTP
+
+    device.refresh_from_db()
+    for offset in range(-device.tolerance, device.tolerance + 1):
+        totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
+        totp.time = time.time() + offset * device.step
+        if totp.t() > device.last_t:
+            return f"{totp.token():0{device.digits}d}"
+    raise AssertionError("every code within the tolerance was used already: wait for the next time step")
 
 
 # ---- screening -------------------------------------------------------------------------------------

@@ -62,8 +62,19 @@ def page_ja(browser, live_server):
 
 
 def log_in(page, username, password):
+    """Log in as a person does: password, then (for users with an authenticator app, e.g. data managers)
+    the 6-digit code the app would show now, typed into the real verification page."""
     page.goto("/accounts/login/")
     page.locator("#id_username").fill(username)
     page.locator("#id_password").fill(password)
     page.locator("#submit-id-submit").click()
     page.wait_for_load_state()
+    if "/accounts/two-factor/verify/" in page.url:
+        from django_otp.plugins.otp_totp.models import TOTPDevice
+
+        from tests.factories import totp_token
+
+        device = TOTPDevice.objects.get(user__username=username, confirmed=True)
+        page.locator("#id_token").fill(totp_token(device))
+        page.locator("#submit-token").click()
+        page.wait_for_load_state()

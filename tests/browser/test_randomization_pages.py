@@ -38,6 +38,8 @@ def test_data_manager_sees_the_balance_of_every_factor_in_japanese(page_ja, data
     minimization_config()
     services.randomize(patient=ready_patient(site_a), factors={"subtype": "luminal", "lesions": "1"},
                        user=coordinator_a)
+    data_manager.preferred_language = "ja"  # a signed-in user's profile decides the language
+    data_manager.save()
     log_in(page_ja, "dm", PASSWORD)
     page_ja.goto("/randomization/balance/")
     table = page_ja.locator("#balance-table").inner_text()

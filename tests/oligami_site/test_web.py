@@ -10,7 +10,9 @@ from tests.factories import PASSWORD
 
 # Reachable without login: the login page itself, the language switch (a POST that only sets a cookie)
 # and static files. Everything else must redirect an anonymous visitor to the login page.
-PUBLIC = {"login", "set_language"}
+# The iCalendar feed (/calendar/<token>.ics) is also public: calendar programs cannot log in, so its secret
+# token is the credential; an unknown or revoked token answers 404 (tests/registration/test_reminders_calendar.py).
+PUBLIC = {"login", "set_language", "calendar_feed"}
 
 
 def _walk(patterns, prefix=""):
@@ -89,6 +91,8 @@ def test_home_shows_own_sites_and_roles_only(client, coordinator_a, site_a, site
 
 @pytest.mark.django_db
 def test_home_in_japanese_shows_japanese_site_name(client, coordinator_a, site_a):
+    coordinator_a.preferred_language = "ja"  # a signed-in user's profile decides the language
+    coordinator_a.save()
     client.login(username="crc_a", password=PASSWORD)
     html = client.get(reverse("home"), HTTP_ACCEPT_LANGUAGE="ja").content.decode()
     assert "Aサイト病院" in html
@@ -172,7 +176,7 @@ def test_seed_demo_is_idempotent(settings, tmp_path):
 
 
 @pytest.mark.django_db
-def test_seed_demo_generates_and_keeps_a_password(settings, tmp_path):
+def test_seed_demo_generates_and_keeps_a_password(settings, tmp_path, client):
     settings.OLIGAMI_DEMO_PASSWORD = ""
     settings.VAR_DIR = tmp_path
     out = io.StringIO()
@@ -181,6 +185,4 @@ def test_seed_demo_generates_and_keeps_a_password(settings, tmp_path):
     assert len(password) >= 12 and password in out.getvalue()
     call_command("seed_demo", stdout=io.StringIO())
     assert (tmp_path / "demo-password.txt").read_text().strip() == password
-    from django.test import Client
-
-    assert Client().login(username="crc_tmdu", password=password)
+    assert client.login(username="crc_tmdu", password=password)  # the shared client hands axes its request

@@ -279,7 +279,8 @@ def test_plan_change_never_rewrites_a_registered_patients_plan(plans, coordinato
     # In the admin, as the data manager: saving the plan makes version 2.
     client.force_login(data_manager)
     response = client.post(f"/admin/registration/therapyplan/{old.pk}/change/", {
-        "regimen": "New regimen", "planned_courses": 4, "cycle_length_days": 21, "effective_from": "2026-03-01"})
+        "regimen": "New regimen", "planned_courses": 4, "cycle_length_days": 21, "effective_from": "2026-03-01",
+        "change_reason": "Protocol amendment 2"})
     assert response.status_code == 302, response.content.decode()[:2000]
     old.refresh_from_db()
     assert (old.version, old.regimen, old.planned_courses, old.cycle_length_days) == (

@@ -106,6 +106,8 @@ def test_reasons_are_rendered_through_the_translation_function():
 
 def test_checklist_in_japanese_keeps_ids_and_statuses(client, site_a, coordinator_a):
     screening = screen(site_a, coordinator_a)
+    coordinator_a.preferred_language = "ja"  # a signed-in user's profile decides the language
+    coordinator_a.save()
     client.force_login(coordinator_a)
     try:
         page = client.get(reverse("screening:checklist", args=[screening.pk]),

@@ -1,0 +1,272 @@
+"""Authorization matrix: every URL pattern x every role x own site / other site, against a table written here.
+
+The scene: one fully populated patient at site A and one at site B (screened, primary registered,
+evaluated, secondary registered and randomized, through the services). Every role requests every URL:
+GET for all, and POST with an empty body for the URLs that write. The object URLs are asked for the
+patient of site A and for the patient of site B, so each site role meets an object of its own site and
+one of another site: the table is written for site A's patient, and for site B's patient a site-A role
+must get what the coordinator of site B gets on site A's patient (404 for every object URL), and the
+coordinator of site B what the coordinator of site A gets there.
+
+A leak is any answer that differs from the table, and any page a site role may see that names a
+patient of another site (screening or registration number), or any page of a statistician or a user
+without a role that names a patient at all. 0 leaks.
+
+Admin internals are left to the admin's own permission tests; the admin index is in the table.
+"""
+
+import datetime as dt
+import os
+import re
+
+import pytest
+from django.contrib.auth.models import AnonymousUser
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from registration import services as registration_services
+from tests.factories import PASSWORD
+from tests.registration.factories import JUDGED_ON, make_eligible_screening, make_plans, record, register
+
+pytestmark = pytest.mark.django_db
+
+ROLES = ("anonymous", "coordinator", "investigator", "monitor", "coordinator_other_site", "data_manager",
+         "statistician", "no_role")
+
+L = "login"  # a redirect to the login page (admin's own login page for the admin)
+R = "redirect"  # a redirect elsewhere (after a form, to the latest step, to the page that applies)
+
+# GET: url name -> answer of          anonymous, coordinator A, investigator A, monitor A, coordinator B,
+#                                      data manager, statistician, user without role
+# for the object URLs: the object is site A's patient (see the module docstring for site B's).
+GET = {
+    "home":                              (L, 200, 200, 200, 200, 200, 200, 200),
+    "login":                             (200, R, R, R, R, R, R, R),
+    "logout":                            (405, 405, 405, 405, 405, 405, 405, 405),
+    "password_change":                   (L, 200, 200, 200, 200, 200, 200, 200),
+    "password_change_done":              (L, 200, 200, 200, 200, 200, 200, 200),
+    "set_user_language":                 (L, 405, 405, 405, 405, 405, 405, 405),
+    "two_factor":                        (L, 200, 200, 200, 200, 200, 200, 200),
+    "two_factor_setup":                  (L, 200, 200, 200, 200, R, R, 200),
+    "two_factor_verify":                 (L, R, R, R, R, R, R, R),
+    "locked_accounts":                   (L, 403, 403, 403, 403, 200, 403, 403),
+    "set_language":                      (R, R, R, R, R, R, R, R),
+    "screening:patient_list":            (L, 200, 200, 200, 200, 200, 403, 403),
+    "screening:patient_create":          (L, 200, 200, 403, 200, 403, 403, 403),
+    "screening:patient_detail":          (L, 200, 200, 200, 404, 200, 404, 404),
+    "screening:screening_create":        (L, R, R, 403, 404, 403, 404, 404),
+    "screening:rescreen":                (L, 405, 405, 405, 405, 405, 405, 405),
+    "screening:checklist":               (L, 200, 200, 200, 404, 200, 404, 404),
+    "screening:screening_edit":          (L, R, R, 403, 404, 403, 404, 404),
+    "screening:log":                     (L, 200, 200, 200, 200, 200, 403, 403),
+    "screening:log_csv":                 (L, 200, 200, 200, 200, 200, 403, 403),
+    "registration:patient":              (L, 200, 200, 200, 404, 200, 404, 404),
+    "registration:primary":              (L, 200, 200, 403, 404, 403, 404, 404),
+    "registration:certificate":          (L, 200, 200, 200, 404, 200, 404, 404),
+    "registration:evaluation":           (L, 200, 200, 403, 404, 403, 404, 404),
+    "registration:secondary":            (L, 200, 200, 403, 404, 403, 404, 404),
+    "registration:off_study":            (L, 200, 200, 403, 404, 403, 404, 404),
+    "calendar":                          (L, 200, 200, 200, 200, 200, 403, 403),
+    "calendar_feed":                     (200, 200, 200, 200, 200, 200, 200, 200),  # the token is the key
+    "randomization:result":              (L, 200, 200, 200, 404, 200, 404, 404),
+    "randomization:balance":             (L, 200, 200, 200, 200, 200, 200, 404),
+    "randomization:balance_csv":         (L, 200, 200, 200, 200, 200, 200, 404),
+    "oversight:trail":                   (L, 200, 200, 200, 404, 200, 404, 404),
+    "oversight:reports":                 (L, 200, 200, 200, 200, 200, 200, 404),
+    "oversight:not_randomized":          (L, 200, 200, 200, 200, 200, 404, 404),
+    "oversight:exports":                 (L, 403, 403, 403, 403, 200, 403, 403),
+    "oversight:export_analysis":         (L, 403, 403, 403, 403, 200, 403, 403),
+    "oversight:data_dictionary":         (L, 403, 403, 403, 403, 200, 403, 403),
+    "oversight:data_dictionary_csv":     (L, 403, 403, 403, 403, 200, 403, 403),
+    "oversight:export_table":            (L, 403, 403, 403, 403, 200, 403, 403),
+    "admin:index":                       (L, L, L, L, L, 200, 200, L),
+}
+
+# POST with an empty body, for the URLs that write: refused (login, 403, 404, 405) where not allowed;
+# where allowed, the form comes back with its errors (200) or the view redirects with a message.
+POST = {
+    "login":                             (200, R, R, R, R, R, R, R),
+    "password_change":                   (L, 200, 200, 200, 200, 200, 200, 200),
+    "set_user_language":                 (L, R, R, R, R, R, R, R),
+    "set_language":                      (R, R, R, R, R, R, R, R),
+    "two_factor":                        (L, R, R, R, R, R, R, R),
+    "two_factor_setup":                  (L, 200, 200, 200, 200, R, R, 200),
+    "two_factor_verify":                 (L, R, R, R, R, R, R, R),
+    "locked_accounts":                   (L, 403, 403, 403, 403, R, 403, 403),
+    "screening:patient_create":          (L, 200, 200, 403, 200, 403, 403, 403),
+    "screening:screening_create":        (L, R, R, 403, 404, 403, 404, 404),
+    "screening:rescreen":                (L, R, R, 403, 404, 403, 404, 404),
+    "screening:screening_edit":          (L, R, R, 403, 404, 403, 404, 404),
+    "registration:primary":              (L, 200, 200, 403, 404, 403, 404, 404),
+    "registration:evaluation":           (L, 200, 200, 403, 404, 403, 404, 404),
+    "registration:secondary":            (L, 200, 200, 403, 404, 403, 404, 404),
+    "registration:off_study":            (L, 200, 200, 403, 404, 403, 404, 404),
+    "calendar":                          (L, R, R, R, R, R, 403, 403),
+    "logout":                            (L, L, L, L, L, L, L, L),  # sent last: it ends the session
+}
+
+OBJECT_ARGUMENTS = {"pk", "patient_id"}
+
+
+def walk(patterns, prefix=""):
+    """(route, url name) of every pattern; the admin as its index only."""
+    for p in patterns:
+        if isinstance(p, URLResolver):
+            if p.app_name == "admin":
+                yield prefix + str(p.pattern), "admin:index"
+                continue
+            namespace = f"{p.namespace}:" if p.namespace else ""
+            for route, name in walk(p.url_patterns, prefix + str(p.pattern)):
+                yield route, (namespace + name if name and not name.startswith("admin:") else name)
+        elif isinstance(p, URLPattern):
+            yield prefix + str(p.pattern), p.name
+
+
+def url_names():
+    return {name for _route, name in walk(get_resolver().url_patterns)}
+
+
+def test_the_table_lists_every_url_pattern():
+    names = url_names()
+    assert None not in names, "every URL pattern needs a name to be in the authorization matrix"
+    assert names == set(GET), f"add to the table: {sorted(names - set(GET))}; gone: {sorted(set(GET) - names)}"
+    assert set(POST) <= set(GET)
+    assert all(len(row) == len(ROLES) for row in (*GET.values(), *POST.values()))
+
+
+# --- the scene --------------------------------------------------------------------------------------
+
+
+def randomized_patient(site, user):
+    """Screened, primary registered, evaluated, secondary registered and randomized (the services)."""
+    screening = make_eligible_screening(site=site)
+    patient = register(screening, user).patient
+    record(patient, user, JUDGED_ON + dt.timedelta(days=85))
+    registration_services.register_secondary(patient=patient, user=user, password=PASSWORD,
+                                             registration_date=JUDGED_ON + dt.timedelta(days=86))
+    patient.refresh_from_db()
+    return patient
+
+
+@pytest.fixture
+def scene(site_a, site_b, coordinator_a, investigator_a, monitor_a, coordinator_b, data_manager, statistician,
+          no_role_user):
+    from oligami_site.exports import TABLES
+    from randomization.models import Allocation
+    from registration import ical
+    from tests.randomization.factories import minimization_config
+
+    make_plans()
+    minimization_config()
+    patients = {"A": randomized_patient(site_a, coordinator_a), "B": randomized_patient(site_b, coordinator_b)}
+    assert all(p.stage == "randomized" and Allocation.objects.filter(patient=p).exists() for p in patients.values())
+    users = {"anonymous": None, "coordinator": coordinator_a, "investigator": investigator_a, "monitor": monitor_a,
+             "coordinator_other_site": coordinator_b, "data_manager": data_manager, "statistician": statistician,
+             "no_role": no_role_user}
+    marks = {key: {p.screening_number, p.primary_registration.number} for key, p in patients.items()}
+    return {
+        "patients": patients, "users": users, "marks": marks,
+        "screening": {key: p.screenings.order_by("-number").first() for key, p in patients.items()},
+        "feed_token": ical.issue_token(user=coordinator_a).token,
+        "export_table": next(iter(TABLES)),
+    }
+
+
+def arguments(name, route, scene, target):
+    """URL kwargs for a route: the target patient's objects; other converters from the scene."""
+    patient = scene["patients"][target]
+    kwargs = {}
+    for converter in re.findall(r"<(?:\w+:)?(\w+)>", route):
+        if converter == "patient_id":
+            kwargs[converter] = patient.pk
+        elif converter == "pk":
+            kwargs[converter] = scene["screening"][target].pk if name.startswith("screening:") and (
+                "checklist" in name or "screening_edit" in name) else patient.pk
+        elif converter == "token":
+            kwargs[converter] = scene["feed_token"]
+        elif converter == "table":
+            kwargs[converter] = scene["export_table"]
+        else:
+            raise AssertionError(f"{name}: no value for <{converter}>: teach arguments() about it")
+    return kwargs
+
+
+def answer(response) -> object:
+    if response.status_code in (301, 302, 303):
+        return L if "login" in response["Location"].split("?")[0] else R
+    return response.status_code
+
+
+def body(response) -> str:
+    content = b"".join(response.streaming_content) if response.streaming else response.content
+    return content.decode("utf-8", errors="replace")
+
+
+def expected(table, name, role, target):
+    """The table is written for site A's patient; site B's is the mirror image for the site roles."""
+    row = dict(zip(ROLES, table[name], strict=True))
+    if target == "B" and role in ("coordinator", "investigator", "monitor"):
+        return row["coordinator_other_site"]
+    if target == "B" and role == "coordinator_other_site":
+        return row["coordinator"]
+    return row[role]
+
+
+def foreign_marks(role, scene, target):
+    """Numbers the role must never see: the other site's patient (site roles), every patient (no patient role)."""
+    marks = scene["marks"]
+    if role in ("coordinator", "investigator", "monitor"):
+        return marks["B"]
+    if role == "coordinator_other_site":
+        return marks["A"]
+    if role in ("statistician", "no_role", "anonymous"):
+        return marks["A"] | marks["B"]
+    return set()
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_authorization_matrix(client, scene, role):
+    user = scene["users"][role]
+    if user is not None:
+        client.force_login(user)  # with the second factor for the data manager and the statistician
+    client.raise_request_exception = False
+    routes = sorted(walk(get_resolver().url_patterns), key=lambda item: item[1] == "logout")
+    observed, leaks, tried = {}, [], 0
+    for method, table in (("get", GET), ("post", POST)):
+        for route, name in routes:
+            if name not in table:
+                continue
+            has_object = bool(OBJECT_ARGUMENTS & set(re.findall(r"<(?:\w+:)?(\w+)>", route)))
+            for target in ("A", "B") if has_object else ("A",):
+                url = reverse(name, kwargs=arguments(name, route, scene, target))
+                response = getattr(client, method)(url)
+                tried += 1
+                got, want = answer(response), expected(table, name, role, target)
+                observed[(method, name, target)] = got
+                if got != want:
+                    leaks.append(f"{method.upper()} {url} ({name}, patient of site {target}): {got}, table says {want}")
+                if response.status_code == 200:
+                    text = body(response)
+                    for mark in foreign_marks(role, scene, target):
+                        if mark in text:
+                            leaks.append(f"{method.upper()} {url} ({name}) shows {mark} to {role}")
+    if os.environ.get("MATRIX_PRINT"):
+        for name in GET:
+            print(role, name, {k: v for k, v in observed.items() if k[1] == name})
+    assert tried >= len(GET)
+    assert not leaks, f"{len(leaks)} leaks for {role}:\n" + "\n".join(leaks)
+
+
+def test_the_leak_check_sees_the_numbers_where_they_are_allowed(client, scene):
+    """The marks the matrix looks for do appear where they may: a missing leak is not a missing number."""
+    client.force_login(scene["users"]["data_manager"])
+    text = body(client.get(reverse("screening:patient_list"))) + body(client.get(reverse("oversight:export_analysis")))
+    assert all(mark in text for mark in scene["marks"]["A"] | scene["marks"]["B"])
+    client.force_login(scene["users"]["coordinator"])
+    text = body(client.get(reverse("registration:patient", args=[scene["patients"]["A"].pk])))
+    assert all(mark in text for mark in scene["marks"]["A"])
+
+
+def test_anonymous_user_has_no_role():
+    from oligami_site import access
+
+    assert access.site_ids_for(AnonymousUser()) == set() and not access.is_data_manager(AnonymousUser())
