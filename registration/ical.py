@@ -115,9 +115,13 @@ def patient_dates(timeline: windows.PatientTimeline, today: date) -> list[tuple[
 
 
 def events_for(user, today: date) -> list[Event]:
-    """The deadlines of the patients at the user's sites (access.scope), in the active language."""
-    queryset = access.scope(Patient.objects.filter(stage__in=selectors.WORKLIST_STAGES), user, access.Action.VIEW,
-                            site_field="site")
+    """The deadlines of the patients at the sites of the user's memberships, in the active language.
+
+    Membership sites only, never "every site" of a trial-wide role: the token URL needs no login and no
+    second factor, so it must not open the whole trial's deadline list to whoever holds a data
+    manager's link.
+    """
+    queryset = Patient.objects.filter(stage__in=selectors.WORKLIST_STAGES, site_id__in=list(access.site_roles(user)))
     domain = _domain()
     events = []
     for patient in selectors.patients_with_records(queryset.order_by("pk")):

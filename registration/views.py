@@ -324,8 +324,8 @@ def off_study(request, pk):
 
 @login_required
 def calendar_page(request):
-    """Create, replace or revoke one's own feed URL. Site staff and data managers (who see patients)."""
-    if access.site_ids_for(request.user, Action.VIEW) == set():
+    """Create, replace or revoke one's own feed URL: users with a site role (the feed is site-scoped)."""
+    if not access.has_any_site_role(request.user):
         raise PermissionDenied
     if request.method == "POST":
         if request.POST.get("action") == "revoke":

@@ -65,7 +65,7 @@ GET = {
     "registration:evaluation":           (L, 200, 200, 403, 404, 403, 404, 404),
     "registration:secondary":            (L, 200, 200, 403, 404, 403, 404, 404),
     "registration:off_study":            (L, 200, 200, 403, 404, 403, 404, 404),
-    "calendar":                          (L, 200, 200, 200, 200, 200, 403, 403),
+    "calendar":                          (L, 200, 200, 200, 200, 403, 403, 403),  # feed: membership sites only
     "calendar_feed":                     (200, 200, 200, 200, 200, 200, 200, 200),  # the token is the key
     "randomization:result":              (L, 200, 200, 200, 404, 200, 404, 404),
     "randomization:balance":             (L, 200, 200, 200, 200, 200, 200, 404),
@@ -100,7 +100,7 @@ POST = {
     "registration:evaluation":           (L, 200, 200, 403, 404, 403, 404, 404),
     "registration:secondary":            (L, 200, 200, 403, 404, 403, 404, 404),
     "registration:off_study":            (L, 200, 200, 403, 404, 403, 404, 404),
-    "calendar":                          (L, R, R, R, R, R, 403, 403),
+    "calendar":                          (L, R, R, R, R, 403, 403, 403),
     "logout":                            (L, L, L, L, L, L, L, L),  # sent last: it ends the session
 }
 
