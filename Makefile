@@ -56,3 +56,9 @@ BENCH_ARGS ?=
 .PHONY: bench
 bench: $(VENV)/.runtime
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+# Screenshots of the main pages in English and Japanese into docs/screenshots/ (README shows a few): a
+# throw-away SQLite with the demo data, runserver on a free loopback port, Debian's Chromium via Playwright.
+.PHONY: screenshots
+screenshots: $(VENV)/.dev
+	$(BIN)/python -m tests.browser.screenshots

@@ -71,14 +71,15 @@ def confirmed_totp_device(user):
 
 
 def totp_token(device) -> str:
-    """The code an authenticator app would show now for `device`, as the verification view checks it: the
-    earliest time step within the device's tolerance that was not used yet (a code is good only once)."""
+    """The code an authenticator app shows now for `device`, or (when this time step's code was used already:
+    a code is good only once) the next one, which the verification accepts within its tolerance. Never an
+    earlier step: if the clock turned to the next step before the server checks, it would fall outside."""
     import time
 
     from django_otp.oath import TOTP
 
     device.refresh_from_db()
-    for offset in range(-device.tolerance, device.tolerance + 1):
+    for offset in range(device.tolerance + 1):
         totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
         totp.time = time.time() + offset * device.step
         if totp.t() > device.last_t:

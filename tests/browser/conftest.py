@@ -78,3 +78,39 @@ def log_in(page, username, password):
         page.locator("#id_token").fill(totp_token(device))
         page.locator("#submit-token").click()
         page.wait_for_load_state()
+
+
+# Journeys in both languages. A journey takes `lang_page` (parametrized en / ja: the `page` or `page_ja`
+# context) and `lang`; `tr(lang, english)` is what the page shows for an English msgid (Django's catalogue,
+# so a label written once serves both languages); `pick(lang, en, ja)` is for literal texts a test wants to
+# see written out (the Japanese terms of docs/i18n.md). Japanese journeys also assert literal Japanese, so an
+# untranslated string cannot pass as "translated to itself".
+LANGUAGES = ("en", "ja")
+
+
+def tr(lang, text):
+    from django.utils import translation
+
+    with translation.override(lang):
+        return translation.gettext(text)
+
+
+def pick(lang, en, ja):
+    return ja if lang == "ja" else en
+
+
+def speaks(user, lang):
+    """The user's profile language decides the pages once signed in (docs/i18n.md)."""
+    user.preferred_language = lang
+    user.save(update_fields=["preferred_language"])
+    return user
+
+
+@pytest.fixture(params=LANGUAGES)
+def lang(request):
+    return request.param
+
+
+@pytest.fixture
+def lang_page(request, lang):
+    return request.getfixturevalue("page_ja" if lang == "ja" else "page")

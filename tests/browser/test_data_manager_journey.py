@@ -1,5 +1,5 @@
-"""A data manager's day in a real browser: the admin console, an export, the reports (CONSORT diagram) and
-a patient's audit trail, all reached through the pages' own links."""
+"""A data manager's day in a real browser, in English and in Japanese: the admin console, an export, the
+reports (CONSORT diagram), the balance and a patient's audit trail, all reached through the pages' own links."""
 
 import datetime as dt
 from decimal import Decimal
@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 
 from registration import services
-from tests.browser.conftest import log_in
+from tests.browser.conftest import log_in, pick, speaks, tr
 from tests.factories import PASSWORD
 from tests.randomization.factories import minimization_config
 from tests.registration.factories import make_eligible_screening, make_plans, record, register
@@ -18,7 +18,9 @@ DAY = dt.timedelta(days=1)
 
 
 @pytest.mark.django_db(transaction=True)
-def test_data_manager_journey(page, data_manager, coordinator_a, site_a):
+def test_data_manager_journey(lang_page, lang, data_manager, coordinator_a, site_a):
+    page = lang_page
+    speaks(data_manager, lang)
     make_plans()
     minimization_config()
     today = timezone.localdate()
@@ -36,42 +38,52 @@ def test_data_manager_journey(page, data_manager, coordinator_a, site_a):
     number = patient.screening_number
 
     log_in(page, "dm", PASSWORD)
+    assert page.locator("html").get_attribute("lang") == lang
 
     # The admin console: the patients list, searched by screening number, with the history of the record.
-    page.get_by_role("link", name="Admin console").click()
-    page.get_by_role("link", name="Patients").first.click()
+    page.get_by_role("link", name=tr(lang, "Admin console")).click()
+    page.get_by_role("link", name=tr(lang, "Patients")).first.click()
     page.locator("#searchbar").fill(number)
     page.locator("#changelist-search input[type=submit]").click()
     page.get_by_role("link", name=number).click()
-    page.get_by_role("link", name="History").click()
-    assert "Randomized" in page.locator("#content").inner_text()
+    page.get_by_role("link", name=tr(lang, "History")).click()
+    assert "randomized" in page.locator("#content").inner_text().lower()  # the stage change, as stored
 
     # An export: the lab panels, as a CSV download.
     page.goto("/")
-    page.get_by_role("link", name="Exports").click()
+    page.get_by_role("link", name=tr(lang, "Exports")).click()
     with page.expect_download() as download:
-        page.get_by_role("link", name="Lab panels").click()
+        page.get_by_role("link", name=tr(lang, "Lab panels")).click()
     csv_text = Path(download.value.path()).read_text(encoding="utf-8")
     assert csv_text.startswith("site,screening_number,registration_number,labs_id,date")
     assert number in csv_text and "1.30" in csv_text
 
     # The reports: the CONSORT diagram from live data.
-    page.get_by_role("link", name="Reports").click()
+    page.get_by_role("link", name=tr(lang, "Reports")).click()
     diagram = page.locator("#consort-diagram")
     assert diagram.is_visible()
-    assert "Randomized: n = 1" in diagram.inner_html()
+    assert pick(lang, "Randomized: n = 1", "ランダム化") in diagram.inner_html() and "n = 1" in diagram.inner_html()
     assert page.locator("#consort-total").inner_text() == "1"
+
+    # The balance of the allocation factors across the arms.
+    page.get_by_role("link", name=tr(lang, "Balance")).first.click()
+    page.wait_for_url("**/randomization/balance/")
+    assert page.locator("#balance-chart").is_visible() and "SITEA" in page.locator("#balance-table").inner_text()
+    if lang == "ja":
+        assert "群間バランス" in page.locator("h1").inner_text()
 
     # The audit trail of the patient: who changed the creatinine, when and why.
     page.goto(f"/registration/patients/{patient.pk}/")
     page.locator("#audit-trail-link").click()
     page.wait_for_url(f"**/audit/patients/{patient.pk}/")
     page.locator("#trail-record").select_option("labpanel")
-    page.get_by_role("button", name="Show").click()
+    page.get_by_role("button", name=tr(lang, "Show")).click()
     rows = page.locator("#audit-trail tbody tr")
     changed = rows.filter(has_text="Creatinine re-measured")
     assert changed.count() == 1
     text = changed.inner_text()
-    assert "creatinine (mg/dL): 0.80 → 1.30" in text and coordinator_a.printed_name in text
+    assert pick(lang, "creatinine (mg/dL)", "クレアチニン（mg/dL）") + ": 0.80 → 1.30" in text
+    assert coordinator_a.printed_name in text
+    # The meaning is kept as signed, in the signer's language (here English), whatever the reader's.
     assert "I confirm this patient meets all secondary registration criteria" in page.locator(
         "#trail-signatures").inner_text()
