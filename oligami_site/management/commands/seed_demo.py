@@ -23,4 +23,5 @@ class Command(BaseCommand):
             self.stdout.write(f"  {username:<14} {what}")
         note = " (generated now; kept in var/demo-password.txt)" if generated else ""
         self.stdout.write(f"  password: {password}{note}")
-        self.stdout.write("  dm and stat use two-factor authentication: enrol an authenticator app (TOTP) at first login.")
+        self.stdout.write("  dm and stat use two-factor authentication: enrol an authenticator app (TOTP) "
+                          "at first login.")
