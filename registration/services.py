@@ -4,6 +4,8 @@ Rules: protocol/ELIGIBILITY.md (P-criteria re-run at primary registration, S1-S8
 counts"); the engine is screening/eligibility.py and the windows registration/windows.py.
 
 Locking (fixed order everywhere in this module, so two services can never deadlock each other):
+0. register_secondary only: the active randomization configuration row first, because the same
+   transaction ends in randomize(), whose order is configuration -> patient;
 1. the patient row (select_for_update): serializes every step of one patient, so a double or concurrent
    submit sees the first one's result and is refused with a clear message;
 2. the registration counter row, last and only in register_primary: it serializes all primary
