@@ -160,8 +160,10 @@ def test_hostile_form_posts_never_give_a_500(clients, scene):
         targets.append((name, url, names))
     sent = []
 
-    @settings(FUZZ, max_examples=EXAMPLES_PER_VIEW * len(targets))
-    @given(target=st.sampled_from(targets), role=st.sampled_from(ROLES), data=st.data())
+    # One search per form rather than one search sampling the forms: Hypothesis does not draw uniformly, and a
+    # single search over all targets left a view unfuzzed now and then (a CI run missed one of forty).
+    @settings(FUZZ, max_examples=EXAMPLES_PER_VIEW)
+    @given(role=st.sampled_from(ROLES), data=st.data())
     def post(target, role, data):
         name, url, names = target
         client = clients[role]
@@ -175,7 +177,8 @@ def test_hostile_form_posts_never_give_a_500(clients, scene):
         if ended_session(response):
             fuzz_client(client, scene["users"][role])
 
-    post()
+    for target in targets:
+        post(target)
     assert {name for name, _role in sent} == {name for name, _url, _names in targets}  # every form was fuzzed
     assert {role for _name, role in sent} == set(ROLES)
 
@@ -187,8 +190,8 @@ def test_random_query_strings_never_give_a_500(clients, scene):
     targets = [(name, url_for(name, route, scene)) for name, route in views(GET, exclude={"logout"})]
     sent = []
 
-    @settings(FUZZ, max_examples=EXAMPLES_PER_VIEW * len(targets))
-    @given(target=st.sampled_from(targets), role=st.sampled_from(ROLES),
+    @settings(FUZZ, max_examples=EXAMPLES_PER_VIEW)  # one search per view, as for the forms above
+    @given(role=st.sampled_from(ROLES),
            query=st.dictionaries(st.one_of(st.sampled_from(QUERY_KEYS), st.text(max_size=20)), value, max_size=5))
     def get(target, role, query):
         name, url = target
@@ -198,7 +201,8 @@ def test_random_query_strings_never_give_a_500(clients, scene):
         if ended_session(response):
             fuzz_client(clients[role], scene["users"][role])
 
-    get()
+    for target in targets:
+        get(target)
     assert {name for name, _role in sent} == {name for name, _url in targets}
     assert {role for _name, role in sent} == set(ROLES)
 
