@@ -9,7 +9,7 @@ class OligamiSiteConfig(AppConfig):
     verbose_name = _("OLIGAMI trial")
 
     def ready(self):
-        from . import audit, lockout, two_factor  # noqa: F401  (connect the access-event and login receivers)
+        from . import audit, dataversion, lockout, two_factor  # noqa: F401  (connect the receivers)
         from .roles import sync_role_groups
 
         # After every app's permissions exist (sender: the last app of INSTALLED_APPS to migrate

@@ -111,3 +111,20 @@ class AccessEvent(models.Model):
 
     def __str__(self):
         return f"{self.at:%Y-%m-%d %H:%M} {self.get_kind_display()} {self.username}"
+
+
+class DataVersion(models.Model):
+    """One row whose counter moves after every committed audited write (oligami_site.dataversion).
+
+    Not clinical data and not audited itself: it only tells the reports' cache that what it computed
+    may be out of date. Created by migration 0003; `dataversion.bump` recreates it if it is missing.
+    """
+
+    counter = models.BigIntegerField(_("counter"), default=0)
+
+    class Meta:
+        verbose_name = _("data version")
+        verbose_name_plural = _("data version")
+
+    def __str__(self):
+        return str(self.counter)

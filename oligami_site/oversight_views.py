@@ -50,9 +50,8 @@ def patient_trail(request, pk):
 def report_index(request):
     site_ids = reports.report_site_ids(request.user)
     today = timezone.localdate()
-    flows = reports.flows_for(site_ids, today)
-    consort = reports.consort(flows)
-    accrual = reports.accrual(flows, reports.sites_for_report(site_ids), today)
+    consort, accrual_counts = reports.report_numbers(site_ids, today)
+    accrual = reports.accrual_from_counts(accrual_counts, reports.sites_for_report(site_ids), today)
     return render(request, "oligami_site/reports.html", {
         "trial_wide": site_ids is None,
         "today": today,
@@ -85,13 +84,17 @@ def not_randomized(request):
     if box not in {b.value for b in boxes}:
         box = ""
     today = timezone.localdate()
-    patients = reports.flow_queryset(site_ids).exclude(stage=Patient.Stage.RANDOMIZED)
-    flows = [f for f in (reports.classify(p, today) for p in patients) if f.box in reports.NOT_RANDOMIZED]
+    # Every patient's box from the flat classification (cached), then only the page's patients loaded and
+    # classified in full for their details: the same rules decide both (reports.place).
+    entries = reports.not_randomized_boxes(site_ids, today)
     if box:
-        flows = [f for f in flows if f.box == box]
-    page = Paginator(flows, NOT_RANDOMIZED_PAGE_SIZE).get_page(request.GET.get("page"))
+        entries = [entry for entry in entries if entry[1] == box]
+    page = Paginator(entries, NOT_RANDOMIZED_PAGE_SIZE).get_page(request.GET.get("page"))
+    ids = [patient_id for patient_id, _box, _reason in page.object_list]
+    by_id = {p.pk: reports.classify(p, today) for p in reports.flow_queryset(site_ids).filter(pk__in=ids)}
+    page.object_list = [by_id[patient_id] for patient_id in ids if patient_id in by_id]
     return render(request, "oligami_site/not_randomized.html", {
-        "page": page, "boxes": boxes, "box": box, "today": today, "total": len(flows),
+        "page": page, "boxes": boxes, "box": box, "today": today, "total": len(entries),
     })
 
 

@@ -21,13 +21,13 @@ from collections import Counter
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from django.db.models import Exists, JSONField, OuterRef, Subquery
+from django.db.models import Case, DateField, Exists, JSONField, OuterRef, Subquery, Value, When
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from oligami_site import access
+from oligami_site import access, dataversion
 from oligami_site.access import Action
 from oligami_site.models import Site
 from randomization.models import Arm
@@ -123,8 +123,21 @@ class Flow:
     window_close: dt.date | None = None
 
     @property
+    def patient_id(self) -> int:
+        return self.patient.pk
+
+    @property
+    def site_id(self) -> int:
+        return self.patient.site_id
+
+    @property
     def primary(self):
         return related(self.patient, "primary_registration")
+
+    @property
+    def primary_date(self) -> dt.date | None:
+        primary = self.primary
+        return primary.registration_date if primary else None
 
     @property
     def allocation(self):
@@ -187,40 +200,162 @@ def classify(patient: Patient, today: dt.date) -> Flow:
                 first_screening_date=screenings[0].screening_date if screenings else None,
                 latest_outcome=screenings[-1].outcome if screenings else "", failed=failed,
                 missing=list(getattr(patient, "latest_missing", None) or []))
-    S = windows.Status
-    if status == S.OFF_STUDY:
-        off_study = related(patient, "off_study")
-        flow.box, flow.reason = Box.OFF_STUDY, off_study.reason if off_study else OffStudy.Reason.OTHER
-    elif status == S.RANDOMIZED:
-        flow.box, flow.reason = Box.RANDOMIZED, flow.arm
-    elif status == S.READY_TO_RANDOMIZE:
-        flow.box = Box.AWAITING_RANDOMIZATION
-    elif status == S.SCREEN_FAILED:
-        flow.box = Box.SCREEN_FAILED
-        flow.reason = min(failed, key=criterion_sort_key) if failed else UNKNOWN_CRITERION
-    elif status == S.ELIGIBLE:
-        flow.box = Box.ELIGIBLE
-    elif status == S.SCREENING:
-        flow.box = Box.SCREENING
-    elif status == S.WINDOW_MISSED:
-        flow.box = Box.WINDOW_MISSED
-        window = timeline.window
-        flow.window_close = window.close if window else None
-        if timeline.evaluation_progression:
-            flow.reason = MISSED_PROGRESSION
-        elif window is not None and window.is_empty:
-            flow.reason = MISSED_EMPTY
-        else:
-            flow.reason = MISSED_CLOSED
-    else:  # on therapy, evaluation due, window open, window closing
-        flow.box, flow.reason = Box.BEFORE_SECONDARY, str(status)
-        flow.window_close = timeline.window.close if timeline.window else None
+    off_study = related(patient, "off_study")
+    flow.box, flow.reason, flow.window_close = place(
+        status, timeline, off_study_reason=off_study.reason if off_study else None, arm=flow.arm, failed=failed)
     return flow
+
+
+def place(status: windows.Status, timeline: windows.PatientTimeline, *, off_study_reason: str | None, arm: str,
+          failed: list[str]) -> tuple[Box, str, dt.date | None]:
+    """The terminal box of a patient in `status`, its reason, and the window's last day where it matters.
+
+    The one place the boxes are decided: `classify` (model instances) and `flow_rows` (flat rows) both call it.
+    """
+    S = windows.Status
+    window = timeline.window
+    if status == S.OFF_STUDY:
+        return Box.OFF_STUDY, off_study_reason if off_study_reason is not None else OffStudy.Reason.OTHER, None
+    if status == S.RANDOMIZED:
+        return Box.RANDOMIZED, arm, None
+    if status == S.READY_TO_RANDOMIZE:
+        return Box.AWAITING_RANDOMIZATION, "", None
+    if status == S.SCREEN_FAILED:
+        return Box.SCREEN_FAILED, min(failed, key=criterion_sort_key) if failed else UNKNOWN_CRITERION, None
+    if status == S.ELIGIBLE:
+        return Box.ELIGIBLE, "", None
+    if status == S.SCREENING:
+        return Box.SCREENING, "", None
+    close = window.close if window else None
+    if status == S.WINDOW_MISSED:
+        if timeline.evaluation_progression:
+            return Box.WINDOW_MISSED, MISSED_PROGRESSION, close
+        if window is not None and window.is_empty:
+            return Box.WINDOW_MISSED, MISSED_EMPTY, close
+        return Box.WINDOW_MISSED, MISSED_CLOSED, close
+    return Box.BEFORE_SECONDARY, str(status), close  # on therapy, evaluation due, window open, window closing
 
 
 def flows_for(site_ids: set[int] | None, today: dt.date | None = None) -> list[Flow]:
     today = today or timezone.localdate()
     return [classify(patient, today) for patient in flow_queryset(site_ids)]
+
+
+# --------------------------------------------------------------------------------------------------
+# The same classification from flat rows: what the reports page and the "not randomized" list count
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class FlowRow:
+    """A patient's box and the dates the reports count, without model instances (see `flow_rows`)."""
+
+    patient_id: int
+    site_id: int
+    box: Box
+    reason: str
+    first_screening_date: dt.date | None
+    primary_date: dt.date | None
+    randomized_on: dt.date | None
+
+
+# The columns `flow_rows` reads, in the order it unpacks them.
+_ROW_FIELDS = (
+    "pk", "site_id", "stage",
+    "primary_registration__registration_date", "primary_registration__plan__planned_courses",
+    "primary_registration__plan__cycle_length_days",
+    "response_evaluation__pk", "response_evaluation__date", "response_evaluation__progression",
+    "response_evaluation__new_distant_metastasis", "response_evaluation__labs__date",
+    "secondary_registration__registration_date",
+    "off_study__pk", "off_study__date", "off_study__reason",
+    "allocation__arm", "allocation__allocated_at",
+    "first_screening_date", "screening_lab_date", "latest_failed", "latest_excluded",
+)
+
+
+def flow_row_queryset(site_ids: set[int] | None, *, exclude_randomized: bool = False):
+    """One query: every screened patient of the scope as a tuple of `_ROW_FIELDS`, in the lists' order.
+
+    The one-to-one records are LEFT JOINs; the screenings are three correlated subqueries of the latest or
+    first screening. The latest verdict's failed / excluding criteria (inside a ~14 kB JSON document) are
+    read only for screen failures, and its lab date only for eligible patients: a CASE keeps PostgreSQL
+    from evaluating the subquery for the other rows, which was most of the SQL time of `flow_queryset`.
+    """
+    screenings = Screening.objects.filter(patient=OuterRef("pk"))
+    latest = screenings.order_by("-number")
+    patients = Patient.objects.filter(Exists(screenings))
+    if site_ids is not None:
+        patients = patients.filter(site_id__in=site_ids)
+    if exclude_randomized:
+        patients = patients.exclude(stage=Patient.Stage.RANDOMIZED)
+
+    def only_when(stage, subquery, output_field):
+        return Case(When(stage=stage, then=subquery), default=Value(None), output_field=output_field)
+
+    return (
+        patients.annotate(
+            first_screening_date=Subquery(screenings.order_by("number").values("screening_date")[:1]),
+            screening_lab_date=only_when(Patient.Stage.ELIGIBLE, Subquery(latest.values("labs__date")[:1]),
+                                         DateField()),
+            latest_failed=only_when(Patient.Stage.SCREEN_FAILED, Subquery(latest.values("verdict__failed")[:1]),
+                                    JSONField()),
+            latest_excluded=only_when(Patient.Stage.SCREEN_FAILED,
+                                      Subquery(latest.values("verdict__excluded_by")[:1]), JSONField()),
+        )
+        .order_by("site__code", "sequence")
+        .values_list(*_ROW_FIELDS)
+    )
+
+
+def flow_rows(site_ids: set[int] | None, today: dt.date | None = None, *,
+              exclude_randomized: bool = False) -> list[FlowRow]:
+    """Every screened patient's box, as `flows_for` decides it (same timeline, same `place`), in one query.
+
+    tests/oligami_site/test_reports_consort.py checks that both give every patient the same box and reason.
+    """
+    today = today or timezone.localdate()
+    rows = []
+    for (pk, site_id, stage, primary_date, courses, cycle, evaluation_id, evaluation_date, progression,
+         new_distant, evaluation_lab_date, secondary_date, off_study_id, off_study_date, off_study_reason,
+         arm, allocated_at, first_date, screening_lab_date, failed, excluded) in flow_row_queryset(
+             site_ids, exclude_randomized=exclude_randomized):
+        timeline = registration_selectors.timeline_from_fields(
+            stage=stage, primary_registration_date=primary_date, planned_courses=courses,
+            cycle_length_days=cycle, evaluated=evaluation_id is not None, evaluation_date=evaluation_date,
+            progression=progression, new_distant_metastasis=new_distant, evaluation_lab_date=evaluation_lab_date,
+            secondary_registration_date=secondary_date, off_study_recorded=off_study_id is not None,
+            off_study_date=off_study_date, screening_lab_date=screening_lab_date)
+        status = windows.patient_status(timeline, today)
+        box, reason, _close = place(status, timeline,
+                                    off_study_reason=off_study_reason if off_study_id is not None else None,
+                                    arm=arm or "", failed=[*(failed or []), *(excluded or [])])
+        rows.append(FlowRow(pk, site_id, box, reason, first_date, primary_date,
+                            timezone.localdate(allocated_at) if allocated_at else None))
+    return rows
+
+
+def _scope(site_ids: set[int] | None) -> str:
+    return "all" if site_ids is None else ",".join(map(str, sorted(site_ids)))
+
+
+def report_numbers(site_ids: set[int] | None, today: dt.date) -> tuple[Consort, Counter]:
+    """The CONSORT counts and the accrual counts of a scope, reused while no audited write has committed
+    (oligami_site.dataversion): classifying 10,000 patients takes about a second, a cache hit one query."""
+    def compute():
+        rows = flow_rows(site_ids, today)
+        return consort(rows), accrual_counts(rows)
+
+    return dataversion.cached("report-numbers", _scope(site_ids), today, compute)
+
+
+def not_randomized_boxes(site_ids: set[int] | None, today: dt.date) -> list[tuple[int, str, str]]:
+    """(patient id, box, reason) of every screened patient not randomized, in the list's order; cached
+    like `report_numbers`. The page then loads only the patients it shows."""
+    def compute():
+        return [(row.patient_id, row.box.value, row.reason)
+                for row in flow_rows(site_ids, today, exclude_randomized=True) if row.box in NOT_RANDOMIZED]
+
+    return dataversion.cached("not-randomized", _scope(site_ids), today, compute)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -440,19 +575,27 @@ class Accrual:
         return out
 
 
-def accrual(flows: list[Flow], sites: list[Site], today: dt.date | None = None) -> Accrual:
-    today = today or timezone.localdate()
-    dated = []
+def accrual_counts(flows) -> Counter:
+    """New patients per (site id, measure, month): what the accrual tables and charts are drawn from."""
+    counts: Counter = Counter()
     for flow in flows:
-        primary = flow.primary
-        dated.append((flow.patient.site_id, {
-            "screened": flow.first_screening_date,
-            "primary": primary.registration_date if primary else None,
-            "randomized": flow.randomized_on,
-        }))
-    all_dates = [d for _site, dates in dated for d in dates.values() if d is not None]
-    first = min(all_dates, default=today)
-    months = _months(min(first, today), max(max(all_dates, default=today), today))
+        for key, day in (("screened", flow.first_screening_date), ("primary", flow.primary_date),
+                         ("randomized", flow.randomized_on)):
+            if day is not None:
+                counts[(flow.site_id, key, _month(day))] += 1
+    return counts
+
+
+def accrual(flows, sites: list[Site], today: dt.date | None = None) -> Accrual:
+    """Accrual by site and month from `Flow`s or `FlowRow`s."""
+    return accrual_from_counts(accrual_counts(flows), sites, today)
+
+
+def accrual_from_counts(counts: Counter, sites: list[Site], today: dt.date | None = None) -> Accrual:
+    today = today or timezone.localdate()
+    this_month = _month(today)
+    dated_months = [month for _site, _key, month in counts]
+    months = _months(min([*dated_months, this_month]), max([*dated_months, this_month]))
     index = {month: n for n, month in enumerate(months)}
 
     def empty():
@@ -460,15 +603,11 @@ def accrual(flows: list[Flow], sites: list[Site], today: dt.date | None = None) 
 
     by_site = {site.pk: SiteSeries(site, empty(), {}) for site in sites}
     total = SiteSeries(None, empty(), {})
-    for site_id, dates in dated:
+    for (site_id, key, month), n in counts.items():
+        total.monthly[key][index[month]] += n
         series = by_site.get(site_id)
-        for key, day in dates.items():
-            if day is None:
-                continue
-            n = index[_month(day)]
-            total.monthly[key][n] += 1
-            if series is not None:
-                series.monthly[key][n] += 1
+        if series is not None:
+            series.monthly[key][index[month]] += n
     result = [*by_site.values(), total]
     for series in result:
         for key, _label in MEASURES:
@@ -477,7 +616,7 @@ def accrual(flows: list[Flow], sites: list[Site], today: dt.date | None = None) 
                 running += value
                 cumulative.append(running)
             series.cumulative[key] = cumulative
-    return Accrual(months=months, series=result, this_month=_month(today))
+    return Accrual(months=months, series=result, this_month=this_month)
 
 
 CHART_W, CHART_H = 640, 240

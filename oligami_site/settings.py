@@ -205,6 +205,10 @@ CELERY_BEAT_SCHEDULE = {
     "daily-reminders": {"task": "registration.tasks.daily_reminders", "schedule": crontab(hour=8, minute=0)},
 }
 
+# How long the reports keep a computed classification at most (oligami_site.dataversion): it is reused only
+# while no audited write has committed since; the limit covers writes made outside the application. 0 = off.
+OLIGAMI_REPORTS_CACHE_SECONDS = env.int("OLIGAMI_REPORTS_CACHE_SECONDS", default=600)
+
 # Demo data password (seed_demo): from the environment, else generated once and kept in var/.
 OLIGAMI_DEMO_PASSWORD = env.str("OLIGAMI_DEMO_PASSWORD", default="")
 

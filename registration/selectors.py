@@ -48,24 +48,52 @@ def timeline_of(patient: Patient) -> windows.PatientTimeline:
     evaluation = related(patient, "response_evaluation")
     secondary = related(patient, "secondary_registration")
     off_study = related(patient, "off_study")
-    lab_date = None
-    if primary is None:
-        if patient.stage == Patient.Stage.ELIGIBLE:
-            screening = latest_screening(patient)
-            lab_date = screening.labs.date if screening is not None and screening.labs_id else None
-    elif evaluation is not None:
-        lab_date = evaluation.labs.date
-    return windows.PatientTimeline(
-        screening_outcome=_OUTCOME_BY_STAGE.get(patient.stage, windows.ScreeningOutcome.ELIGIBLE),
+    screening_lab_date = None
+    if primary is None and patient.stage == Patient.Stage.ELIGIBLE:
+        screening = latest_screening(patient)
+        screening_lab_date = screening.labs.date if screening is not None and screening.labs_id else None
+    return timeline_from_fields(
+        stage=patient.stage,
         primary_registration_date=primary.registration_date if primary else None,
         planned_courses=primary.plan.planned_courses if primary else None,
         cycle_length_days=primary.plan.cycle_length_days if primary else None,
+        evaluated=evaluation is not None,
         evaluation_date=evaluation.date if evaluation else None,
-        evaluation_progression=(evaluation.progression or evaluation.new_distant_metastasis) if evaluation else None,
+        progression=evaluation.progression if evaluation else None,
+        new_distant_metastasis=evaluation.new_distant_metastasis if evaluation else None,
+        evaluation_lab_date=evaluation.labs.date if evaluation else None,
         secondary_registration_date=secondary.registration_date if secondary else None,
-        randomized=patient.stage == Patient.Stage.RANDOMIZED,
-        off_study=patient.stage == Patient.Stage.OFF_STUDY or off_study is not None,
+        off_study_recorded=off_study is not None,
         off_study_date=off_study.date if off_study else None,
+        screening_lab_date=screening_lab_date,
+    )
+
+
+def timeline_from_fields(*, stage, primary_registration_date, planned_courses, cycle_length_days, evaluated,
+                         evaluation_date, progression, new_distant_metastasis, evaluation_lab_date,
+                         secondary_registration_date, off_study_recorded, off_study_date,
+                         screening_lab_date) -> windows.PatientTimeline:
+    """The timeline from plain column values: `timeline_of` (model instances) and the reports' flat rows
+    (`oligami_site.reports.flow_rows`, one values() query) both build it here, so they cannot disagree.
+
+    ``screening_lab_date`` is read only for an eligible patient not yet primary registered (the labs of her
+    latest screening); after primary registration the pending labs are the evaluation's (S8).
+    """
+    if primary_registration_date is None:
+        lab_date = screening_lab_date if stage == Patient.Stage.ELIGIBLE else None
+    else:
+        lab_date = evaluation_lab_date if evaluated else None
+    return windows.PatientTimeline(
+        screening_outcome=_OUTCOME_BY_STAGE.get(stage, windows.ScreeningOutcome.ELIGIBLE),
+        primary_registration_date=primary_registration_date,
+        planned_courses=planned_courses,
+        cycle_length_days=cycle_length_days,
+        evaluation_date=evaluation_date,
+        evaluation_progression=bool(progression or new_distant_metastasis) if evaluated else None,
+        secondary_registration_date=secondary_registration_date,
+        randomized=stage == Patient.Stage.RANDOMIZED,
+        off_study=stage == Patient.Stage.OFF_STUDY or off_study_recorded,
+        off_study_date=off_study_date,
         lab_date=lab_date,
     )
 

@@ -1,0 +1,119 @@
+"""The reports' cache (oligami_site.dataversion): reused while nothing changed, recomputed after any committed
+audited write, on a new day, per scope; a rolled-back write does not count. These tests commit for real
+(transactional database): the version moves after a commit, which a test's usual rolled-back transaction
+never reaches."""
+
+import datetime as dt
+
+import pytest
+import time_machine
+from django.core.cache import cache
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from oligami_site import dataversion, reports
+from oligami_site.reports import Box
+from registration import services as registration_services
+from screening.models import Patient
+from tests.factories import PatientFactory
+from tests.registration.factories import make_eligible_screening, make_plans, register
+
+pytestmark = pytest.mark.django_db(transaction=True)
+DAY = dt.timedelta(days=1)
+
+
+@pytest.fixture(autouse=True)
+def reports_cache_on(settings):
+    settings.OLIGAMI_REPORTS_CACHE_SECONDS = 600
+    cache.clear()  # a flushed database starts its counter again: no entry of an earlier test may match
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def scene(site_a, site_b, coordinator_a, coordinator_b):
+    make_plans()
+    today = timezone.localdate()
+    registered = register(make_eligible_screening(site=site_a, on=today - 10 * DAY), coordinator_a).patient
+    make_eligible_screening(site=site_a, er="unknown")  # P2: screen failure
+    make_eligible_screening(site=site_b)
+    return {"registered": registered}
+
+
+def classification_queries(ctx):
+    """Queries that read the patients to classify them (the flat rows or the full flows)."""
+    return [q["sql"] for q in ctx.captured_queries if 'FROM "screening_patient"' in q["sql"]]
+
+
+def test_a_committed_audited_write_moves_the_version_and_a_rolled_back_one_does_not(site_a):
+    before = dataversion.current()
+    PatientFactory(site=site_a)  # one save, one historical record, one commit (autocommit)
+    assert dataversion.current() == before + 1
+    with pytest.raises(RuntimeError), transaction.atomic():
+        PatientFactory(site=site_a)
+        raise RuntimeError("rolled back")
+    assert dataversion.current() == before + 1
+    with transaction.atomic():  # several audited writes in one transaction: moved after the commit
+        PatientFactory(site=site_a)
+        PatientFactory(site=site_a)
+        assert dataversion.current() == before + 1
+    assert dataversion.current() > before + 1
+
+
+def test_the_reports_page_reuses_its_numbers_until_a_write_commits(client, scene, data_manager, coordinator_a):
+    url = reverse("oversight:reports")
+    client.force_login(data_manager)
+    first = client.get(url).context["consort"]
+    assert (first.screened, first.boxes[Box.BEFORE_SECONDARY], first.boxes[Box.OFF_STUDY]) == (3, 1, 0)
+    with CaptureQueriesContext(connection) as ctx:
+        again = client.get(url).context["consort"]
+    assert again == first and classification_queries(ctx) == []  # from the cache
+    # A coordinator takes the patient off study (a service, its own transaction): the next view recomputes.
+    registration_services.take_off_study(patient=scene["registered"], user=coordinator_a,
+                                         date=timezone.localdate(), reason="death")
+    with CaptureQueriesContext(connection) as ctx:
+        after = client.get(url).context["consort"]
+    assert classification_queries(ctx)
+    assert (after.screened, after.boxes[Box.BEFORE_SECONDARY], after.boxes[Box.OFF_STUDY]) == (3, 0, 1)
+
+
+def test_each_scope_and_each_day_has_its_own_numbers(client, scene, data_manager, coordinator_a, coordinator_b):
+    url = reverse("oversight:reports")
+    for user, screened in ((data_manager, 3), (coordinator_a, 2), (coordinator_b, 1), (data_manager, 3),
+                           (coordinator_a, 2)):
+        client.force_login(user)
+        assert client.get(url).context["consort"].screened == screened, user
+    # Statuses move with the date: day 127 after primary registration, without any write, the window is missed.
+    client.force_login(coordinator_a)
+    assert client.get(url).context["consort"].boxes[Box.WINDOW_MISSED] == 0
+    with time_machine.travel(timezone.now() + 130 * DAY):
+        client.force_login(coordinator_a)
+        consort = client.get(url).context["consort"]
+    assert consort.boxes[Box.WINDOW_MISSED] == 1 and consort.boxes[Box.BEFORE_SECONDARY] == 0
+
+
+def test_the_not_randomized_list_follows_a_committed_write(client, scene, data_manager, coordinator_a):
+    url = reverse("oversight:not_randomized")
+    client.force_login(data_manager)
+    boxes = sorted(f.box for f in client.get(url).context["page"])
+    assert boxes == sorted([Box.BEFORE_SECONDARY, Box.SCREEN_FAILED, Box.ELIGIBLE])
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.get(url, {"box": "before_secondary"})
+    assert [f.patient.pk for f in response.context["page"]] == [scene["registered"].pk]
+    assert len(classification_queries(ctx)) == 1  # only the page's patients, loaded in full
+    registration_services.take_off_study(patient=scene["registered"], user=coordinator_a,
+                                         date=timezone.localdate(), reason="death")
+    assert list(client.get(url, {"box": "before_secondary"}).context["page"]) == []
+    flows = list(client.get(url, {"box": "off_study"}).context["page"])
+    assert [f.patient.pk for f in flows] == [scene["registered"].pk] and response.context["total"] == 1
+
+
+def test_the_cached_numbers_are_those_computed_afresh(client, scene, data_manager, settings):
+    today = timezone.localdate()
+    cached = reports.report_numbers(None, today)
+    assert reports.report_numbers(None, today) == cached
+    settings.OLIGAMI_REPORTS_CACHE_SECONDS = 0
+    assert reports.report_numbers(None, today) == cached
+    assert Patient.objects.count() == 3
