@@ -142,12 +142,17 @@ def count_queries(client, path):
 
 
 def query_counts(subject, page_list):
+    """Each page's queries in process. The reports' cache is off here, so the reports pages count the
+    queries of a miss (every patient classified); a hit runs fewer (the data version, the sites)."""
+    from django.test.utils import override_settings
+
     setup_test_environment()
     clients = {"crc": client_login(subject["crc"]), "dm": client_login(subject["dm"]), None: Client()}
     out = {}
-    for name, path, who in page_list:
-        status, count = count_queries(clients[who], path)
-        out[name] = {"status": status, "queries": count}
+    with override_settings(OLIGAMI_REPORTS_CACHE_SECONDS=0):
+        for name, path, who in page_list:
+            status, count = count_queries(clients[who], path)
+            out[name] = {"status": status, "queries": count}
     return out
 
 
@@ -213,10 +218,11 @@ class Http:
 
 
 class Gunicorn:
-    def __init__(self, workers=2):
+    def __init__(self, workers=2, **extra_env):
         self.port = free_port()
         self.env = bench_env(
-            OLIGAMI_ENV="production", DEBUG="false", SECRET_KEY=secrets.token_urlsafe(64), ALLOWED_HOSTS="127.0.0.1",
+            **extra_env, OLIGAMI_ENV="production", DEBUG="false", SECRET_KEY=secrets.token_urlsafe(64),
+            ALLOWED_HOSTS="127.0.0.1",
             SECURE_SSL_REDIRECT="false", STATIC_ROOT=VAR_DIR / "static", GUNICORN_BIND=f"127.0.0.1:{self.port}",
             WEB_CONCURRENCY=workers, GUNICORN_THREADS=1, CONN_MAX_AGE=60)
         self.proc = None
@@ -264,8 +270,9 @@ def run_load(port, page_list, cookies, rounds, concurrency, max_seconds):
     return json.loads(result.stdout)
 
 
-def latencies(subject, page_list, rounds, concurrency, max_seconds):
-    with Gunicorn() as server:
+def latencies(subject, page_list, rounds, concurrency, max_seconds, reports_cache=True):
+    extra = {} if reports_cache else {"OLIGAMI_REPORTS_CACHE_SECONDS": "0"}
+    with Gunicorn(**extra) as server:
         cookies = {"crc": Http(server.port).login(subject["crc"]), "dm": Http(server.port).login(subject["dm"])}
         load = run_load(server.port, page_list, cookies, rounds, concurrency, max_seconds)
     floor = load["latencies"][FLOOR]
@@ -288,17 +295,25 @@ def main():
     parser.add_argument("--concurrency", type=int, default=2)
     parser.add_argument("--max-seconds", type=int, default=300)
     parser.add_argument("--queries-only", action="store_true")
+    parser.add_argument("--pages", default="", help="comma-separated page names (the floors are always measured)")
+    parser.add_argument("--no-reports-cache", action="store_true",
+                        help="serve with OLIGAMI_REPORTS_CACHE_SECONDS=0: every reports request classifies anew")
     args = parser.parse_args()
     subject = subjects()
     page_list = pages(subject)
+    if args.pages:
+        wanted = {*args.pages.split(","), FLOOR, "floor_dm"}
+        page_list = [row for row in page_list if row[0] in wanted]
     counts = query_counts(subject, page_list)
     result = {"benchmark": "pages", **subject, "queries": counts}
     rows = [{"page": n, "path": p, "as": w or "anonymous", "queries": counts[n]["queries"],
              "status": counts[n]["status"]} for n, p, w in page_list]
     columns = [("page", "page"), ("as", "as"), ("status", "status"), ("queries", "queries")]
     if not args.queries_only:
-        lat, meta = latencies(subject, page_list, args.rounds, args.concurrency, args.max_seconds)
-        result.update({"latency": lat, **meta, "rounds": args.rounds, "concurrency": args.concurrency})
+        lat, meta = latencies(subject, page_list, args.rounds, args.concurrency, args.max_seconds,
+                              reports_cache=not args.no_reports_cache)
+        result.update({"latency": lat, **meta, "rounds": args.rounds, "concurrency": args.concurrency,
+                       "reports_cache": not args.no_reports_cache})
         for row in rows:
             row.update(lat[row["page"]])
             row["http"] = ",".join(f"{k}x{v}" for k, v in sorted(row.pop("statuses").items()))

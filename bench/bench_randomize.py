@@ -128,7 +128,8 @@ def randomize_job(patient, factors, user):
 
 
 def counts_before_cost(item, repeat=20):
-    """The one part of randomize that reads every allocation: the counts before allocation (median ms)."""
+    """The counts before allocation (median ms): the tally rows of the patient's levels (an aggregate over
+    every allocation before the tally, which grew with the trial)."""
     patient, factors, _user = item
     config = RandomizationConfig.objects.get(active=True)
     levels = services._levels(config, Patient.objects.select_related("site").get(pk=patient.pk), factors)

@@ -581,6 +581,7 @@ def generate(total: int, sites: int, seed: int) -> dict:
         stages.update(counts)
         randomized.extend(chunk_randomized)
     allocations = chain_allocations(randomized, config)
+    randomization_services.rebuild_tallies()  # the counts randomize reads (COPY bypassed the service)
     finish(gen)
     analyze()
     return {"benchmark": "generate", "patients_total": Patient.objects.count(), "patients_added": len(plan),

@@ -51,8 +51,13 @@ def bump() -> None:
         bump()
 
 
-def _after_audited_write(sender, **kwargs):
-    transaction.on_commit(bump, using=kwargs.get("using"), robust=True)
+def _after_audited_write(sender, using=None, **kwargs):
+    connection = transaction.get_connection(using)
+    # Once per transaction: its later historical records need no second bump. (A callback registered in
+    # a savepoint that rolls back is dropped by Django, and the next record then registers it again.)
+    if connection.in_atomic_block and any(entry[1] is bump for entry in connection.run_on_commit):
+        return
+    transaction.on_commit(bump, using=using, robust=True)
 
 
 post_create_historical_record.connect(_after_audited_write, dispatch_uid="oligami_data_version")

@@ -180,3 +180,31 @@ class Allocation(models.Model):
 
     def __str__(self):
         return f"#{self.sequence} {self.patient}"
+
+
+class AllocationTally(models.Model):
+    """Allocations so far per (configuration, factor, level, arm): the counts minimization reads.
+
+    Kept by `randomize` in the allocation's transaction, under the configuration lock that serialises every
+    allocation, so it always equals a recount of the allocations; `verify_allocations` recounts and
+    compares. Reading these few rows replaces an aggregate over every allocation of the trial, which grew
+    with the trial (47 ms at 30,000 allocations, under the trial-wide lock). Derived data, not audited:
+    what it counts is the audited allocations. The site's level is the site's id (a renamed site keeps
+    her count), every other level is the factor value as recorded on the allocation.
+    """
+
+    config = models.ForeignKey(RandomizationConfig, on_delete=models.PROTECT, related_name="tallies",
+                               verbose_name=_("configuration"))
+    factor = models.CharField(_("factor"), max_length=32)
+    level = models.CharField(_("level"), max_length=64)
+    arm = models.CharField(_("arm"), max_length=1, choices=Arm.choices)
+    count = models.PositiveIntegerField(_("allocations"), default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["config", "factor", "level", "arm"],
+                                               name="one_tally_per_config_factor_level_arm")]
+        verbose_name = _("allocation tally")
+        verbose_name_plural = _("allocation tallies")
+
+    def __str__(self):
+        return f"{self.factor}={self.level} {self.arm}: {self.count}"

@@ -7,11 +7,12 @@ and notifies. See DESIGN.md "Randomization" and protocol/RANDOMIZATION.md.
 import logging
 import random
 import secrets
+from collections import Counter
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
-from django.db.models import Count, Q
+from django.db.models import F, Q
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -33,7 +34,7 @@ from .exceptions import (
     NotReadyToRandomize,
     RandomizationError,
 )
-from .models import Allocation, BlockListEntry, ConfigChangeAttempt, Method, RandomizationConfig
+from .models import Allocation, AllocationTally, BlockListEntry, ConfigChangeAttempt, Method, RandomizationConfig
 
 logger = logging.getLogger(__name__)
 
@@ -304,15 +305,64 @@ def _levels(config, patient, given: dict) -> dict:
     return levels
 
 
-def _counts_before(config, levels: dict, site_id: int) -> dict:
-    """{factor: {level: {"A": n, "B": n}}} for the patient's levels, in ONE aggregate query."""
-    aggregates = {}
-    for key, level in levels.items():
-        condition = Q(patient__site_id=site_id) if key == fx.SITE else Q(**{f"factors__{key}": level})
-        for arm in allocation.ARMS:
-            aggregates[f"{key}__{arm}"] = Count("pk", filter=condition & Q(arm=arm))
-    row = Allocation.objects.filter(config=config).aggregate(**aggregates)
-    return {key: {level: {arm: row[f"{key}__{arm}"] for arm in allocation.ARMS}} for key, level in levels.items()}
+def tally_level(key: str, level, site_id: int) -> str:
+    """A factor level as the tally rows key it: the site by her id (a renamed site keeps her count)."""
+    return str(site_id) if key == fx.SITE else str(level)
+
+
+def _counts_before(config, levels: dict, site_id: int) -> tuple[dict, dict]:
+    """{factor: {level: {"A": n, "B": n}}} for the patient's levels, from the tally rows in ONE query, and
+    the ids of the rows read ({(factor, arm): id}) for `_count_allocation`. Called under the config lock."""
+    counts = {key: {level: dict.fromkeys(allocation.ARMS, 0)} for key, level in levels.items()}
+    row_ids = {}
+    if levels:
+        wanted = Q()
+        for key, level in levels.items():
+            wanted |= Q(factor=key, level=tally_level(key, level, site_id))
+        for pk, factor, arm, n in (AllocationTally.objects.filter(wanted, config=config)
+                                   .values_list("pk", "factor", "arm", "count")):
+            counts[factor][levels[factor]][arm] = n
+            row_ids[(factor, arm)] = pk
+    return counts, row_ids
+
+
+def _count_allocation(config, levels: dict, site_id: int, arm: str, row_ids: dict) -> None:
+    """Add the new allocation to the tally rows of its levels (in its transaction, under the config lock,
+    so no other allocation can write them meanwhile): one UPDATE, plus one INSERT for first-seen levels."""
+    existing = [row_ids[(key, arm)] for key in levels if (key, arm) in row_ids]
+    if existing:
+        AllocationTally.objects.filter(pk__in=existing).update(count=F("count") + 1)  # audit-ok: derived counts
+    new = [AllocationTally(config=config, factor=key, level=tally_level(key, level, site_id), arm=arm, count=1)
+           for key, level in levels.items() if (key, arm) not in row_ids]
+    if new:
+        AllocationTally.objects.bulk_create(new)  # audit-ok: derived counts (see AllocationTally)
+
+
+def recount_tallies() -> Counter:
+    """(config id, factor, level, arm) -> allocations, recounted from the allocations themselves."""
+    counts: Counter = Counter()
+    rows = Allocation.objects.values_list("config_id", "factors", "patient__site_id", "arm").order_by("sequence")
+    for config_id, factors, site_id, arm in rows.iterator(chunk_size=2000):
+        for key, level in (factors or {}).items():
+            counts[(config_id, key, tally_level(key, level, site_id), arm)] += 1
+    return counts
+
+
+def stored_tallies() -> Counter:
+    return Counter({(config_id, factor, level, arm): n for config_id, factor, level, arm, n in
+                    AllocationTally.objects.values_list("config_id", "factor", "level", "arm", "count") if n})
+
+
+@transaction.atomic
+def rebuild_tallies() -> int:
+    """Replace the tally rows by a recount of the allocations (after allocations were loaded in bulk, as
+    bench/generate.py does). Takes the configuration lock first, as randomize does. Returns the rows."""
+    lock_configuration()
+    AllocationTally.objects.all().delete()  # audit-ok: derived counts, rebuilt from the audited allocations
+    rows = [AllocationTally(config_id=config_id, factor=factor, level=level, arm=arm, count=n)
+            for (config_id, factor, level, arm), n in recount_tallies().items()]
+    AllocationTally.objects.bulk_create(rows, batch_size=1000)  # audit-ok: derived counts
+    return len(rows)
 
 
 def randomize(*, patient, factors: dict, user, signature_meaning: str | None = None) -> Allocation:
@@ -376,7 +426,7 @@ def _allocate(*, patient, given: dict, user, meaning: str) -> Allocation:
             code="not_ready",
         )
     levels = _levels(config, locked, given)
-    counts = _counts_before(config, levels, locked.site_id)
+    counts, tally_rows = _counts_before(config, levels, locked.site_id)
     last = Allocation.objects.order_by("-sequence").values("sequence", "hash").first()
 
     record = Allocation(
@@ -419,6 +469,7 @@ def _allocate(*, patient, given: dict, user, meaning: str) -> Allocation:
     record._history_user = user
     record._change_reason = "Randomized"
     record.save()
+    _count_allocation(config, levels, locked.site_id, record.arm, tally_rows)
 
     if config.frozen_at is None:
         config.frozen_at = now

@@ -27,6 +27,7 @@ NOT_AUDITED = {
     "oligami_site.AccessEvent": "itself an append-only audit record, read-only everywhere",
     "registration.RegistrationCounter": "a technical counter; the numbers it hands out are audited",
     "oligami_site.DataVersion": "a cache counter moved after every audited commit (auditing it would move it again)",
+    "randomization.AllocationTally": "derived counts of the audited allocations; verify_allocations recounts them",
     "registration.Notice": "reminder outbox (technical, not clinical)",
     "registration.Digest": "reminder outbox (technical, not clinical)",
     "registration.CalendarToken": "calendar subscription token (technical, not clinical)",

@@ -5,7 +5,8 @@ allocation's hash, the stored hash is the SHA-256 of its content (randomization/
 recorded counts before allocation equal the counts of the allocations before it, and the decision
 replays: minimization through allocation.decide_minimization from the recorded counts, levels,
 weights, p and u; blocks through the used list slot's arm. The stored allocation list is checked
-against the SHA-256 recorded before go-live. Nothing printed reveals an unused slot.
+against the SHA-256 recorded before go-live, and the tally rows randomize counts from against a recount.
+Nothing printed reveals an unused slot.
 """
 
 import random
@@ -16,7 +17,7 @@ from django.core.management.base import BaseCommand, CommandError
 from randomization import allocation, ledger
 from randomization import factors as fx
 from randomization.models import Allocation, Method, RandomizationConfig
-from randomization.services import stored_block_list
+from randomization.services import recount_tallies, stored_block_list, stored_tallies
 
 
 class Break(Exception):
@@ -120,6 +121,16 @@ class Command(BaseCommand):
                                    "its allocation list")
             self.stdout.write(f"Allocation list of configuration #{config.pk}: SHA-256 {config.block_list_sha256} OK "
                               f"({config.block_list_size} slots)")
+
+        # The tally rows randomize reads its counts from must equal a recount of the allocations.
+        recounted, stored = recount_tallies(), stored_tallies()
+        if recounted != stored:
+            wrong = sorted(set(recounted) ^ set(stored) | {k for k in recounted if recounted[k] != stored.get(k)})
+            config_id, factor, level, arm = wrong[0]
+            raise CommandError(f"BROKEN: the allocation tally of configuration #{config_id} {factor}={level} arm {arm} "
+                               f"is {stored.get(wrong[0], 0)}, the allocations give {recounted.get(wrong[0], 0)} "
+                               f"({len(wrong)} tally row(s) differ)")
+        self.stdout.write(f"Allocation tallies: {len(stored)} rows match the allocations")
 
         total = expected_sequence - 1
         self.stdout.write(self.style.SUCCESS(
