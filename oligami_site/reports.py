@@ -21,7 +21,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from django.db.models import Case, DateField, Exists, JSONField, OuterRef, Subquery, Value, When
+from django.db.models import Case, Exists, JSONField, OuterRef, Subquery, Value, When
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext
@@ -259,24 +259,17 @@ class FlowRow:
     randomized_on: dt.date | None
 
 
-# The columns `flow_rows` reads, in the order it unpacks them.
+# The columns `flow_rows` reads: a timeline's (registration.selectors) and what the boxes and accrual add.
 _ROW_FIELDS = (
-    "pk", "site_id", "stage",
-    "primary_registration__registration_date", "primary_registration__plan__planned_courses",
-    "primary_registration__plan__cycle_length_days",
-    "response_evaluation__pk", "response_evaluation__date", "response_evaluation__progression",
-    "response_evaluation__new_distant_metastasis", "response_evaluation__labs__date",
-    "secondary_registration__registration_date",
-    "off_study__pk", "off_study__date", "off_study__reason",
-    "allocation__arm", "allocation__allocated_at",
-    "first_screening_date", "screening_lab_date", "latest_failed", "latest_excluded",
+    *registration_selectors.TIMELINE_FIELDS, "pk", "site_id", "off_study__reason", "allocation__arm",
+    "allocation__allocated_at", "first_screening_date", "latest_failed", "latest_excluded",
 )
 
 
 def flow_row_queryset(site_ids: set[int] | None, *, exclude_randomized: bool = False):
-    """One query: every screened patient of the scope as a tuple of `_ROW_FIELDS`, in the lists' order.
+    """One query: every screened patient of the scope as a dict of `_ROW_FIELDS`, in the lists' order.
 
-    The one-to-one records are LEFT JOINs; the screenings are three correlated subqueries of the latest or
+    The one-to-one records are LEFT JOINs; the screenings are correlated subqueries of the latest or
     first screening. The latest verdict's failed / excluding criteria (inside a ~14 kB JSON document) are
     read only for screen failures, and its lab date only for eligible patients: a CASE keeps PostgreSQL
     from evaluating the subquery for the other rows, which was most of the SQL time of `flow_queryset`.
@@ -289,21 +282,16 @@ def flow_row_queryset(site_ids: set[int] | None, *, exclude_randomized: bool = F
     if exclude_randomized:
         patients = patients.exclude(stage=Patient.Stage.RANDOMIZED)
 
-    def only_when(stage, subquery, output_field):
-        return Case(When(stage=stage, then=subquery), default=Value(None), output_field=output_field)
+    def failed_only(key):
+        return Case(When(stage=Patient.Stage.SCREEN_FAILED, then=Subquery(latest.values(f"verdict__{key}")[:1])),
+                    default=Value(None), output_field=JSONField())
 
     return (
-        patients.annotate(
-            first_screening_date=Subquery(screenings.order_by("number").values("screening_date")[:1]),
-            screening_lab_date=only_when(Patient.Stage.ELIGIBLE, Subquery(latest.values("labs__date")[:1]),
-                                         DateField()),
-            latest_failed=only_when(Patient.Stage.SCREEN_FAILED, Subquery(latest.values("verdict__failed")[:1]),
-                                    JSONField()),
-            latest_excluded=only_when(Patient.Stage.SCREEN_FAILED,
-                                      Subquery(latest.values("verdict__excluded_by")[:1]), JSONField()),
-        )
+        registration_selectors.with_screening_lab_date(patients)
+        .annotate(first_screening_date=Subquery(screenings.order_by("number").values("screening_date")[:1]),
+                  latest_failed=failed_only("failed"), latest_excluded=failed_only("excluded_by"))
         .order_by("site__code", "sequence")
-        .values_list(*_ROW_FIELDS)
+        .values(*_ROW_FIELDS)
     )
 
 
@@ -315,21 +303,16 @@ def flow_rows(site_ids: set[int] | None, today: dt.date | None = None, *,
     """
     today = today or timezone.localdate()
     rows = []
-    for (pk, site_id, stage, primary_date, courses, cycle, evaluation_id, evaluation_date, progression,
-         new_distant, evaluation_lab_date, secondary_date, off_study_id, off_study_date, off_study_reason,
-         arm, allocated_at, first_date, screening_lab_date, failed, excluded) in flow_row_queryset(
-             site_ids, exclude_randomized=exclude_randomized):
-        timeline = registration_selectors.timeline_from_fields(
-            stage=stage, primary_registration_date=primary_date, planned_courses=courses,
-            cycle_length_days=cycle, evaluated=evaluation_id is not None, evaluation_date=evaluation_date,
-            progression=progression, new_distant_metastasis=new_distant, evaluation_lab_date=evaluation_lab_date,
-            secondary_registration_date=secondary_date, off_study_recorded=off_study_id is not None,
-            off_study_date=off_study_date, screening_lab_date=screening_lab_date)
+    for row in flow_row_queryset(site_ids, exclude_randomized=exclude_randomized):
+        timeline = registration_selectors.timeline_from_values(row)
         status = windows.patient_status(timeline, today)
-        box, reason, _close = place(status, timeline,
-                                    off_study_reason=off_study_reason if off_study_id is not None else None,
-                                    arm=arm or "", failed=[*(failed or []), *(excluded or [])])
-        rows.append(FlowRow(pk, site_id, box, reason, first_date, primary_date,
+        off_study = row["off_study__pk"] is not None
+        box, reason, _close = place(status, timeline, off_study_reason=row["off_study__reason"] if off_study else None,
+                                    arm=row["allocation__arm"] or "",
+                                    failed=[*(row["latest_failed"] or []), *(row["latest_excluded"] or [])])
+        allocated_at = row["allocation__allocated_at"]
+        rows.append(FlowRow(row["pk"], row["site_id"], box, reason, row["first_screening_date"],
+                            row["primary_registration__registration_date"],
                             timezone.localdate(allocated_at) if allocated_at else None))
     return rows
 

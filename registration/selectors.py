@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from django.core.exceptions import ObjectDoesNotExist
-from django.db.models import Prefetch
+from django.db.models import Case, DateField, OuterRef, Prefetch, Subquery, Value, When
 
 from oligami_site import access
 from screening.models import Patient, Screening
@@ -112,30 +112,91 @@ def patients_with_records(queryset):
     )
 
 
+# The columns a timeline is built from, for values() queries over patients (`timeline_from_values`); the
+# queryset must carry `screening_lab_date` (`with_screening_lab_date`).
+TIMELINE_FIELDS = (
+    "stage", "primary_registration__registration_date", "primary_registration__plan__planned_courses",
+    "primary_registration__plan__cycle_length_days", "response_evaluation__pk", "response_evaluation__date",
+    "response_evaluation__progression", "response_evaluation__new_distant_metastasis",
+    "response_evaluation__labs__date", "secondary_registration__registration_date", "off_study__pk",
+    "off_study__date", "screening_lab_date",
+)
+
+
+def with_screening_lab_date(queryset):
+    """Annotate the lab date of the latest screening, for eligible patients only (the only ones whose timeline
+    reads it): a CASE, so that the database runs the subquery for them alone."""
+    latest = Screening.objects.filter(patient=OuterRef("pk")).order_by("-number")
+    return queryset.annotate(screening_lab_date=Case(
+        When(stage=Patient.Stage.ELIGIBLE, then=Subquery(latest.values("labs__date")[:1])),
+        default=Value(None), output_field=DateField()))
+
+
+def timeline_from_values(row: dict) -> windows.PatientTimeline:
+    """The timeline of one row of `queryset.values(*TIMELINE_FIELDS, ...)` (no model instances: a page that
+    needs hundreds of timelines builds them from one query of plain values)."""
+    evaluated = row["response_evaluation__pk"] is not None
+    return timeline_from_fields(
+        stage=row["stage"],
+        primary_registration_date=row["primary_registration__registration_date"],
+        planned_courses=row["primary_registration__plan__planned_courses"],
+        cycle_length_days=row["primary_registration__plan__cycle_length_days"],
+        evaluated=evaluated,
+        evaluation_date=row["response_evaluation__date"],
+        progression=row["response_evaluation__progression"],
+        new_distant_metastasis=row["response_evaluation__new_distant_metastasis"],
+        evaluation_lab_date=row["response_evaluation__labs__date"],
+        secondary_registration_date=row["secondary_registration__registration_date"],
+        off_study_recorded=row["off_study__pk"] is not None,
+        off_study_date=row["off_study__date"],
+        screening_lab_date=row["screening_lab_date"],
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class PatientRef:
+    """What a worklist row shows of its patient (the row is built from plain values, not a Patient)."""
+
+    pk: int
+    screening_number: str
+    site_id: int
+    site_code: str
+
+    def __str__(self):
+        return self.screening_number
+
+
 @dataclass
 class WorklistRow:
-    patient: Patient
+    patient: PatientRef
     status: windows.Status
     deadline: windows.Deadline | None
     days_left: int | None
     registration_number: str | None
+    has_evaluation: bool = False
 
 
 def worklist_rows(user, today: date) -> list[WorklistRow]:
-    """The patients needing action at the user's sites, nearest deadline first (none: last)."""
+    """The patients needing action at the user's sites, nearest deadline first (none: last).
+
+    One values() query whatever the number of patients: every row is needed (the order is by deadline and
+    the summary counts every status), and building hundreds of timelines from model instances (about seven
+    objects a patient) was most of the page's time at a busy site (docs/performance.md).
+    """
     queryset = access.scope(Patient.objects.filter(stage__in=WORKLIST_STAGES), user, access.Action.VIEW,
                             site_field="site")
     rows = []
-    for patient in patients_with_records(queryset):
-        timeline = timeline_of(patient)
+    for values in with_screening_lab_date(queryset).order_by().values(
+            *TIMELINE_FIELDS, "pk", "screening_number", "site_id", "site__code", "primary_registration__number"):
+        timeline = timeline_from_values(values)
         deadline = windows.next_deadline(timeline, today)
-        primary = related(patient, "primary_registration")
         rows.append(WorklistRow(
-            patient=patient,
+            patient=PatientRef(values["pk"], values["screening_number"], values["site_id"], values["site__code"]),
             status=windows.patient_status(timeline, today),
             deadline=deadline,
             days_left=windows.days_remaining(deadline.date, today) if deadline else None,
-            registration_number=primary.number if primary else None,
+            registration_number=values["primary_registration__number"],
+            has_evaluation=values["response_evaluation__pk"] is not None,
         ))
     rows.sort(key=lambda r: (r.deadline is None, r.deadline.date if r.deadline else date.max,
                              r.patient.screening_number))

@@ -89,8 +89,8 @@ def _action(row, user_sites_edit, user_sites_sign):
     S = windows.Status
     if status == S.ELIGIBLE and may(user_sites_sign):
         return _("Register (primary)"), reverse("registration:primary", kwargs=kwargs)
-    has_evaluation = related(patient, "response_evaluation") is not None
-    if status in (S.EVALUATION_DUE, S.WINDOW_OPEN, S.WINDOW_CLOSING) and not has_evaluation and may(user_sites_edit):
+    if (status in (S.EVALUATION_DUE, S.WINDOW_OPEN, S.WINDOW_CLOSING) and not row.has_evaluation
+            and may(user_sites_edit)):
         return _("Record response evaluation"), reverse("registration:evaluation", kwargs=kwargs)
     if status in (S.WINDOW_OPEN, S.WINDOW_CLOSING) and may(user_sites_sign):
         return _("Register (secondary)"), reverse("registration:secondary", kwargs=kwargs)

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from oligami_site import reports
 from oligami_site.reports import Box
 from randomization.models import Allocation
+from registration import selectors as registration_selectors
 from registration import services as registration_services
 from registration.models import OffStudy, PrimaryRegistration, ResponseEvaluation, SecondaryRegistration, Signature
 from screening.models import LabPanel, Patient, Screening
@@ -61,6 +62,9 @@ def assert_matches_the_database(consort, site_ids=None):
 def assert_flat_rows_agree(site_ids=None, today=None):
     """The reports page's flat rows (one values() query) place every patient as the full classification does."""
     today = today or timezone.localdate()
+    # The same timeline from model instances (pages of one patient) and from plain values (worklist, reports).
+    assert {p.pk: registration_selectors.timeline_of(p) for p in reports.flow_queryset(site_ids)} == {
+        row["pk"]: registration_selectors.timeline_from_values(row) for row in reports.flow_row_queryset(site_ids)}
     flows = reports.flows_for(site_ids, today)
     rows = reports.flow_rows(site_ids, today)
     assert [(f.patient_id, f.site_id, f.box, f.reason, f.first_screening_date, f.primary_date, f.randomized_on)
