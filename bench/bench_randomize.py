@@ -227,7 +227,7 @@ def main():
          "ratio": None},
         {"what": f"randomize, {c} at once: each request's latency, p95", "ms": result["latency_p95_ms"],
          "ratio": None},
-        {"what": f"of which the counts before allocation ({before:,} allocations read)", "ms": counts_ms,
+        {"what": f"of which the counts before allocation (tally rows; {before:,} allocations)", "ms": counts_ms,
          "ratio": round(counts_ms / 1000 / floor_median, 2)},
     ], [("what", "measure"), ("ms", "ms"), ("ratio", "x insert")]))
     print(f"integrity: {result['allocations_added']} allocations added (expected {expected}), duplicates "

@@ -14,12 +14,15 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import render
+from django.template.loader import render_to_string
 from django.utils import timezone
+from django.utils.functional import SimpleLazyObject
+from django.utils.translation import get_language
 from django.views.decorators.http import require_safe
 
 from screening.models import Patient
 
-from . import access, exports, reports
+from . import access, dataversion, exports, reports
 from .access import Action
 from .trail import TYPE_ORDER, trail_for
 
@@ -51,18 +54,31 @@ def report_index(request):
     site_ids = reports.report_site_ids(request.user)
     today = timezone.localdate()
     consort, accrual_counts = reports.report_numbers(site_ids, today)
-    accrual = reports.accrual_from_counts(accrual_counts, reports.sites_for_report(site_ids), today)
+    accrual = SimpleLazyObject(
+        lambda: reports.accrual_from_counts(accrual_counts, reports.sites_for_report(site_ids), today))
+
+    def body():
+        # At 50 sites the tables and charts are ~260 kB of HTML, most of the page's time: rendered once per
+        # data version, day, scope and language (the body uses nothing of the request or the user).
+        return render_to_string("oligami_site/reports_body.html", {
+            "today": today,
+            "consort": consort,
+            "diagram": reports.diagram(consort),
+            "terminal": consort.terminal(),
+            "breakdowns": [(box, box.label, consort.breakdown(box)) for box in (
+                reports.Box.SCREEN_FAILED, reports.Box.OFF_STUDY, reports.Box.WINDOW_MISSED,
+                reports.Box.BEFORE_SECONDARY, reports.Box.RANDOMIZED)],
+            "accrual": accrual,
+            "charts": reports.accrual_charts(accrual),
+        })
+
+    html = dataversion.cached(f"reports-body-{get_language()}", reports.scope_key(site_ids), today, body)
     return render(request, "oligami_site/reports.html", {
         "trial_wide": site_ids is None,
         "today": today,
         "consort": consort,
-        "diagram": reports.diagram(consort),
-        "terminal": consort.terminal(),
-        "breakdowns": [(box, box.label, consort.breakdown(box)) for box in (
-            reports.Box.SCREEN_FAILED, reports.Box.OFF_STUDY, reports.Box.WINDOW_MISSED,
-            reports.Box.BEFORE_SECONDARY, reports.Box.RANDOMIZED)],
-        "accrual": accrual,
-        "charts": reports.accrual_charts(accrual),
+        "accrual": accrual,  # for tests and templates that read it; built only when read
+        "body": html,  # a SafeString from render_to_string (autoescaped); the cache keeps its class
         "patient_level": _patient_sites(request.user) != set(),
     })
 

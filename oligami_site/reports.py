@@ -317,7 +317,7 @@ def flow_rows(site_ids: set[int] | None, today: dt.date | None = None, *,
     return rows
 
 
-def _scope(site_ids: set[int] | None) -> str:
+def scope_key(site_ids: set[int] | None) -> str:
     return "all" if site_ids is None else ",".join(map(str, sorted(site_ids)))
 
 
@@ -328,7 +328,7 @@ def report_numbers(site_ids: set[int] | None, today: dt.date) -> tuple[Consort, 
         rows = flow_rows(site_ids, today)
         return consort(rows), accrual_counts(rows)
 
-    return dataversion.cached("report-numbers", _scope(site_ids), today, compute)
+    return dataversion.cached("report-numbers", scope_key(site_ids), today, compute)
 
 
 def not_randomized_boxes(site_ids: set[int] | None, today: dt.date) -> list[tuple[int, str, str]]:
@@ -338,7 +338,7 @@ def not_randomized_boxes(site_ids: set[int] | None, today: dt.date) -> list[tupl
         return [(row.patient_id, row.box.value, row.reason)
                 for row in flow_rows(site_ids, today, exclude_randomized=True) if row.box in NOT_RANDOMIZED]
 
-    return dataversion.cached("not-randomized", _scope(site_ids), today, compute)
+    return dataversion.cached("not-randomized", scope_key(site_ids), today, compute)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -79,6 +79,24 @@ def test_the_reports_page_reuses_its_numbers_until_a_write_commits(client, scene
     assert (after.screened, after.boxes[Box.BEFORE_SECONDARY], after.boxes[Box.OFF_STUDY]) == (3, 0, 1)
 
 
+def test_the_rendered_body_follows_writes_and_languages(client, scene, data_manager, coordinator_a):
+    url = reverse("oversight:reports")
+    data_manager.preferred_language = "en"
+    data_manager.save()
+    client.force_login(data_manager)
+    english = client.get(url).content.decode()
+    assert "CONSORT flow" in english and "Off study: n = 0" in english
+    data_manager.preferred_language = "ja"
+    data_manager.save()  # the user is not audited: the cached numbers stay, the body is rendered in Japanese
+    japanese = client.get(url).content.decode()
+    assert "CONSORTフロー" in japanese and "CONSORT flow" not in japanese
+    registration_services.take_off_study(patient=scene["registered"], user=coordinator_a,
+                                         date=timezone.localdate(), reason="death")
+    data_manager.preferred_language = "en"
+    data_manager.save()
+    assert "Off study: n = 1" in client.get(url).content.decode()
+
+
 def test_each_scope_and_each_day_has_its_own_numbers(client, scene, data_manager, coordinator_a, coordinator_b):
     url = reverse("oversight:reports")
     for user, screened in ((data_manager, 3), (coordinator_a, 2), (coordinator_b, 1), (data_manager, 3),
