@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from django.db.models import Func, JSONField
 from django.utils import timezone
 from django.utils.translation import gettext
 
@@ -120,3 +121,26 @@ def blocking_rows(verdict: dict[str, Any] | None) -> list[CriterionRow]:
     blocking = ([i for i in items if i["status"] == rules.NOT_MET]
                 + [i for i in items if i["status"] == rules.MISSING])
     return rows({"criteria": blocking}, with_details=False)
+
+
+class BlockingCriteria(Func):
+    """The criteria of a stored verdict snapshot that are not met or missing, selected in the database.
+
+    The screening log shows only these (one to three of ~40). Selecting them in SQL sends a few hundred
+    bytes a row instead of the ~14 kB snapshot, which Python then had to decode: at 100 rows a page the
+    decoding was the largest part of the page (docs/performance.md). Same items, in the engine's order, as
+    `blocking_rows` picks from the whole snapshot (tests/screening/test_blocking_rows.py).
+    """
+
+    arity = 1
+    output_field = JSONField()
+
+    def as_postgresql(self, compiler, connection, **extra):
+        return self.as_sql(compiler, connection, template=(
+            "jsonb_path_query_array(%(expressions)s, '$.criteria[*] ? (@.status != \"met\")')"), **extra)
+
+    def as_sqlite(self, compiler, connection, **extra):
+        # json_each keeps the array order (its key); json() keeps each item an object, not a string.
+        return self.as_sql(compiler, connection, template=(
+            "(SELECT json_group_array(json(item.value)) FROM (SELECT value FROM json_each(%(expressions)s, "
+            "'$.criteria') WHERE json_extract(value, '$.status') != 'met' ORDER BY key) AS item)"), **extra)

@@ -311,9 +311,14 @@ _UNUSED_IN_LOG = [f for f in services.FACT_FIELDS if f != "screening_date"]
 @require_safe
 def screening_log(request):
     filters, screenings = _log_queryset(request)
-    page = Paginator(screenings, LOG_PAGE_SIZE).get_page(request.GET.get("page"))
+    page = Paginator(screenings.defer("verdict"), LOG_PAGE_SIZE).get_page(request.GET.get("page"))
+    # Only the blocking criteria of the page's screenings leave the database, not each row's whole snapshot
+    # (verdicts.BlockingCriteria), in a second query: in the page's query PostgreSQL would select them for
+    # every screening of the sites before sorting and keeping 100.
+    blocking = dict(Screening.objects.filter(pk__in=[s.pk for s in page]).order_by()
+                    .annotate(blocking=verdicts.BlockingCriteria("verdict")).values_list("pk", "blocking"))
     for screening in page:
-        screening.blocking = verdicts.blocking_rows(screening.verdict)
+        screening.blocking = verdicts.blocking_rows({"criteria": blocking.get(screening.pk) or []})
     return render(request, "screening/log.html", {
         "page": page, "filters": filters, "several_sites": len(filters.sites) > 1,
         "query": _query_without_page(request),

@@ -31,3 +31,22 @@ def test_blocking_rows_are_the_failed_then_missing_rows_of_the_checklist():
 
 def test_no_verdict_blocks_nothing():
     assert verdicts.blocking_rows(None) == [] and verdicts.blocking_rows({}) == []
+
+
+def test_the_database_selects_the_same_blocking_criteria(db, site_a):
+    """The screening log selects the blocking criteria in SQL (PostgreSQL and SQLite): same rows, same order."""
+    from screening.models import Screening
+    from tests.factories import PatientFactory
+
+    eligible = verdicts.snapshot(rules.evaluate(rules.PrimaryFacts(
+        registration_date=dt.date(2026, 3, 2), birth_date=dt.date(1960, 1, 1), sex="female", lesions=[])))
+    snapshots = [_snapshot(), _snapshot(ecog=3), eligible, {"criteria": []}, {}]
+    for n, snapshot in enumerate(snapshots):
+        Screening.objects.create(patient=PatientFactory(site=site_a), number=1, verdict=snapshot,
+                                 screening_date=dt.date(2026, 3, 2) + dt.timedelta(days=n))
+    selected = (Screening.objects.order_by("screening_date")
+                .annotate(blocking=verdicts.BlockingCriteria("verdict")).values_list("blocking", flat=True))
+    for snapshot, items in zip(snapshots, selected, strict=True):
+        assert (items or []) == [i for i in snapshot.get("criteria", []) if i["status"] != rules.MET]
+        assert verdicts.blocking_rows({"criteria": items or []}) == verdicts.blocking_rows(snapshot)
+    assert len(verdicts.blocking_rows({"criteria": selected[1]})) > 3  # failed and missing rows came through
