@@ -100,15 +100,13 @@ def not_randomized(request):
     if box not in {b.value for b in boxes}:
         box = ""
     today = timezone.localdate()
-    # Every patient's box from the flat classification (cached), then only the page's patients loaded and
-    # classified in full for their details: the same rules decide both (reports.place).
+    # Every patient's box from the flat classification (cached), then the page's rows with what they show, in
+    # one more query: the same rules decide both (reports.place).
     entries = reports.not_randomized_boxes(site_ids, today)
     if box:
         entries = [entry for entry in entries if entry[1] == box]
     page = Paginator(entries, NOT_RANDOMIZED_PAGE_SIZE).get_page(request.GET.get("page"))
-    ids = [patient_id for patient_id, _box, _reason in page.object_list]
-    by_id = {p.pk: reports.classify(p, today) for p in reports.flow_queryset(site_ids).filter(pk__in=ids)}
-    page.object_list = [by_id[patient_id] for patient_id in ids if patient_id in by_id]
+    page.object_list = reports.listed_flows([patient_id for patient_id, _box, _reason in page.object_list], today)
     return render(request, "oligami_site/not_randomized.html", {
         "page": page, "boxes": boxes, "box": box, "today": today, "total": len(entries),
     })

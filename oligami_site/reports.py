@@ -266,6 +266,14 @@ _ROW_FIELDS = (
 )
 
 
+def _latest_verdict_key(key: str, stage: str):
+    """A key of the latest screening's verdict snapshot, read only for patients in `stage` (a CASE, so that
+    the database does not decompress the ~14 kB snapshot of the others)."""
+    latest = Screening.objects.filter(patient=OuterRef("pk")).order_by("-number")
+    return Case(When(stage=stage, then=Subquery(latest.values(f"verdict__{key}")[:1])), default=Value(None),
+                output_field=JSONField())
+
+
 def flow_row_queryset(site_ids: set[int] | None, *, exclude_randomized: bool = False):
     """One query: every screened patient of the scope as a dict of `_ROW_FIELDS`, in the lists' order.
 
@@ -275,21 +283,18 @@ def flow_row_queryset(site_ids: set[int] | None, *, exclude_randomized: bool = F
     from evaluating the subquery for the other rows, which was most of the SQL time of `flow_queryset`.
     """
     screenings = Screening.objects.filter(patient=OuterRef("pk"))
-    latest = screenings.order_by("-number")
     patients = Patient.objects.filter(Exists(screenings))
     if site_ids is not None:
         patients = patients.filter(site_id__in=site_ids)
     if exclude_randomized:
         patients = patients.exclude(stage=Patient.Stage.RANDOMIZED)
 
-    def failed_only(key):
-        return Case(When(stage=Patient.Stage.SCREEN_FAILED, then=Subquery(latest.values(f"verdict__{key}")[:1])),
-                    default=Value(None), output_field=JSONField())
-
+    failed_only = Patient.Stage.SCREEN_FAILED
     return (
         registration_selectors.with_screening_lab_date(patients)
         .annotate(first_screening_date=Subquery(screenings.order_by("number").values("screening_date")[:1]),
-                  latest_failed=failed_only("failed"), latest_excluded=failed_only("excluded_by"))
+                  latest_failed=_latest_verdict_key("failed", failed_only),
+                  latest_excluded=_latest_verdict_key("excluded_by", failed_only))
         .order_by("site__code", "sequence")
         .values(*_ROW_FIELDS)
     )
@@ -315,6 +320,51 @@ def flow_rows(site_ids: set[int] | None, today: dt.date | None = None, *,
                             row["primary_registration__registration_date"],
                             timezone.localdate(allocated_at) if allocated_at else None))
     return rows
+
+
+@dataclass
+class ListedFlow:
+    """A row of the "not randomized" list: the patient's box and reason, as `place` decides them, and what
+    the row shows, from one values() query for the page's patients (no model instances)."""
+
+    patient_id: int
+    site_code: str
+    screening_number: str
+    registration_number: str | None
+    box: Box
+    reason: str
+    failed: list[str]
+    missing: list[str]
+    off_study_date: dt.date | None
+    off_study_details: str
+    window_close: dt.date | None
+
+    @property
+    def reason_label(self) -> str:
+        return reason_label(self.box, self.reason)
+
+
+def listed_flows(patient_ids: list[int], today: dt.date) -> list[ListedFlow]:
+    """The list rows of these patients (the page's), in the order given; one query."""
+    queryset = registration_selectors.with_screening_lab_date(Patient.objects.filter(pk__in=patient_ids)).annotate(
+        latest_failed=_latest_verdict_key("failed", Patient.Stage.SCREEN_FAILED),
+        latest_excluded=_latest_verdict_key("excluded_by", Patient.Stage.SCREEN_FAILED),
+        latest_missing=_latest_verdict_key("missing", Patient.Stage.SCREENING))
+    by_id = {}
+    for row in queryset.order_by().values(
+            *registration_selectors.TIMELINE_FIELDS, "pk", "site__code", "screening_number",
+            "primary_registration__number", "off_study__reason", "off_study__details", "allocation__arm",
+            "latest_failed", "latest_excluded", "latest_missing"):
+        timeline = registration_selectors.timeline_from_values(row)
+        off_study = row["off_study__pk"] is not None
+        failed = [*(row["latest_failed"] or []), *(row["latest_excluded"] or [])]
+        box, reason, close = place(windows.patient_status(timeline, today), timeline,
+                                   off_study_reason=row["off_study__reason"] if off_study else None,
+                                   arm=row["allocation__arm"] or "", failed=failed)
+        by_id[row["pk"]] = ListedFlow(
+            row["pk"], row["site__code"], row["screening_number"], row["primary_registration__number"], box, reason,
+            failed, list(row["latest_missing"] or []), row["off_study__date"], row["off_study__details"] or "", close)
+    return [by_id[pk] for pk in patient_ids if pk in by_id]
 
 
 def scope_key(site_ids: set[int] | None) -> str:

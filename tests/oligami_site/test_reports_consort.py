@@ -74,6 +74,21 @@ def assert_flat_rows_agree(site_ids=None, today=None):
     assert reports.accrual_counts(rows) == reports.accrual_counts(flows)
     not_randomized = reports.flow_rows(site_ids, today, exclude_randomized=True)
     assert [r.patient_id for r in not_randomized] == [f.patient_id for f in flows if f.box != Box.RANDOMIZED]
+    # The list's rows (values only) show what the full classification gives.
+    listed = reports.listed_flows([r.patient_id for r in not_randomized], today)
+    full = {f.patient_id: f for f in flows}
+    assert [r.patient_id for r in listed] == [r.patient_id for r in not_randomized]
+    for row in listed:
+        flow = full[row.patient_id]
+        off_study = flow.patient.off_study if flow.box == Box.OFF_STUDY else None
+        assert (row.box, row.reason, row.window_close, row.screening_number, row.site_code, row.registration_number,
+                row.off_study_date) == (flow.box, flow.reason, flow.window_close, flow.patient.screening_number,
+                                        flow.patient.site.code, flow.primary.number if flow.primary else None,
+                                        off_study.date if off_study else row.off_study_date)
+        if row.box == Box.SCREEN_FAILED:
+            assert row.failed == flow.failed
+        if row.box == Box.SCREENING:
+            assert row.missing == flow.missing
 
 
 def test_the_consort_numbers_add_up_for_the_demo_data(client, settings, data_manager):
