@@ -188,11 +188,10 @@ def worklist_rows(user, today: date) -> list[WorklistRow]:
     rows = []
     for values in with_screening_lab_date(queryset).order_by().values(
             *TIMELINE_FIELDS, "pk", "screening_number", "site_id", "site__code", "primary_registration__number"):
-        timeline = timeline_from_values(values)
-        deadline = windows.next_deadline(timeline, today)
+        status, deadline = windows.status_and_deadline(timeline_from_values(values), today)
         rows.append(WorklistRow(
             patient=PatientRef(values["pk"], values["screening_number"], values["site_id"], values["site__code"]),
-            status=windows.patient_status(timeline, today),
+            status=status,
             deadline=deadline,
             days_left=windows.days_remaining(deadline.date, today) if deadline else None,
             registration_number=values["primary_registration__number"],

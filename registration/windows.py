@@ -436,8 +436,19 @@ def next_deadline(timeline: PatientTimeline, today: date) -> Deadline | None:
       the window close (the evaluation must come before the secondary registration), so that is shown;
     - screening, screen_failed, window_missed, randomized, off_study: None.
     """
+    return status_and_deadline(timeline, today)[1]
+
+
+def status_and_deadline(timeline: PatientTimeline, today: date) -> tuple[Status, Deadline | None]:
+    """``patient_status`` and ``next_deadline`` together, the window worked out once (the worklist needs both
+    for every patient it lists)."""
     facts = _facts(timeline, today)
     status = _status(facts)
+    return status, _deadline(facts, status)
+
+
+def _deadline(facts: _Facts, status: Status) -> Deadline | None:
+    timeline, today = facts.timeline, facts.today
     if status == Status.READY_TO_RANDOMIZE:
         return Deadline(timeline.secondary_registration_date, DeadlineKind.RANDOMIZE)
     if status == Status.ELIGIBLE:

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from registration import windows
 from registration.windows import (
     STATUS_LABELS,
     STATUS_PRECEDENCE,
@@ -481,6 +482,7 @@ def test_status_never_raises_and_is_a_known_status(timeline, today):
     assert status in set(Status)
     deadline = next_deadline(timeline, today)
     assert deadline is None or isinstance(deadline.kind, DeadlineKind)
+    assert windows.status_and_deadline(timeline, today) == (status, deadline)  # the worklist's one call
 
 
 @given(timeline=timelines, today=dates)
