@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 from django.utils.translation import gettext_lazy as _
 
-from .audited_admin import AuditedAdmin
+from .audited_admin import AuditedAdmin, ReadOnlyMixin
 from .models import AccessEvent, Membership, Site, User
 
 admin.site.site_header = _("OLIGAMI data centre")
@@ -46,19 +46,10 @@ class MembershipAdmin(AuditedAdmin):
 
 
 @admin.register(AccessEvent)
-class AccessEventAdmin(admin.ModelAdmin):
+class AccessEventAdmin(ReadOnlyMixin, admin.ModelAdmin):
     """Read-only for everyone: an access record that can be edited proves nothing."""
 
     list_display = ("at", "kind", "username", "user", "address")
     list_filter = ("kind", "at")
     search_fields = ("username", "address")
     date_hierarchy = "at"
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -117,11 +117,18 @@ class AuditedAdmin(SimpleHistoryAdmin):
         super().save_model(request, obj, form, change)
 
 
-class ReadOnlyAuditedAdmin(AuditedAdmin):
-    """Clinical records written by the services only (with signature, engine verdict and audit): read here."""
+class ReadOnlyMixin:
+    """Rows written by the application only (services, signals): nobody adds, changes or deletes them here."""
 
     def has_add_permission(self, request, obj=None):
         return False
 
     def has_change_permission(self, request, obj=None):
         return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class ReadOnlyAuditedAdmin(ReadOnlyMixin, AuditedAdmin):
+    """Clinical records written by the services only (with signature, engine verdict and audit): read here."""

@@ -300,6 +300,18 @@ def flow_row_queryset(site_ids: set[int] | None, *, exclude_randomized: bool = F
     )
 
 
+def _failed_of(row: dict) -> list[str]:
+    return [*(row["latest_failed"] or []), *(row["latest_excluded"] or [])]
+
+
+def _place_values(row: dict, failed: list[str], today: dt.date) -> tuple[Box, str, dt.date | None]:
+    """`place` for a values() row carrying TIMELINE_FIELDS, off_study__reason and allocation__arm."""
+    timeline = registration_selectors.timeline_from_values(row)
+    off_study_reason = row["off_study__reason"] if row["off_study__pk"] is not None else None
+    return place(windows.patient_status(timeline, today), timeline, off_study_reason=off_study_reason,
+                 arm=row["allocation__arm"] or "", failed=failed)
+
+
 def flow_rows(site_ids: set[int] | None, today: dt.date | None = None, *,
               exclude_randomized: bool = False) -> list[FlowRow]:
     """Every screened patient's box, as `flows_for` decides it (same timeline, same `place`), in one query.
@@ -309,12 +321,7 @@ def flow_rows(site_ids: set[int] | None, today: dt.date | None = None, *,
     today = today or timezone.localdate()
     rows = []
     for row in flow_row_queryset(site_ids, exclude_randomized=exclude_randomized):
-        timeline = registration_selectors.timeline_from_values(row)
-        status = windows.patient_status(timeline, today)
-        off_study = row["off_study__pk"] is not None
-        box, reason, _close = place(status, timeline, off_study_reason=row["off_study__reason"] if off_study else None,
-                                    arm=row["allocation__arm"] or "",
-                                    failed=[*(row["latest_failed"] or []), *(row["latest_excluded"] or [])])
+        box, reason, _close = _place_values(row, _failed_of(row), today)
         allocated_at = row["allocation__allocated_at"]
         rows.append(FlowRow(row["pk"], row["site_id"], box, reason, row["first_screening_date"],
                             row["primary_registration__registration_date"],
@@ -355,12 +362,8 @@ def listed_flows(patient_ids: list[int], today: dt.date) -> list[ListedFlow]:
             *registration_selectors.TIMELINE_FIELDS, "pk", "site__code", "screening_number",
             "primary_registration__number", "off_study__reason", "off_study__details", "allocation__arm",
             "latest_failed", "latest_excluded", "latest_missing"):
-        timeline = registration_selectors.timeline_from_values(row)
-        off_study = row["off_study__pk"] is not None
-        failed = [*(row["latest_failed"] or []), *(row["latest_excluded"] or [])]
-        box, reason, close = place(windows.patient_status(timeline, today), timeline,
-                                   off_study_reason=row["off_study__reason"] if off_study else None,
-                                   arm=row["allocation__arm"] or "", failed=failed)
+        failed = _failed_of(row)
+        box, reason, close = _place_values(row, failed, today)
         by_id[row["pk"]] = ListedFlow(
             row["pk"], row["site__code"], row["screening_number"], row["primary_registration__number"], box, reason,
             failed, list(row["latest_missing"] or []), row["off_study__date"], row["off_study__details"] or "", close)

@@ -11,7 +11,7 @@ from django.http import HttpResponseRedirect
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
-from oligami_site.audited_admin import AuditedAdmin
+from oligami_site.audited_admin import AuditedAdmin, ReadOnlyAuditedAdmin
 
 from . import services
 from .exceptions import ConfigFrozen, ConfigInvalid
@@ -86,9 +86,6 @@ class RandomizationConfigAdmin(AuditedAdmin):
         # Singleton-ish: one active set-up, changed in place; a new one only when none is active.
         return super().has_add_permission(request) and not RandomizationConfig.objects.filter(active=True).exists()
 
-    def has_delete_permission(self, request, obj=None):
-        return False
-
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         # A frozen set-up is refused before the admin's own transaction starts, so that the record of the
         # attempt commits although the change does not.
@@ -145,21 +142,8 @@ class RandomizationConfigAdmin(AuditedAdmin):
                              % {"size": config.block_list_size, "sha": config.block_list_sha256})
 
 
-class ReadOnlyMixin:
-    """The log is written by the services only: nobody adds, changes or deletes it here."""
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
 @admin.register(Allocation)
-class AllocationAdmin(ReadOnlyMixin, AuditedAdmin):
+class AllocationAdmin(ReadOnlyAuditedAdmin):  # the log is written by the services only
     list_display = ("sequence", "patient", "site", "arm", "method", "allocated_at", "signed_name")
     list_filter = (("patient__site", admin.RelatedOnlyFieldListFilter), "arm", "method",
                    "patient__primary_registration__subtype")
@@ -175,7 +159,7 @@ class AllocationAdmin(ReadOnlyMixin, AuditedAdmin):
 
 
 @admin.register(ConfigChangeAttempt)
-class ConfigChangeAttemptAdmin(ReadOnlyMixin, AuditedAdmin):
+class ConfigChangeAttemptAdmin(ReadOnlyAuditedAdmin):
     list_display = ("attempted_at", "user", "action", "config", "refusal")
     list_select_related = ("user", "config")
     actions = None

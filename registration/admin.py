@@ -8,7 +8,7 @@ from django.utils.translation import gettext_lazy as _
 
 from oligami_site import access
 from oligami_site.access import Action
-from oligami_site.audited_admin import AuditedAdmin, ReadOnlyAuditedAdmin
+from oligami_site.audited_admin import AuditedAdmin, ReadOnlyAuditedAdmin, ReadOnlyMixin
 
 from . import services
 from .models import (
@@ -124,7 +124,7 @@ class SignatureFailureAdmin(ReadOnlyAdmin):
     search_fields = ("user__username", "patient__screening_number")
 
 
-class OutboxAdmin(admin.ModelAdmin):
+class OutboxAdmin(ReadOnlyMixin, admin.ModelAdmin):
     """Reminder outbox rows (not clinical, not audited): read-only, scoped to the user's sites."""
 
     site_field = "site"
@@ -134,15 +134,6 @@ class OutboxAdmin(admin.ModelAdmin):
         if request.user.is_superuser:
             return queryset
         return access.scope(queryset, request.user, Action.VIEW, site_field=self.site_field)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Notice)

@@ -36,6 +36,14 @@ def fill_screening(page, data, lesions, labs):
         page.fill(f"[name='labs-{name}']", post_value(value))
 
 
+def add_third_and_fourth_lesion(page):
+    """Two more oligometastases in the screening form's empty lesion rows (P5 then fails: four lesions)."""
+    for i, (organ, size) in ((2, ("liver", "25")), (3, ("lung", "5"))):
+        page.select_option(f"[name='lesions-{i}-organ']", organ)
+        page.fill(f"[name='lesions-{i}-diameter_mm']", size)
+        page.select_option(f"[name='lesions-{i}-mdt_feasible']", "True")
+
+
 def criterion_status(page, cid):
     return page.locator(f"#criterion-{cid}").get_attribute("data-status")
 
@@ -67,10 +75,7 @@ def test_coordinator_screens_a_patient_to_eligible_then_a_fourth_lesion_fails_p5
 
     # Screen failure: a third and a fourth oligometastasis. A reason is needed to change an evaluated screening.
     page.click("#edit-screening")
-    for i, (organ, size) in ((2, ("liver", "25")), (3, ("lung", "5"))):
-        page.select_option(f"[name='lesions-{i}-organ']", organ)
-        page.fill(f"[name='lesions-{i}-diameter_mm']", size)
-        page.select_option(f"[name='lesions-{i}-mdt_feasible']", "True")
+    add_third_and_fourth_lesion(page)
     page.click("#save-check")
     assert "Give a reason for the change" in page.content()
     page.fill("#id_reason", "Two more lesions on the PET report")

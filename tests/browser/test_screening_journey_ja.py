@@ -7,7 +7,7 @@ import pytest
 from oligami_site.models import User
 from screening.models import Patient
 from tests.browser.conftest import log_in
-from tests.browser.test_screening_journey import criterion_status, fill_screening
+from tests.browser.test_screening_journey import add_third_and_fourth_lesion, criterion_status, fill_screening
 from tests.factories import PASSWORD
 from tests.screening.factories import eligible_inputs
 
@@ -45,10 +45,7 @@ def test_coordinator_screens_a_patient_in_japanese(page_ja, coordinator_a, site_
 
     # A third and a fourth oligometastasis: the change needs a reason, and P5 fails with a Japanese reason.
     page.click("#edit-screening")
-    for i, (organ, size) in ((2, ("liver", "25")), (3, ("lung", "5"))):
-        page.select_option(f"[name='lesions-{i}-organ']", organ)
-        page.fill(f"[name='lesions-{i}-diameter_mm']", size)
-        page.select_option(f"[name='lesions-{i}-mdt_feasible']", "True")
+    add_third_and_fourth_lesion(page)
     page.click("#save-check")
     assert "変更理由を入力してください" in page.content()
     page.fill("#id_reason", "PET報告書で病変が2個追加")

@@ -17,7 +17,7 @@ from django.core.management.base import BaseCommand, CommandError
 from randomization import allocation, ledger
 from randomization import factors as fx
 from randomization.models import Allocation, Method, RandomizationConfig
-from randomization.services import recount_tallies, stored_block_list, stored_tallies
+from randomization.services import recount_tallies, stored_block_list, stored_tallies, tally_level
 
 
 class Break(Exception):
@@ -56,7 +56,7 @@ def _check_decision(record):
 
 def _check_counts(record, tallies):
     for key, level in record.factors.items():
-        tally_key = (key, record.patient.site_id) if key == fx.SITE else (key, level)
+        tally_key = (key, tally_level(key, level, record.patient.site_id))
         expected = {arm: tallies[(tally_key, arm)] for arm in allocation.ARMS}
         recorded = (record.counts_before or {}).get(key, {}).get(level)
         if recorded != expected:
@@ -105,8 +105,7 @@ class Command(BaseCommand):
             expected_sequence += 1
             arms[record.arm] += 1
             for key, level in record.factors.items():
-                tally_key = (key, record.patient.site_id) if key == fx.SITE else (key, level)
-                tallies[(tally_key, record.arm)] += 1
+                tallies[((key, tally_level(key, level, record.patient.site_id)), record.arm)] += 1
 
         for config in RandomizationConfig.objects.exclude(block_list_sha256=""):
             if allocation.block_list_sha256(stored_block_list(config)) != config.block_list_sha256:
