@@ -46,6 +46,9 @@ INSTALLED_APPS = [
     "screening.apps.ScreeningConfig",
     "randomization.apps.RandomizationConfig",
     "registration.apps.RegistrationConfig",
+    "followup.apps.FollowupConfig",
+    "safety.apps.SafetyConfig",
+    "oversight.apps.OversightConfig",
     # Django's admin on a site that also asks for the second factor (oligami_site.two_factor).
     "oligami_site.apps.OligamiAdminConfig",
     "django.contrib.auth",

@@ -1,0 +1,1 @@
+"""Follow-up (see docs/architecture.md)."""

@@ -1,0 +1,1 @@
+"""Oversight (see docs/architecture.md)."""

@@ -1,0 +1,1 @@
+"""Safety (see docs/architecture.md)."""
