@@ -206,7 +206,15 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celery" / "beat-schedule")
 # Exactly one beat process runs in a deployment (deploy/Procfile): it starts the daily reminder scan.
 CELERY_BEAT_SCHEDULE = {
     "daily-reminders": {"task": "registration.tasks.daily_reminders", "schedule": crontab(hour=8, minute=0)},
+    # "Has today's job run?" every hour after it: a firing lost to a broker outage (beat does not resend
+    # it) runs at the first check the broker carries (registration.reminders.catch_up; docs/reminders.md).
+    "reminders-catch-up": {"task": "registration.tasks.catch_up_reminders",
+                           "schedule": crontab(hour="8-23", minute=30)},
 }
+# A worker that loses Redis keeps trying to reconnect instead of giving up after 100 attempts; when kombu
+# crashes the worker instead (an unacknowledged message being restored while Redis is down), the process
+# exits with status 1 and its supervisor restarts it (deploy/systemd: Restart=always).
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 
 # How long the reports keep a computed classification at most (oligami_site.dataversion): it is reused only
 # while no audited write has committed since; the limit covers writes made outside the application. 0 = off.

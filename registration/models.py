@@ -355,6 +355,28 @@ class Notice(models.Model):
         return f"{self.patient} {self.kind} {self.due_date}"
 
 
+class ReminderRun(models.Model):
+    """The reminder job of one day completed: scanned, and every digest handed to the e-mail backend.
+
+    What the hourly catch-up task asks ("has today's scan run?"): a beat firing sent while the broker was
+    down is lost (beat logs it and moves on), so the catch-up runs the day's job when this row is missing.
+    Written once per day (the unique day); a later run of the same day (by hand, a redelivery) keeps it.
+    """
+
+    day = models.DateField(_("day"), unique=True)
+    due = models.PositiveIntegerField(_("due"), default=0)
+    created = models.PositiveIntegerField(_("new notices"), default=0)
+    finished_at = models.DateTimeField(_("finished at"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["-day"]
+        verbose_name = _("reminder run")
+        verbose_name_plural = _("reminder runs")
+
+    def __str__(self):
+        return f"{self.day}"
+
+
 class CalendarToken(models.Model):
     """The secret of a user's iCalendar feed URL (/calendar/<token>.ics): the token is the credential.
 

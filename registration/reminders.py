@@ -29,14 +29,16 @@ import logging
 import smtplib
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from email.utils import make_msgid
 from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
-from django.db import transaction
+from django.db import connections, router, transaction
 from django.db.models import F
+from django.db.models.constants import OnConflict
+from django.db.models.sql import InsertQuery
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -47,13 +49,16 @@ from oligami_site.models import Membership, Site, User
 from screening.models import Patient
 
 from . import selectors, windows
-from .models import Audience, Digest, Notice
+from .models import Audience, Digest, Notice, ReminderRun
 
 log = logging.getLogger(__name__)
 
 # Patients who can get a reminder: eligible (labs) and between the two registrations (evaluation,
 # window). Everyone else gets nothing from windows.due_reminders; not loading them keeps the scan small.
 REMINDER_STAGES = (Patient.Stage.ELIGIBLE, Patient.Stage.REGISTERED)
+# The daily job's time (Asia/Tokyo); settings.CELERY_BEAT_SCHEDULE fires it then, and the hourly catch-up
+# checks after it (tests/registration/test_reminders_catch_up.py keeps the two equal).
+DAILY_AT = time(8, 0)
 # A notice is given up (status failed, shown to data managers in the admin) after this many failed
 # deliveries: the daily task's first run and its retries that day, and the next days' runs.
 MAX_ATTEMPTS = 8
@@ -123,23 +128,47 @@ def _stored_keys(today: date) -> set[tuple]:
                .values_list("patient_id", "kind", "due_date", "audience"))
 
 
+def _insert_new(notices: list[Notice]) -> int:
+    """INSERT the notices, skipping any the unique constraint already holds, and return how many rows the
+    database really inserted (ON CONFLICT DO NOTHING on PostgreSQL, INSERT OR IGNORE on SQLite).
+
+    bulk_create(ignore_conflicts=True) does the same INSERT but does not say how many rows went in, and
+    counting the list handed to it overstates "created" when a concurrent scan inserted some since
+    _stored_keys (issue 21). The statement is the one bulk_create builds; its row count is the truth.
+    """
+    using = router.db_for_write(Notice)
+    fields = [field for field in Notice._meta.concrete_fields if not field.primary_key]
+    batch = connections[using].ops.bulk_batch_size(fields, notices) or len(notices)
+    inserted = 0
+    with connections[using].cursor() as cursor:  # audit-ok: outbox insert, not clinical data
+        for start in range(0, len(notices), batch):
+            query = InsertQuery(Notice, on_conflict=OnConflict.IGNORE)
+            query.insert_values(fields, notices[start:start + batch])
+            for sql, params in query.get_compiler(using=using).as_sql():
+                cursor.execute(sql, params)
+                inserted += max(cursor.rowcount, 0)
+    return inserted
+
+
 def scan(*, today: date) -> ScanResult:
     """Insert the notices due on ``today`` that are not stored yet. Idempotent; safe to run concurrently.
 
     Queries: patients (1), their screenings (1), stored keys (1), and one INSERT of the new notices
     (SQLite splits an INSERT at 999 parameters, i.e. 76 notices a statement; PostgreSQL sends one).
+    ``created`` counts the rows this scan inserted: of two concurrent scans, each notice counts once.
     """
     due = due_notices(today=today)
     stored = _stored_keys(today)
     new = [notice for notice in due if _key(notice) not in stored]
+    created = 0
     if new:
         with transaction.atomic():
             # The unique constraint drops a notice a concurrent scan inserted since _stored_keys. Rows go in
             # a fixed order (patient, rule, audience), so two concurrent scans wait on each other's first
             # row instead of deadlocking on two different ones.
-            Notice.objects.bulk_create(new, ignore_conflicts=True)  # audit-ok: outbox, not clinical data
-    log.info("Reminder scan %s: %d due, %d new", today, len(due), len(new))
-    return ScanResult(today=today, due=len(due), created=len(new), notices=due)
+            created = _insert_new(new)
+    log.info("Reminder scan %s: %d due, %d new", today, len(due), created)
+    return ScanResult(today=today, due=len(due), created=created, notices=due)
 
 
 # --- the digest -------------------------------------------------------------------------------------
@@ -375,8 +404,34 @@ def send_digests(*, today: date) -> SendResult:
 
 
 def run_daily(*, today: date) -> tuple[ScanResult, SendResult]:
-    """The daily job (Celery beat, send_reminders): scan, then send the digests. Idempotent."""
-    return scan(today=today), send_digests(today=today)
+    """The daily job (Celery beat, send_reminders): scan, then send the digests, then record the day as
+    run (what catch_up checks). Idempotent. A DeliveryFailed leaves the day unrecorded: the task retries,
+    and the next hourly catch-up runs the job again (sending only what is still pending)."""
+    scanned = scan(today=today)
+    sent = send_digests(today=today)
+    record_run(scanned)
+    return scanned, sent
+
+
+def record_run(scanned: ScanResult) -> None:
+    """Record that the job of ``scanned.today`` completed (the first completion of the day is kept)."""
+    ReminderRun.objects.get_or_create(day=scanned.today, defaults={"due": scanned.due, "created": scanned.created})
+
+
+def catch_up(*, now: datetime) -> tuple[ScanResult, SendResult] | None:
+    """Run the day's job if its time has come and it has not completed yet; None when there is nothing to do.
+
+    Beat fires the job at DAILY_AT; a firing sent while the broker is down is lost (beat logs the error and
+    waits for the next day). Beat also sends this check every hour of the day after DAILY_AT
+    (settings.CELERY_BEAT_SCHEDULE), so a lost firing runs at the first hourly check the broker carries.
+    Before DAILY_AT it does nothing: that day's reminders are not due yet (the previous day's that were
+    missed are still "sent until" their last day and go out with this day's scan, docs/reminders.md).
+    """
+    local = timezone.localtime(now)
+    if local.time() < DAILY_AT or ReminderRun.objects.filter(day=local.date()).exists():
+        return None
+    log.warning("Reminder job of %s had not run by %s: catching up", local.date(), local.strftime("%H:%M"))
+    return run_daily(today=local.date())
 
 
 # --- dry run --------------------------------------------------------------------------------------

@@ -3,10 +3,12 @@
 ``daily_reminders`` is started by Celery beat every day at 08:00 Asia/Tokyo (settings.CELERY_BEAT_SCHEDULE;
 exactly one beat process in a deployment). Reminders come from this daily scan, never from far-future
 ETAs: a restarted worker or a lost message loses nothing, because the next run scans again.
+``catch_up_reminders`` is sent by beat every hour after 08:00: a daily firing lost while the broker was
+down (beat logs "Couldn't apply scheduled task" and moves on) runs at the next check (issue 21).
 """
 
 import smtplib
-from datetime import date
+from datetime import date, datetime
 
 from celery import shared_task
 from django.utils import timezone
@@ -36,3 +38,16 @@ def daily_reminders(day: str | None = None) -> dict:
     scanned, sent = reminders.run_daily(today=today)
     return {"day": today.isoformat(), "due": scanned.due, "created": scanned.created, "sent": sent.sent,
             "waiting": sent.waiting, "failed": sent.failed}
+
+
+@shared_task(acks_late=True)  # idempotent, like daily_reminders: a redelivery checks again
+def catch_up_reminders(now: str | None = None) -> dict:
+    """The hourly "has today's job run?" check (beat): runs the day's job if a firing was lost to a broker
+    outage or the worker running it died. ``now`` (ISO datetime) only for tests and by hand."""
+    moment = datetime.fromisoformat(now) if now else timezone.now()
+    outcome = reminders.catch_up(now=moment)
+    if outcome is None:
+        return {"caught_up": False}
+    scanned, sent = outcome
+    return {"caught_up": True, "day": scanned.today.isoformat(), "due": scanned.due, "created": scanned.created,
+            "sent": sent.sent, "waiting": sent.waiting, "failed": sent.failed}

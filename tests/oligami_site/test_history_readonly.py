@@ -30,6 +30,7 @@ NOT_AUDITED = {
     "randomization.AllocationTally": "derived counts of the audited allocations; verify_allocations recounts them",
     "registration.Notice": "reminder outbox (technical, not clinical)",
     "registration.Digest": "reminder outbox (technical, not clinical)",
+    "registration.ReminderRun": "the reminder job's daily completion mark (technical, not clinical)",
     "registration.CalendarToken": "calendar subscription token (technical, not clinical)",
 }
 

@@ -38,6 +38,7 @@ class Command(BaseCommand):
             result = reminders.send_digests(today=today)
         except reminders.DeliveryFailed as exc:
             raise CommandError(f"Some digests were not sent (their notices stay pending and are retried): {exc}")
+        reminders.record_run(scanned)  # the day has run: the hourly catch-up leaves it alone
         for line in result.sent:
             self.stdout.write(self.style.SUCCESS(f"  sent {line}"))
         for line in result.waiting:
