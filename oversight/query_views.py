@@ -25,6 +25,7 @@ from screening.models import Patient
 from . import checks, queries, querystate, records
 from .models import DataQuery
 from .query_forms import OpenQueryForm, QueryFilterForm, StepForm
+from .trail import trail_for
 
 PAGE_SIZE = 50
 UNCLOSED = [DataQuery.Status.OPEN, DataQuery.Status.ANSWERED, DataQuery.Status.REOPENED]
@@ -133,8 +134,6 @@ def _query(request, pk):
 
 def _linked_changes(query):
     """Audit-trail entries of the patient whose reason names this query (the site's corrections)."""
-    from oligami_site.trail import trail_for
-
     return [entry for entry in trail_for(query.patient).entries if query.number in (entry.reason or "")]
 
 
