@@ -210,6 +210,8 @@ CELERY_BEAT_SCHEDULE = {
     # it) runs at the first check the broker carries (registration.reminders.catch_up; docs/reminders.md).
     "reminders-catch-up": {"task": "registration.tasks.catch_up_reminders",
                            "schedule": crontab(hour="8-23", minute=30)},
+    # Before the digests, so that the day's new data queries are in them.
+    "daily-checks": {"task": "oversight.tasks.daily_checks", "schedule": crontab(hour=7, minute=30)},
 }
 # A worker that loses Redis keeps trying to reconnect instead of giving up after 100 attempts; when kombu
 # crashes the worker instead (an unacknowledged message being restored while Redis is down), the process
