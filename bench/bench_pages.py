@@ -18,7 +18,7 @@ context processors, middleware incl. the second-factor check) and nothing of the
 anonymous login page is reported beside it for reference.
 Pages: as the coordinator of the busiest site (worklist, patient list, patient page of a randomized
 patient, screening log, balance, reports for her site) and as a data manager (reports trial-wide,
-patients not randomized).
+patients not randomized, and every changelist of the admin console, trial-wide: `admin_<app>_<model>`).
 """
 
 from __future__ import annotations
@@ -83,7 +83,19 @@ def pages(subject):
         ("reports_trial", _url("oversight:reports"), "dm"),
         ("not_randomized", _url("oversight:not_randomized"), "dm"),
     ]
+    rows += [(f"admin_{label}", path, "dm") for label, path in admin_changelists()]
     return [r for r in rows if r[1] is not None]
+
+
+def admin_changelists():
+    """Every changelist of the admin console (label, path), as the data manager sees it: trial-wide."""
+    from django.contrib import admin
+
+    out = []
+    for model in sorted(admin.site._registry, key=lambda m: m._meta.label):
+        out.append((model._meta.label_lower.replace(".", "_"),
+                    _url(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")))
+    return out
 
 
 # --- one-time codes (as the user's authenticator app) --------------------------------------------
@@ -303,7 +315,8 @@ def main():
     page_list = pages(subject)
     if args.pages:
         wanted = {*args.pages.split(","), FLOOR, "floor_dm"}
-        page_list = [row for row in page_list if row[0] in wanted]
+        page_list = [row for row in page_list if row[0] in wanted
+                     or ("admin" in wanted and row[0].startswith("admin_"))]
     counts = query_counts(subject, page_list)
     result = {"benchmark": "pages", **subject, "queries": counts}
     rows = [{"page": n, "path": p, "as": w or "anonymous", "queries": counts[n]["queries"],

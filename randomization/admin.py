@@ -11,7 +11,7 @@ from django.http import HttpResponseRedirect
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
-from oligami_site.audited_admin import AuditedAdmin, ReadOnlyAuditedAdmin
+from oligami_site.audited_admin import AuditedAdmin, ReadOnlyAuditedAdmin, SiteListFilter
 
 from . import services
 from .exceptions import ConfigFrozen, ConfigInvalid
@@ -145,11 +145,10 @@ class RandomizationConfigAdmin(AuditedAdmin):
 @admin.register(Allocation)
 class AllocationAdmin(ReadOnlyAuditedAdmin):  # the log is written by the services only
     list_display = ("sequence", "patient", "site", "arm", "method", "allocated_at", "signed_name")
-    list_filter = (("patient__site", admin.RelatedOnlyFieldListFilter), "arm", "method",
-                   "patient__primary_registration__subtype")
+    list_filter = (("patient__site", SiteListFilter), "arm", "method", "patient__primary_registration__subtype",
+                   ("allocated_at", admin.DateFieldListFilter))
     list_select_related = ("patient__site",)
     search_fields = ("patient__screening_number", "patient__primary_registration__number")
-    date_hierarchy = "allocated_at"
     actions = None
     site_field = "patient__site"  # site staff who reach the admin see their sites' allocations only
 

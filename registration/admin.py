@@ -8,7 +8,13 @@ from django.utils.translation import gettext_lazy as _
 
 from oligami_site import access
 from oligami_site.access import Action
-from oligami_site.audited_admin import AuditedAdmin, ReadOnlyAuditedAdmin, ReadOnlyMixin
+from oligami_site.audited_admin import (
+    AuditedAdmin,
+    BoundedChangelistMixin,
+    ReadOnlyAuditedAdmin,
+    ReadOnlyMixin,
+    SiteListFilter,
+)
 
 from . import services
 from .models import (
@@ -23,7 +29,7 @@ from .models import (
     TherapyPlan,
 )
 
-SITE_FILTER = ("patient__site", admin.RelatedOnlyFieldListFilter)
+SITE_FILTER = ("patient__site", SiteListFilter)
 
 
 class NoDeleteAdmin(AuditedAdmin):
@@ -67,19 +73,17 @@ class TherapyPlanAdmin(NoDeleteAdmin):
 @admin.register(PrimaryRegistration)
 class PrimaryRegistrationAdmin(ReadOnlyAdmin):
     list_display = ("number", "patient", "site", "registration_date", "subtype", "plan")
-    list_filter = (SITE_FILTER, "subtype")
+    list_filter = (SITE_FILTER, "subtype", ("registration_date", admin.DateFieldListFilter))
     search_fields = ("number", "patient__screening_number")
     list_select_related = ("patient__site", "plan")
-    date_hierarchy = "registration_date"
 
 
 @admin.register(SecondaryRegistration)
 class SecondaryRegistrationAdmin(ReadOnlyAdmin):
     list_display = ("primary", "patient", "site", "registration_date")
-    list_filter = (SITE_FILTER, "primary__subtype")
+    list_filter = (SITE_FILTER, "primary__subtype", ("registration_date", admin.DateFieldListFilter))
     search_fields = ("primary__number", "patient__screening_number")
     list_select_related = ("primary", "patient__site")
-    date_hierarchy = "registration_date"
 
 
 @admin.register(ResponseEvaluation)
@@ -124,7 +128,7 @@ class SignatureFailureAdmin(ReadOnlyAdmin):
     search_fields = ("user__username", "patient__screening_number")
 
 
-class OutboxAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class OutboxAdmin(BoundedChangelistMixin, ReadOnlyMixin, admin.ModelAdmin):
     """Reminder outbox rows (not clinical, not audited): read-only, scoped to the user's sites."""
 
     site_field = "site"
@@ -140,16 +144,15 @@ class OutboxAdmin(ReadOnlyMixin, admin.ModelAdmin):
 class NoticeAdmin(OutboxAdmin):
     list_display = ("patient", "site", "kind", "audience", "due_date", "deadline", "status", "attempts", "sent_at",
                     "last_error")
-    list_filter = ("status", "kind", "audience", ("site", admin.RelatedOnlyFieldListFilter))
+    list_filter = ("status", "kind", "audience", ("site", SiteListFilter), ("due_date", admin.DateFieldListFilter))
     search_fields = ("patient__screening_number", "patient__primary_registration__number")
     list_select_related = ("patient", "site")
-    date_hierarchy = "due_date"
 
 
 @admin.register(Digest)
 class DigestAdmin(OutboxAdmin):
     list_display = ("day", "audience", "site", "status", "attempts", "sent_at", "last_error")
-    list_filter = ("status", "audience", ("site", admin.RelatedOnlyFieldListFilter))
+    list_filter = ("status", "audience", ("site", SiteListFilter))
     list_select_related = ("site",)
     date_hierarchy = "day"
 

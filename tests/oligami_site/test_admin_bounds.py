@@ -1,0 +1,83 @@
+"""Admin changelists bounded by the page (issue 21): the same number of queries for few and many rows,
+every changelist of the console; the access events' user column without a query per row; the screening
+list never loads the verdict JSON; the site filter lists the user's sites from the site table."""
+
+import datetime as dt
+
+import pytest
+from django.contrib import admin
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from oligami_site.models import AccessEvent
+from registration.models import Notice
+from screening.models import Screening
+from tests.factories import MembershipFactory, UserFactory
+from tests.oligami_site.test_admin_console import CONSOLE, changelist, staff_coordinator  # noqa: F401 (fixture)
+from tests.registration.factories import make_eligible_screening, make_plans, register
+
+pytestmark = pytest.mark.django_db
+LISTS = [*CONSOLE, Notice]
+
+
+def _queries(client, url, **params):
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.get(url, params)
+        assert response.status_code == 200, url
+    return ctx.captured_queries
+
+
+def _grow(site, user, n):
+    for _ in range(n):
+        register(make_eligible_screening(site=site, on=dt.date(2026, 3, 2)), user)
+        AccessEvent.objects.create(kind=AccessEvent.Kind.LOGIN, username=user.username, user=user)
+
+
+def test_every_changelist_runs_as_many_queries_for_many_rows_as_for_few(client, data_manager, site_a,
+                                                                        django_assert_max_num_queries):
+    make_plans()
+    user = MembershipFactory(site=site_a, role="coordinator").user
+    _grow(site_a, user, 1)
+    client.force_login(data_manager)
+    few = {model: len(_queries(client, changelist(model))) for model in LISTS}
+    for _n in range(3):
+        other = UserFactory()  # access events of several users: one join, never a query per user
+        AccessEvent.objects.create(kind=AccessEvent.Kind.LOGIN, username=other.username, user=other)
+    _grow(site_a, user, 12)
+    for model in LISTS:
+        with django_assert_max_num_queries(few[model]):
+            client.get(changelist(model))
+
+
+def test_the_screening_list_never_loads_the_verdict(client, data_manager, site_a):
+    make_plans()
+    make_eligible_screening(site=site_a, on=dt.date(2026, 3, 2))
+    assert Screening.objects.exclude(verdict=None).exists()
+    client.force_login(data_manager)
+    listed = [q["sql"] for q in _queries(client, changelist(Screening)) if 'FROM "screening_screening"' in q["sql"]]
+    assert listed and not any('"screening_screening"."verdict"' in sql for sql in listed), listed
+    # The change form still shows it (the field is loaded there).
+    screening = Screening.objects.first()
+    url = reverse("admin:screening_screening_change", args=[screening.pk])
+    forms = [q["sql"] for q in _queries(client, url) if 'FROM "screening_screening"' in q["sql"]]
+    assert any('"screening_screening"."verdict"' in sql for sql in forms)
+
+
+def test_the_site_filter_offers_the_users_sites_only(client, staff_coordinator, data_manager, site_a, site_b):  # noqa: F811
+    client.force_login(data_manager)
+    response = client.get(changelist(Screening))
+    spec = next(f for f in response.context["cl"].filter_specs if f.field_path == "patient__site")
+    assert {pk for pk, _label in spec.lookup_choices} == {site_a.pk, site_b.pk}
+    client.force_login(staff_coordinator)
+    response = client.get(changelist(Screening))
+    specs = [f for f in response.context["cl"].filter_specs if f.field_path == "patient__site"]
+    assert all({pk for pk, _label in f.lookup_choices} == {site_a.pk} for f in specs)
+
+
+def test_no_changelist_uses_the_growing_filters():
+    for model, model_admin in admin.site._registry.items():
+        for entry in model_admin.list_filter:
+            assert not (isinstance(entry, tuple) and entry[1] is admin.RelatedOnlyFieldListFilter), model
+        if model in LISTS:
+            assert not model_admin.date_hierarchy, model  # SELECT DISTINCT over every row's date
