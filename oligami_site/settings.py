@@ -120,6 +120,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # Behind PgBouncer in transaction mode, a server-side cursor opened outside a transaction can be lost
+    # between statements (docs/deployment.md, "Connection pooling"): this turns them off.
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = env.bool("DISABLE_SERVER_SIDE_CURSORS", default=False)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "oligami_site.User"
@@ -212,11 +215,18 @@ CELERY_BEAT_SCHEDULE = {
                            "schedule": crontab(hour="8-23", minute=30)},
     # Before the digests, so that the day's new data queries are in them.
     "daily-checks": {"task": "oversight.tasks.daily_checks", "schedule": crontab(hour=7, minute=30)},
+    # Expired export files deleted (their download answers 404 from the expiry on anyway).
+    "exports-purge": {"task": "oversight.tasks.purge_exports", "schedule": crontab(minute=15)},
 }
 # A worker that loses Redis keeps trying to reconnect instead of giving up after 100 attempts; when kombu
 # crashes the worker instead (an unacknowledged message being restored while Redis is down), the process
 # exits with status 1 and its supervisor restarts it (deploy/systemd: Restart=always).
 CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+
+# Exports written by a worker (oversight/export_jobs.py): the folder must be shared by the workers and the
+# web machines (docs/deployment.md, "Several web and worker machines"); files expire after EXPORT_TTL_HOURS.
+EXPORT_DIR = Path(env.str("OLIGAMI_EXPORT_DIR", default=str(VAR_DIR / "exports")))
+EXPORT_TTL_HOURS = env.int("OLIGAMI_EXPORT_TTL_HOURS", default=24)
 
 # How long the reports keep a computed classification at most (oligami_site.dataversion): it is reused only
 # while no audited write has committed since; the limit covers writes made outside the application. 0 = off.

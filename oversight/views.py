@@ -9,22 +9,25 @@ Who sees what (through oligami_site.access only):
 - exports: data managers only (403 for everyone else; site staff have their screening log CSV).
 """
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import Http404, StreamingHttpResponse
-from django.shortcuts import render
+from django.http import FileResponse, Http404, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.functional import SimpleLazyObject
 from django.utils.translation import get_language
-from django.views.decorators.http import require_safe
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST, require_safe
 
 from oligami_site import access, dataversion
 from oligami_site.access import Action
 from screening.models import Patient
 
-from . import exports, reports
+from . import export_jobs, exports, reports
+from .models import ExportJob
 from .trail import TYPE_ORDER, trail_for
 
 NOT_RANDOMIZED_PAGE_SIZE = 100
@@ -132,7 +135,52 @@ def _csv_response(lines, name: str) -> StreamingHttpResponse:
 @require_safe
 def export_index(request):
     _require_data_manager(request.user)
-    return render(request, "oversight/exports.html", {"tables": exports.TABLES.values()})
+    jobs = ExportJob.objects.filter(requested_by=request.user)[:10]
+    return render(request, "oversight/exports.html", {"tables": exports.TABLES.values(), "jobs": jobs,
+                                                      "kinds": export_jobs.kinds()})
+
+
+@login_required
+@require_POST
+def export_job_create(request):
+    """Queue an export (issue 21): the worker writes the file; the job page shows its progress."""
+    _require_data_manager(request.user)
+    try:
+        job = export_jobs.request_export(user=request.user, kind=request.POST.get("kind", ""))
+    except KeyError:
+        messages.error(request, _("Choose one of the exports listed on this page."))
+        return redirect("oversight:exports")
+    return redirect("oversight:export_job", job=job.pk)
+
+
+def _own_job(request, job: int) -> ExportJob:
+    """A job of the requester (another user's job: 404, as if it did not exist)."""
+    _require_data_manager(request.user)
+    return get_object_or_404(ExportJob, pk=job, requested_by=request.user)
+
+
+@login_required
+@require_safe
+def export_job(request, job):
+    job = _own_job(request, job)
+    working = job.status in (ExportJob.Status.QUEUED, ExportJob.Status.RUNNING)
+    return render(request, "oversight/export_job.html", {
+        "job": job, "title": export_jobs.kinds().get(job.kind, job.kind), "working": working,
+        "expired": job.status == ExportJob.Status.EXPIRED or (
+            job.expires_at is not None and job.expires_at <= timezone.now()),
+    })
+
+
+@login_required
+@require_safe
+def export_job_download(request, job):
+    job = _own_job(request, job)
+    handle = export_jobs.open_for(job, request.user)
+    if handle is None:
+        raise Http404
+    stamp = timezone.localtime(job.finished_at).date().isoformat()
+    return FileResponse(handle, as_attachment=True, filename=f"oligami-{job.kind}-{stamp}.csv",
+                        content_type="text/csv; charset=utf-8")
 
 
 @login_required

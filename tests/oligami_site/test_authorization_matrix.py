@@ -78,6 +78,9 @@ GET = {
     "oversight:data_dictionary":         (L, 403, 403, 403, 403, 200, 403, 403),
     "oversight:data_dictionary_csv":     (L, 403, 403, 403, 403, 200, 403, 403),
     "oversight:export_table":            (L, 403, 403, 403, 403, 200, 403, 403),
+    "oversight:export_job_create":       (L, 405, 405, 405, 405, 405, 405, 405),
+    "oversight:export_job":              (L, 403, 403, 403, 403, 200, 403, 403),  # the data manager's own job
+    "oversight:export_job_download":     (L, 403, 403, 403, 403, 200, 403, 403),
     "queries:list":                      (L, 200, 200, 200, 200, 200, 403, 403),
     "queries:open":                      (L, 403, 403, 403, 403, 200, 403, 403),
     "queries:detail":                    (L, 200, 200, 200, 404, 200, 403, 403),  # pk: a query on the patient
@@ -106,6 +109,7 @@ POST = {
     "registration:off_study":            (L, 200, 200, 403, 404, 403, 404, 404),
     "calendar":                          (L, R, R, R, R, 403, 403, 403),
     "queries:open":                      (L, 403, 403, 403, 403, 200, 403, 403),
+    "oversight:export_job_create":       (L, 403, 403, 403, 403, R, 403, 403),  # no kind: back, nothing queued
     "queries:step":                      (L, R, R, 403, 404, R, 403, 403),  # step "answer", no text
     "logout":                            (L, L, L, L, L, L, L, L),  # sent last: it ends the session
 }
@@ -155,7 +159,8 @@ def randomized_patient(site, user):
 
 @pytest.fixture
 def scene(site_a, site_b, coordinator_a, investigator_a, monitor_a, coordinator_b, data_manager, statistician,
-          no_role_user):
+          no_role_user, settings, tmp_path):
+    from oversight import export_jobs
     from oversight.exports import TABLES
     from randomization.models import Allocation
     from registration import ical
@@ -179,7 +184,14 @@ def scene(site_a, site_b, coordinator_a, investigator_a, monitor_a, coordinator_
         "feed_token": ical.issue_token(user=coordinator_a).token,
         "export_table": next(iter(TABLES)),
         "query": query,
+        "export_job": _written_job(export_jobs, data_manager, next(iter(TABLES)), settings, tmp_path),
     }
+
+
+def _written_job(export_jobs, user, kind, settings, folder) -> int:
+    """A data manager's export job whose file the worker wrote (oversight/export_jobs.py)."""
+    settings.EXPORT_DIR = folder
+    return export_jobs.write(export_jobs.request_export(user=user, kind=kind).pk).pk
 
 
 def arguments(name, route, scene, target):
@@ -200,6 +212,8 @@ def arguments(name, route, scene, target):
             kwargs[converter] = scene["feed_token"]
         elif converter == "table":
             kwargs[converter] = scene["export_table"]
+        elif converter == "job":
+            kwargs[converter] = scene["export_job"]
         else:
             raise AssertionError(f"{name}: no value for <{converter}>: teach arguments() about it")
     return kwargs

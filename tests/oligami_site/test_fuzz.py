@@ -82,6 +82,7 @@ def consume(response):
 
 @pytest.fixture
 def scene(site_a, site_b, coordinator_a, investigator_a, data_manager, coordinator_b):
+    from oversight import export_jobs
     from oversight import queries as data_queries
     from randomization.models import Allocation
     from registration import ical
@@ -104,6 +105,7 @@ def scene(site_a, site_b, coordinator_a, investigator_a, data_manager, coordinat
         "fresh": fresh, "eligible": eligible.patient, "screening": eligible, "registered": registered,
         "randomized": randomized, "token": ical.issue_token(user=coordinator_a).token,
         "query": data_queries.open_query(user=data_manager, patient=randomized, text="Please check."),
+        "export_job": export_jobs.request_export(user=data_manager, kind=export_jobs.ANALYSIS).pk,
     }
 
 
@@ -123,7 +125,7 @@ def url_for(name, route, scene):
         kwargs[converter] = {
             "pk": scene["screening"].pk if name in ("screening:checklist", "screening:screening_edit") else patient.pk,
             "patient_id": patient.pk, "token": scene["token"], "table": next(iter(TABLES)),
-            "step": "answer",
+            "step": "answer", "job": scene["export_job"],
         }[converter]
     return reverse(name, kwargs=kwargs)
 
