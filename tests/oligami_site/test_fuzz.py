@@ -116,7 +116,8 @@ def url_for(name, route, scene):
     kwargs = {}
     for converter in re.findall(r"<(?:\w+:)?(\w+)>", route):
         kwargs[converter] = {
-            "pk": scene["screening"].pk if name in ("screening:checklist", "screening:screening_edit") else patient.pk,
+            "pk": scene["screening"].pk if name in ("screening:checklist", "screening:screening_edit")
+            else patient.site_id if name.startswith("site_") else patient.pk,
             "patient_id": patient.pk, "token": scene["token"], "table": next(iter(TABLES)),
         }[converter]
     return reverse(name, kwargs=kwargs)
