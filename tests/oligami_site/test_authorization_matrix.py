@@ -150,7 +150,7 @@ def randomized_patient(site, user):
 @pytest.fixture
 def scene(site_a, site_b, coordinator_a, investigator_a, monitor_a, coordinator_b, data_manager, statistician,
           no_role_user):
-    from oligami_site.exports import TABLES
+    from oversight.exports import TABLES
     from randomization.models import Allocation
     from registration import ical
     from tests.randomization.factories import minimization_config

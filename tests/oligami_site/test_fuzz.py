@@ -107,7 +107,7 @@ def scene(site_a, site_b, coordinator_a, investigator_a, data_manager, coordinat
 
 def url_for(name, route, scene):
     """The URL of a view, on the patient whose stage lets its form do real work."""
-    from oligami_site.exports import TABLES
+    from oversight.exports import TABLES
 
     patient = {"screening:screening_create": scene["fresh"], "screening:rescreen": scene["eligible"],
                "registration:primary": scene["eligible"], "registration:evaluation": scene["registered"],
