@@ -1,7 +1,7 @@
 """A data version for caches of computed pages: it changes after every committed audited write.
 
 The reports page and the "not randomized" list classify every screened patient of their scope
-(oligami_site.reports), which costs seconds at 10,000 patients and would be repeated on every request
+(oversight.reports), which costs seconds at 10,000 patients and would be repeated on every request
 although nothing changed. `cached` keeps the last result per scope and reuses it while the data
 version and the day (statuses move with the date) are the ones it was computed at.
 

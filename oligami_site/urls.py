@@ -3,12 +3,14 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.i18n import set_language
 
-from . import lockout, two_factor, views
+from oversight import dashboards
+
+from . import lockout, two_factor
 from .forms import StyledAuthenticationForm, StyledPasswordChangeForm
 from .language import set_user_language
 
 urlpatterns = [
-    path("", views.home, name="home"),
+    path("", dashboards.home, name="home"),
     path("accounts/login/", auth_views.LoginView.as_view(
         template_name="accounts/login.html", authentication_form=StyledAuthenticationForm,
         redirect_authenticated_user=True), name="login"),
@@ -28,6 +30,7 @@ urlpatterns = [
     path("registration/", include("registration.urls")),
     path("calendar/", include("registration.calendar_urls")),  # deadlines feed (token URL, no login)
     path("randomization/", include("randomization.urls")),
-    path("", include("oligami_site.oversight_urls")),  # audit trail, reports, exports
+    path("", include("oversight.urls")),  # audit trail, reports, exports
+    path("queries/", include("oversight.query_urls")),  # data queries (issue 19)
     path("admin/", admin.site.urls),
 ]

@@ -74,7 +74,7 @@ def timeline_from_fields(*, stage, primary_registration_date, planned_courses, c
                          secondary_registration_date, off_study_recorded, off_study_date,
                          screening_lab_date) -> windows.PatientTimeline:
     """The timeline from plain column values: `timeline_of` (model instances) and the reports' flat rows
-    (`oligami_site.reports.flow_rows`, one values() query) both build it here, so they cannot disagree.
+    (`oversight.reports.flow_rows`, one values() query) both build it here, so they cannot disagree.
 
     ``screening_lab_date`` is read only for an eligible patient not yet primary registered (the labs of her
     latest screening); after primary registration the pending labs are the evaluation's (S8).

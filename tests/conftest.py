@@ -40,7 +40,7 @@ def _fast_hashing_and_outbox(settings):
     # Password hashing is not under test here; MD5 keeps logins and signatures fast in tests.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     # The reports' cache is moved on by commits (oligami_site.dataversion), and a test's transaction never
-    # commits: off here, on in tests/oligami_site/test_reports_cache.py, whose tests commit for real.
+    # commits: off here, on in tests/oversight/test_reports_cache.py, whose tests commit for real.
     settings.OLIGAMI_REPORTS_CACHE_SECONDS = 0
 
 

@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from oligami_site.models import Membership, Site
-from oligami_site.trail import trail_for
+from oversight.trail import trail_for
 from randomization.models import Allocation, RandomizationConfig
 from registration import services as registration_services
 from registration.exceptions import InvalidEntry

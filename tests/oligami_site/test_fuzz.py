@@ -82,6 +82,7 @@ def consume(response):
 
 @pytest.fixture
 def scene(site_a, site_b, coordinator_a, investigator_a, data_manager, coordinator_b):
+    from oversight import queries as data_queries
     from randomization.models import Allocation
     from registration import ical
     from tests.randomization.factories import minimization_config
@@ -102,12 +103,13 @@ def scene(site_a, site_b, coordinator_a, investigator_a, data_manager, coordinat
         "users": {"coordinator": coordinator_a, "investigator": investigator_a, "data_manager": data_manager},
         "fresh": fresh, "eligible": eligible.patient, "screening": eligible, "registered": registered,
         "randomized": randomized, "token": ical.issue_token(user=coordinator_a).token,
+        "query": data_queries.open_query(user=data_manager, patient=randomized, text="Please check."),
     }
 
 
 def url_for(name, route, scene):
     """The URL of a view, on the patient whose stage lets its form do real work."""
-    from oligami_site.exports import TABLES
+    from oversight.exports import TABLES
 
     patient = {"screening:screening_create": scene["fresh"], "screening:rescreen": scene["eligible"],
                "registration:primary": scene["eligible"], "registration:evaluation": scene["registered"],
@@ -115,9 +117,13 @@ def url_for(name, route, scene):
                }.get(name, scene["randomized"])
     kwargs = {}
     for converter in re.findall(r"<(?:\w+:)?(\w+)>", route):
+        if converter == "pk" and name in ("queries:detail", "queries:step"):
+            kwargs[converter] = scene["query"].pk
+            continue
         kwargs[converter] = {
             "pk": scene["screening"].pk if name in ("screening:checklist", "screening:screening_edit") else patient.pk,
             "patient_id": patient.pk, "token": scene["token"], "table": next(iter(TABLES)),
+            "step": "answer",
         }[converter]
     return reverse(name, kwargs=kwargs)
 

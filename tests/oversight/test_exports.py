@@ -13,7 +13,7 @@ from django.http import StreamingHttpResponse
 from django.urls import reverse
 from django.utils import timezone
 
-from oligami_site import exports
+from oversight import exports
 from randomization.models import BlockListEntry
 from registration import services as registration_services
 from screening.models import LabPanel, Patient, Screening

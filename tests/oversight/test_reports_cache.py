@@ -13,8 +13,9 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from oligami_site import dataversion, reports
-from oligami_site.reports import Box
+from oligami_site import dataversion
+from oversight import reports
+from oversight.reports import Box
 from registration import services as registration_services
 from screening.models import Patient
 from tests.factories import PatientFactory

@@ -16,8 +16,8 @@ from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from oligami_site import reports
-from oligami_site.reports import Box
+from oversight import reports
+from oversight.reports import Box
 from randomization.models import Allocation
 from registration import selectors as registration_selectors
 from registration import services as registration_services

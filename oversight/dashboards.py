@@ -1,10 +1,9 @@
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 
+from oligami_site import access
+from oligami_site.models import Membership
 from registration.views import render_worklist
-
-from . import access
-from .models import Membership
 
 
 @login_required
@@ -23,7 +22,7 @@ def home(request):
             (access.TrialRole.STATISTICIAN, access.is_statistician(request.user)),
         ) if has
     ]
-    return render(request, "oligami_site/home.html", {
+    return render(request, "oversight/home.html", {
         "memberships": memberships,
         "trial_roles": trial_roles,
         "visible_sites": access.sites_for(request.user) if not memberships else None,

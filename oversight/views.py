@@ -20,10 +20,11 @@ from django.utils.functional import SimpleLazyObject
 from django.utils.translation import get_language
 from django.views.decorators.http import require_safe
 
+from oligami_site import access, dataversion
+from oligami_site.access import Action
 from screening.models import Patient
 
-from . import access, dataversion, exports, reports
-from .access import Action
+from . import exports, reports
 from .trail import TYPE_ORDER, trail_for
 
 NOT_RANDOMIZED_PAGE_SIZE = 100
@@ -40,7 +41,7 @@ def patient_trail(request, pk):
     if record_type not in TYPE_ORDER:
         record_type = None
     trail = trail_for(patient, record_type=record_type)
-    return render(request, "oligami_site/trail.html", {
+    return render(request, "oversight/trail.html", {
         "patient": patient, "trail": trail, "record_type": record_type or "",
     })
 
@@ -60,7 +61,7 @@ def report_index(request):
     def body():
         # At 50 sites the tables and charts are ~260 kB of HTML, most of the page's time: rendered once per
         # data version, day, scope and language (the body uses nothing of the request or the user).
-        return render_to_string("oligami_site/reports_body.html", {
+        return render_to_string("oversight/reports_body.html", {
             "today": today,
             "consort": consort,
             "diagram": reports.diagram(consort),
@@ -73,7 +74,7 @@ def report_index(request):
         })
 
     html = dataversion.cached(f"reports-body-{get_language()}", reports.scope_key(site_ids), today, body)
-    return render(request, "oligami_site/reports.html", {
+    return render(request, "oversight/reports.html", {
         "trial_wide": site_ids is None,
         "today": today,
         "consort": consort,
@@ -107,7 +108,7 @@ def not_randomized(request):
         entries = [entry for entry in entries if entry[1] == box]
     page = Paginator(entries, NOT_RANDOMIZED_PAGE_SIZE).get_page(request.GET.get("page"))
     page.object_list = reports.listed_flows([patient_id for patient_id, _box, _reason in page.object_list], today)
-    return render(request, "oligami_site/not_randomized.html", {
+    return render(request, "oversight/not_randomized.html", {
         "page": page, "boxes": boxes, "box": box, "today": today, "total": len(entries),
     })
 
@@ -131,7 +132,7 @@ def _csv_response(lines, name: str) -> StreamingHttpResponse:
 @require_safe
 def export_index(request):
     _require_data_manager(request.user)
-    return render(request, "oligami_site/exports.html", {"tables": exports.TABLES.values()})
+    return render(request, "oversight/exports.html", {"tables": exports.TABLES.values()})
 
 
 @login_required
@@ -155,7 +156,7 @@ def export_analysis(request):
 @require_safe
 def data_dictionary(request):
     _require_data_manager(request.user)
-    return render(request, "oligami_site/data_dictionary.html", {"rows": exports.dictionary_rows()})
+    return render(request, "oversight/data_dictionary.html", {"rows": exports.dictionary_rows()})
 
 
 @login_required
