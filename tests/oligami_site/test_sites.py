@@ -4,6 +4,7 @@ import datetime as dt
 
 import pytest
 import time_machine
+from django.utils import translation
 
 from oligami_site import sites
 from oligami_site.models import Site
@@ -11,6 +12,13 @@ from oligami_site.sites import SiteChangeRefused
 from tests.factories import SiteFactory
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def english():
+    """The messages are checked in English, whatever language an earlier test left active."""
+    with translation.override("en"):
+        yield
 TODAY = dt.date(2026, 6, 1)
 RECORD = {"ethics_approval_date": dt.date(2026, 4, 1), "approved_protocol_version": "1.2",
           "head_permission_date": dt.date(2026, 4, 20), "start_date": dt.date(2026, 5, 1)}

@@ -8,6 +8,7 @@ tests/oligami_site/test_site_status.py; here each service is checked against the
 import datetime as dt
 
 import pytest
+from django.utils import translation
 
 from oligami_site import site_status
 from oligami_site.models import Site
@@ -23,6 +24,13 @@ from tests.factories import PASSWORD
 from tests.registration.factories import JUDGED_ON, make_eligible_screening, record, register
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def english():
+    """The messages are checked in English, whatever language an earlier test left active."""
+    with translation.override("en"):
+        yield
 DAY = dt.timedelta(days=1)
 STATUSES = [s.value for s in site_status.Status]
 LABELS = {"pending": "Pending approval", "open": "Open", "closed_to_accrual": "Closed to accrual",
