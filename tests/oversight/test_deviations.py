@@ -109,7 +109,7 @@ def test_wrong_regimen_is_suggested(site_a, coordinator_a):
 
 def test_pages_record_and_scope(client, patient, coordinator_a, coordinator_b, data_manager):
     client.force_login(coordinator_a)
-    response = client.post(reverse("deviations:new"), {**{k: v for k, v in VALUES.items()}, "date": "2026-03-20",
+    response = client.post(reverse("deviations:new"), {**VALUES, "date": "2026-03-20",
                                                        "patient": patient.pk})
     deviation = Deviation.objects.get()
     assert response.status_code == 302 and deviation.recorded_by == coordinator_a
