@@ -25,7 +25,9 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from oligami_site import access
+from oligami_site import sites as site_services
 from oligami_site.access import Action
+from oligami_site.site_status import SiteAction
 
 from . import eligibility as rules
 from .models import LabPanel, Lesion, Patient, Screening
@@ -219,6 +221,9 @@ class PatientForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         sites = access.sites_for(user, Action.EDIT)
         self.fields["site"].queryset = sites
+        # A site that does not screen (site_status) shows its status; choosing it is refused by clean_site.
+        self.fields["site"].label_from_instance = lambda site: (
+            str(site) if site.allows(SiteAction.SCREENING) else f"{site} ({site.get_status_display()})")
         _apply_help(self, {})
         self.fields["birth_date"].help_text = help_html(gettext("P9 (age 18 to 80) is judged on the screening date."))
         self.fields["initials"].validators.append(validate_initials)
@@ -229,6 +234,12 @@ class PatientForm(forms.ModelForm):
             self.fields["site"].initial = sites[0]
         self.helper.layout = Layout(*names)
         self.order_fields(["site", "sex", "birth_date", "initials"])
+
+    def clean_site(self):
+        site = self.cleaned_data["site"]
+        if not site.allows(SiteAction.SCREENING):
+            raise ValidationError(site_services.refusal_message(site, SiteAction.SCREENING), code="site_status")
+        return site
 
 
 def validate_initials(value):
@@ -256,8 +267,9 @@ SECTIONS = [
     ("labs", _("Laboratory values"), ("P16",), None),
     ("other", _("Other criteria"), ("P6", "P10", "P11", "P12", "P13", "P14", "P15", "P17"),
      ["other_distant_metastasis", "ecog", "prior_metastasis_treatment",
-      "radical_primary_surgery_since_metastasis_diagnosis", "initial_surgery_date",
-      "perioperative_chemotherapy_end_date", "targeted_therapy_end_date", "recurrence_date",
+      "radical_primary_surgery_since_metastasis_diagnosis", "initial_surgery_date", "initial_surgery_not_given",
+      "perioperative_chemotherapy_end_date", "perioperative_chemotherapy_not_given", "targeted_therapy_end_date",
+      "targeted_therapy_not_given", "recurrence_date",
       "other_cancer_therapy_within_5_years", "lvef_percent"]),
     ("exclusions", _("Exclusion criteria"), rules.EXCLUSION_IDS, [f"e{i}" for i in range(1, 14)]),
 ]
@@ -293,6 +305,15 @@ class ScreeningForm(forms.ModelForm):
         self.helper.layout = Layout(*[self._fieldset(*section) for section in SECTIONS])
         if editing:
             self.helper.layout.append(Fieldset(_("Audit trail"), "reason"))
+
+    def clean(self):
+        data = super().clean()
+        for date_field, flag in Screening.INITIAL_TREATMENT_PARTS:
+            # P14: each part of the initial treatment is a date or "not given", never both.
+            if data.get(date_field) and data.get(flag):
+                self.add_error(date_field, ValidationError(
+                    _("Record a date or \"not given\", not both."), code="p14_both"))
+        return data
 
     def _fieldset(self, key, title, ids, names):
         head = HTML(format_html("<ul class=\"list-unstyled small text-body-secondary mb-2\">{}</ul>",

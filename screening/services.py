@@ -21,9 +21,10 @@ from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from oligami_site import access
+from oligami_site import access, sites
 from oligami_site.access import Action
 from oligami_site.models import Site
+from oligami_site.site_status import SiteAction
 
 from . import eligibility as rules
 from . import verdicts
@@ -57,6 +58,7 @@ RESCREEN_COPIED_FIELDS = (
     "presentation_history", "breast_tumour", "bilateral", "side", "invasive_proven_by_metastasis_biopsy",
     "diagnosed_as_recurrence",
     "initial_surgery_date", "perioperative_chemotherapy_end_date", "targeted_therapy_end_date", "recurrence_date",
+    "initial_surgery_not_given", "perioperative_chemotherapy_not_given", "targeted_therapy_not_given",
 )
 
 # Plausible ranges: outside them a value is a typing error, refused with a message (not a clinical
@@ -178,6 +180,9 @@ def create_patient(*, site: Site, sex: str, birth_date: dt.date, initials: str =
     # (no database sequence, which would leave a gap). On SQLite, select_for_update is a no-op and the
     # IMMEDIATE transaction mode (settings) takes the write lock at BEGIN, which serialises the same way.
     site = Site.objects.select_for_update().get(pk=site.pk)
+    # Only an open site screens (site_status); checked under the lock change_status also takes, so a
+    # site closing at this moment cannot get one more patient.
+    sites.require(site, SiteAction.SCREENING)
     last = Patient.objects.filter(site=site).aggregate(last=Max("sequence"))["last"] or 0
     sequence = last + 1
     patient = Patient(site=site, sequence=sequence, screening_number=f"{site.code}-S{sequence:04d}", sex=sex,
@@ -197,6 +202,7 @@ def _lock_open_patient(patient: Patient, user) -> Patient:
     _require_edit(user, patient.site_id)
     # One writer per patient at a time: the screening number n+1 and the stage move are read-then-write.
     patient = Patient.objects.select_for_update().select_related("site").get(pk=patient.pk)
+    sites.require(patient.site, SiteAction.SCREENING)
     if patient.stage not in OPEN_STAGES:
         raise ScreeningLocked(
             _("%(patient)s is already registered (%(stage)s): the screening facts can no longer change.")
@@ -248,6 +254,11 @@ def _clean_labs(labs) -> dict[str, Any] | None:
 def _state(values: dict[str, Any], lesions: list[dict[str, Any]], labs: dict[str, Any] | None) -> dict[str, Any]:
     """Everything recorded, flat, to tell what a save would change (None = not recorded)."""
     state = {f"screening.{k}": v for k, v in values.items()}
+    for _date_field, flag in Screening.INITIAL_TREATMENT_PARTS:
+        # P14: an unticked "not given" is "not recorded" (like a blank date), so ticking it in a draft
+        # fills a missing fact rather than changing a recorded one.
+        if f"screening.{flag}" in state:
+            state[f"screening.{flag}"] = state[f"screening.{flag}"] or None
     for position, lesion in enumerate(lesions, start=1):
         key = f"lesion.{lesion['id']}" if lesion.get("id") else f"lesion.new{position}"
         state[key] = True
@@ -352,6 +363,12 @@ def save_screening(*, patient: Patient, data: dict[str, Any], lesions, labs, use
         if field.get_internal_type() == "DateField":
             _check_date(getattr(screening, name), field.verbose_name)
     _check_range("lvef_percent", screening.lvef_percent, _label(Screening, "lvef_percent"))
+    for date_field, flag in Screening.INITIAL_TREATMENT_PARTS:
+        # P14: each part is a date or "not given", never both.
+        if getattr(screening, date_field) is not None and getattr(screening, flag):
+            raise ScreeningError(
+                _("%(field)s: record a date or \"not given\", not both.") % {"field": _label(Screening, date_field)},
+                code="invalid")
     _full_clean(screening, exclude=["patient", "labs", "verdict", "outcome"])
     _quantize(screening)
     for spec in lesion_specs:

@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('oversight', '0001_data_queries'),
+        ('oversight', '0002_deviations'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
