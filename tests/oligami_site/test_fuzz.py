@@ -82,8 +82,7 @@ def consume(response):
 
 @pytest.fixture
 def scene(site_a, site_b, coordinator_a, investigator_a, data_manager, coordinator_b):
-    from oversight import export_jobs
-    from oversight import deviations
+    from oversight import deviations, export_jobs
     from oversight import queries as data_queries
     from randomization.models import Allocation
     from registration import ical
