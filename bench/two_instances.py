@@ -52,11 +52,11 @@ from django.core.management import call_command  # noqa: E402
 from django.urls import reverse  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
-from oligami_site.models import Membership, Site  # noqa: E402
+from oligami_site.models import Membership  # noqa: E402
 from randomization.models import Allocation, RandomizationConfig  # noqa: E402
 from registration.models import Notice  # noqa: E402
 from screening.models import Patient  # noqa: E402
-from tests.factories import PASSWORD, UserFactory  # noqa: E402
+from tests.factories import PASSWORD, SiteFactory, UserFactory  # noqa: E402
 from tests.registration.factories import make_eligible_screening, record, register  # noqa: E402
 
 SITE = "TWOINST"
@@ -67,7 +67,7 @@ def set_up(n: int):
     """The site, its two users, n patients ready for secondary registration, n with a reminder due today."""
     if not RandomizationConfig.objects.filter(active=True).exists():
         raise SystemExit("no active randomization configuration: generate the bench database first")
-    site, _ = Site.objects.get_or_create(code=SITE, defaults={"name_en": "Two instances", "name_ja": "二重"})
+    site = SiteFactory(code=SITE)  # open, on a complete approval record
     if Patient.objects.filter(site=site).exists():
         raise SystemExit(f"site {SITE} has patients already: run on a freshly generated bench database")
     coordinator = UserFactory(username="twoinst_crc", email="crc@twoinst.invalid")
