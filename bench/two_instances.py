@@ -1,13 +1,13 @@
 """Two instances against one database and one Redis: exactly-once randomization and reminders (issue 21).
 
-Usage: BENCH_DB=oligami_bench_i21 .venv/bin/python bench/two_instances.py [--patients 20]
-           [--broker redis://127.0.0.1:6379/21]
+Usage: BENCH_DB=oligami_bench_i21 .venv/bin/python bench/two_instances.py [--patients 20] [--site TWOINST]
+           [--broker redis://127.0.0.1:6379/1]
 Needs a migrated bench database with a randomization configuration (bench/generate.py, or
 `bench/run.py --keep-db`) and a reachable Redis (its own db number). Exit status 1 when any duplicate
 or error is found.
 
 1. Set-up, in this process, through the real services (tests/registration/factories.py): a site of its
-   own (code TWOINST), a coordinator and an investigator, N patients primary registered 90 days ago and
+   own (--site, default TWOINST), a coordinator and an investigator, N patients primary registered 90 days ago and
    evaluated 2 days ago (secondary registration open today), and N eligible patients whose labs are
    valid for the last day today (a reminder due today).
 2. Processes, all on the same database and Redis: two gunicorn instances (production settings, the same
@@ -59,19 +59,19 @@ from screening.models import Patient  # noqa: E402
 from tests.factories import PASSWORD, SiteFactory, UserFactory  # noqa: E402
 from tests.registration.factories import make_eligible_screening, record, register  # noqa: E402
 
-SITE = "TWOINST"
 DAY = dt.timedelta(days=1)
 
 
-def set_up(n: int):
+def set_up(n: int, code: str):
     """The site, its two users, n patients ready for secondary registration, n with a reminder due today."""
     if not RandomizationConfig.objects.filter(active=True).exists():
         raise SystemExit("no active randomization configuration: generate the bench database first")
-    site = SiteFactory(code=SITE)  # open, on a complete approval record
+    site = SiteFactory(code=code)  # open, on a complete approval record
     if Patient.objects.filter(site=site).exists():
-        raise SystemExit(f"site {SITE} has patients already: run on a freshly generated bench database")
-    coordinator = UserFactory(username="twoinst_crc", email="crc@twoinst.invalid")
-    investigator = UserFactory(username="twoinst_pi", email="pi@twoinst.invalid")
+        raise SystemExit(f"site {code} has patients already: give another --site")
+    domain = f"{code.lower()}.invalid"
+    coordinator = UserFactory(username=f"{code.lower()}_crc", email=f"crc@{domain}")
+    investigator = UserFactory(username=f"{code.lower()}_pi", email=f"pi@{domain}")
     Membership.objects.create(user=coordinator, site=site, role=Membership.Role.COORDINATOR)
     Membership.objects.create(user=investigator, site=site, role=Membership.Role.INVESTIGATOR)
     today = timezone.localdate()
@@ -206,10 +206,11 @@ def mails(folder: Path):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--patients", type=int, default=20)
-    parser.add_argument("--broker", default=os.environ.get("TWO_INSTANCES_BROKER", "redis://127.0.0.1:6379/21"))
+    parser.add_argument("--site", default="TWOINST", help="code of the site the script creates (must be new)")
+    parser.add_argument("--broker", default=os.environ.get("TWO_INSTANCES_BROKER", "redis://127.0.0.1:6379/1"))
     args = parser.parse_args()
     started = time.perf_counter()
-    site, coordinator, ready = set_up(args.patients)
+    site, coordinator, ready = set_up(args.patients, args.site)
     with Processes(args.broker) as procs:
         outcomes = randomize_twice(procs.webs, coordinator.username, ready)
         task_results = reminders_twice(args.broker)
@@ -225,7 +226,7 @@ def main():
     except Exception as exc:  # noqa: BLE001 (reported)
         verified = f"FAILED: {exc}"
     notices = Counter(Notice.objects.filter(site=site).values_list("patient_id", "kind", "due_date", "audience"))
-    messages = [m for m in mails(mail_folder) if "twoinst.invalid" in str(m["To"])]
+    messages = [m for m in mails(mail_folder) if f"@{args.site.lower()}.invalid" in str(m["To"])]
     per_message = Counter((str(m["To"]), str(m["Subject"])) for m in messages)
     result = {
         "benchmark": "two_instances", "patients": len(ready), "posts": sum(outcomes.values()),
