@@ -95,3 +95,63 @@ class QueryMessage(models.Model):
 
     def __str__(self):
         return f"{self.query.number} {self.step}"
+
+
+class Deviation(models.Model):
+    """A protocol deviation (プロトコール逸脱): what happened, its impact, and what was done about it.
+
+    Recorded by the site or the data centre (oversight/deviations.py), suggested from the data where a
+    rule can see one (deviations.suggestions); closed by the data centre once the corrective and
+    preventive actions are in place.
+    """
+
+    class Category(models.TextChoices):
+        ELIGIBILITY = "eligibility", _("eligibility (a criterion not met at registration)")
+        CONSENT = "consent", _("informed consent")
+        SCHEDULE = "schedule", _("schedule or window (registration, evaluation, assessments)")
+        TREATMENT = "treatment", _("protocol treatment (regimen, dose, metastasis-directed therapy)")
+        SAFETY = "safety", _("safety reporting")
+        DATA = "data", _("data or source documents")
+        OTHER = "other", _("other")
+
+    class Impact(models.TextChoices):
+        NONE = "none", _("none")
+        POSSIBLE = "possible", _("possible")
+        YES = "yes", _("yes")
+
+    class Status(models.TextChoices):
+        OPEN = "open", pgettext_lazy("deviation", "open")
+        CLOSED = "closed", pgettext_lazy("deviation", "closed")
+
+    site = models.ForeignKey("oligami_site.Site", on_delete=models.PROTECT, related_name="+",
+                             verbose_name=_("site"))
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, null=True, blank=True,
+                                related_name="deviations", verbose_name=_("patient"))
+    date = models.DateField(_("date of the deviation"))
+    category = models.CharField(_("category"), max_length=16, choices=Category.choices)
+    description = models.TextField(_("description"), max_length=2000)
+    impact_safety = models.CharField(_("impact on patient safety"), max_length=8, choices=Impact.choices)
+    impact_endpoint = models.CharField(_("impact on the primary endpoint"), max_length=8, choices=Impact.choices)
+    corrective_action = models.TextField(_("corrective action"), max_length=2000, blank=True)
+    preventive_action = models.TextField(_("preventive action"), max_length=2000, blank=True)
+    status = models.CharField(_("status"), max_length=8, choices=Status.choices, default=Status.OPEN)
+    # Set when recorded from a suggestion (deviations.SUGGESTIONS): the rule and what it found, so the
+    # same finding is not suggested again.
+    rule = models.CharField(_("suggested by"), max_length=40, blank=True)
+    finding = models.CharField(_("finding"), max_length=120, blank=True)
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+",
+                                    verbose_name=_("recorded by"))
+    recorded_at = models.DateTimeField(_("recorded at"), default=timezone.now)
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("protocol deviation")
+        verbose_name_plural = _("protocol deviations")
+        ordering = ["-date", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["rule", "patient", "finding"], condition=~Q(rule=""),
+                                    name="one_deviation_per_finding"),
+        ]
+
+    def __str__(self):
+        return f"D-{self.pk:05d}" if self.pk else "D-?"

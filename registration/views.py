@@ -124,7 +124,7 @@ def render_worklist(request):
         row.deadline_text = _deadline_text(row.deadline)
         row.status_label = gettext(row.status.label)
         row.overdue_days = -row.days_left if row.days_left is not None and row.days_left < 0 else 0
-    memberships = (Membership.objects.filter(user=request.user, active=True, site__active=True)
+    memberships = (Membership.objects.filter(user=request.user, active=True)
                    .select_related("site").order_by("site__code"))
     return render(request, "registration/worklist.html", {
         "rows": rows,

@@ -50,6 +50,10 @@ GET = {
     "two_factor_verify":                 (L, R, R, R, R, R, R, R),
     "locked_accounts":                   (L, 403, 403, 403, 403, 200, 403, 403),
     "set_language":                      (R, R, R, R, R, R, R, R),
+    "sites":                             (L, 200, 200, 200, 200, 200, 403, 403),
+    "site_detail":                       (L, 200, 200, 200, 404, 200, 403, 404),  # pk: the patient's site
+    "site_approval":                     (L, 405, 405, 405, 405, 405, 405, 405),
+    "site_change_status":                (L, 405, 405, 405, 405, 405, 405, 405),
     "screening:patient_list":            (L, 200, 200, 200, 200, 200, 403, 403),
     "screening:patient_create":          (L, 200, 200, 403, 200, 403, 403, 403),
     "screening:patient_detail":          (L, 200, 200, 200, 404, 200, 404, 404),
@@ -82,6 +86,11 @@ GET = {
     "queries:open":                      (L, 403, 403, 403, 403, 200, 403, 403),
     "queries:detail":                    (L, 200, 200, 200, 404, 200, 403, 403),  # pk: a query on the patient
     "queries:step":                      (L, 405, 405, 405, 405, 405, 405, 405),
+    "deviations:list":                   (L, 200, 200, 200, 200, 200, 403, 403),
+    "deviations:new":                    (L, 200, 200, 403, 200, 200, 403, 403),
+    "deviations:detail":                 (L, 200, 200, 200, 404, 200, 403, 403),  # pk: a deviation of the patient
+    "oversight:monitoring":              (L, 200, 200, 200, 200, 200, 403, 403),
+    "oversight:monitoring_csv":          (L, 200, 200, 200, 200, 200, 403, 403),
     "admin:index":                       (L, L, L, L, L, 200, 200, L),
 }
 
@@ -96,6 +105,8 @@ POST = {
     "two_factor_setup":                  (L, 200, 200, 200, 200, R, R, 200),
     "two_factor_verify":                 (L, R, R, R, R, R, R, R),
     "locked_accounts":                   (L, 403, 403, 403, 403, R, 403, 403),
+    "site_approval":                     (L, 403, 403, 403, 404, 200, 403, 404),  # data managers only
+    "site_change_status":                (L, 403, 403, 403, 404, 200, 403, 404),
     "screening:patient_create":          (L, 200, 200, 403, 200, 403, 403, 403),
     "screening:screening_create":        (L, R, R, 403, 404, 403, 404, 404),
     "screening:rescreen":                (L, R, R, 403, 404, 403, 404, 404),
@@ -107,6 +118,8 @@ POST = {
     "calendar":                          (L, R, R, R, R, 403, 403, 403),
     "queries:open":                      (L, 403, 403, 403, 403, 200, 403, 403),
     "queries:step":                      (L, R, R, 403, 404, R, 403, 403),  # step "answer", no text
+    "deviations:new":                    (L, 200, 200, 403, 200, 200, 403, 403),
+    "deviations:detail":                 (L, 200, 200, 403, 404, 200, 403, 403),
     "logout":                            (L, L, L, L, L, L, L, L),  # sent last: it ends the session
 }
 
@@ -173,12 +186,19 @@ def scene(site_a, site_b, coordinator_a, investigator_a, monitor_a, coordinator_
 
     query = {key: data_queries.open_query(user=data_manager, patient=p, text="Please check the ECOG.")
              for key, p in patients.items()}
+    from oversight import deviations
+
+    deviation = {key: deviations.record_deviation(
+        user=data_manager, site_id=0, patient=p, values={
+            "date": p.primary_registration.registration_date, "category": "schedule", "description": "Late.",
+            "impact_safety": "none", "impact_endpoint": "none"}) for key, p in patients.items()}
     return {
         "patients": patients, "users": users, "marks": marks,
         "screening": {key: p.screenings.order_by("-number").first() for key, p in patients.items()},
         "feed_token": ical.issue_token(user=coordinator_a).token,
         "export_table": next(iter(TABLES)),
         "query": query,
+        "deviation": deviation,
     }
 
 
@@ -189,8 +209,12 @@ def arguments(name, route, scene, target):
     for converter in re.findall(r"<(?:\w+:)?(\w+)>", route):
         if converter == "patient_id":
             kwargs[converter] = patient.pk
+        elif converter == "pk" and name.startswith("site_"):
+            kwargs[converter] = patient.site_id
         elif converter == "pk" and name in ("queries:detail", "queries:step"):
             kwargs[converter] = scene["query"][target].pk
+        elif converter == "pk" and name == "deviations:detail":
+            kwargs[converter] = scene["deviation"][target].pk
         elif converter == "step":
             kwargs[converter] = "answer"
         elif converter == "pk":
