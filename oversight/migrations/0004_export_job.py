@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('oversight', '0002_deviations'),
+        ('oversight', '0003_cutoffs'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

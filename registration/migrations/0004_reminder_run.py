@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('registration', '0002_reminders_and_calendar'),
+        ('registration', '0003_progression_reminder'),
     ]
 
     operations = [
