@@ -211,10 +211,10 @@ class Http:
             raise RuntimeError(f"no CSRF token on {path} ({status})")
         return match.group(1)
 
-    def login(self, username):
+    def login(self, username, password=PASSWORD):
         login = reverse("login")
         status, location, _ = self.request("POST", login, {"csrfmiddlewaretoken": self.csrf(login),
-                                                           "username": username, "password": PASSWORD})
+                                                           "username": username, "password": password})
         if status != 302:
             raise RuntimeError(f"HTTP login of {username} failed ({status})")
         status, location, _ = self.request("GET", reverse("home"))

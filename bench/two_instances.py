@@ -159,7 +159,7 @@ def randomize_twice(webs, username, patients):
     clients = []
     for web in webs:
         client = Http(web.port)
-        client.login(username)
+        client.login(username, PASSWORD)  # the factories' password (tests/factories.py)
         clients.append(client)
     outcomes = Counter()
     for pk in patients:
