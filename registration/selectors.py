@@ -17,7 +17,7 @@ from . import windows
 
 # Patients the coordinator may have to act on: awaiting primary registration, between the two
 # registrations (on therapy ... window missed), or secondary registered and awaiting randomization.
-WORKLIST_STAGES = (Patient.Stage.ELIGIBLE, Patient.Stage.REGISTERED, Patient.Stage.READY_TO_RANDOMIZE)
+WORKLIST_STAGES = (Patient.Stage.ELIGIBLE, Patient.Stage.REGISTERED)
 
 _OUTCOME_BY_STAGE = {
     Patient.Stage.SCREENING: windows.ScreeningOutcome.DRAFT,

@@ -26,7 +26,7 @@ from oligami_site import access
 from oligami_site.access import Action
 
 from . import eligibility as rules
-from . import services, verdicts
+from . import services, stages, verdicts
 from .exceptions import ReasonRequired, ScreeningError
 from .forms import SCREENING_FIELDS, LabPanelForm, PatientForm, RescreenForm, ScreeningForm, lesion_formset
 from .models import Patient, Screening
@@ -58,7 +58,7 @@ def _screening(request, pk) -> Screening:
 
 
 def _is_open(patient: Patient) -> bool:
-    return patient.stage in services.OPEN_STAGES
+    return stages.allowed(patient.stage, stages.Step.EDIT_SCREENING)
 
 
 class SiteFilterForm(forms.Form):

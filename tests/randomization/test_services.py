@@ -164,8 +164,12 @@ def test_factor_values_are_checked(site_a, coordinator_a):
 
 
 def test_not_configured_is_a_clear_error_and_alerts_data_managers(site_a, coordinator_a, data_manager):
-    with pytest.raises(NotConfigured):
+    with pytest.raises(NotConfigured) as refused:
         services.randomize(patient=ready_patient(site_a), factors=FACTORS, user=coordinator_a)
+    # The test's transaction is still open: no mail under it; the caller sends the alert once it has ended.
+    assert mail.outbox == []
+    services.send_pending_alert(refused.value)
+    services.send_pending_alert(refused.value)  # at most once
     assert [m.to for m in mail.outbox] == [[data_manager.email]]
 
 
@@ -277,14 +281,17 @@ def test_exhausted_list_is_a_clear_error_and_alerts_data_managers(site_a, coordi
         services.randomize(patient=ready_patient(site_a), factors=FACTORS, user=coordinator_a)
     third = ready_patient(site_a)
     mail.outbox.clear()
-    # Inside the caller's transaction (secondary registration), which rolls back: the alert still goes out.
+    # Inside the caller's transaction (secondary registration), which rolls back: the alert still goes out,
+    # after the transaction (and its configuration lock) has ended.
     with pytest.raises(BlockListExhausted) as refused, transaction.atomic():
         services.randomize(patient=third, factors=FACTORS, user=coordinator_a)
+    assert mail.outbox == []
+    services.send_pending_alert(refused.value)
     assert "used up" in refused.value.message and "data centre has been alerted" in refused.value.message
     assert len(mail.outbox) == 1 and mail.outbox[0].to == [data_manager.email]
     assert third.screening_number in mail.outbox[0].body and "luminal|1" in mail.outbox[0].body
     third.refresh_from_db()
-    assert third.stage == Patient.Stage.READY_TO_RANDOMIZE and not Allocation.objects.filter(patient=third).exists()
+    assert third.stage == Patient.Stage.REGISTERED and not Allocation.objects.filter(patient=third).exists()
     # other strata still allocate
     services.randomize(patient=third, factors={"subtype": "tnbc", "lesions": "1"}, user=coordinator_a)
     assert Allocation.objects.filter(config=config).count() == 3
