@@ -27,13 +27,16 @@ from tests.randomization.factories import FACTORS, blocks_config, minimization_c
 pytestmark = pytest.mark.django_db
 
 
-def test_patient_not_ready_is_refused(site_a, coordinator_a):
+@pytest.mark.parametrize("stage", [Patient.Stage.SCREENING, Patient.Stage.ELIGIBLE, Patient.Stage.OFF_STUDY])
+def test_patient_not_ready_is_refused(site_a, coordinator_a, stage):
+    # The stage machine allows randomize for a registered patient only (its one caller, secondary
+    # registration, writes the secondary registration first in the same transaction).
     minimization_config()
-    patient = PatientFactory(site=site_a, stage=Patient.Stage.REGISTERED)
-    with pytest.raises(NotReadyToRandomize):
+    patient = PatientFactory(site=site_a, stage=stage)
+    with pytest.raises(NotReadyToRandomize, match="is not ready to randomize"):
         services.randomize(patient=patient, factors=FACTORS, user=coordinator_a)
     patient.refresh_from_db()
-    assert patient.stage == Patient.Stage.REGISTERED
+    assert patient.stage == stage
     assert not Allocation.objects.exists()
 
 
