@@ -26,6 +26,9 @@ ROLE_PERMISSIONS = {
         ("randomization", "allocation", ["view"]),
         ("randomization", "historicalallocation", ["view"]),
         ("randomization", "configchangeattempt", ["view"]),
+        # Data queries are raised and answered on their pages (services); the admin only reads them.
+        ("oversight", "dataquery", ["view"]),
+        ("oversight", "querymessage", ["view"]),
     ],
     TrialRole.STATISTICIAN: [
         ("oligami_site", "site", ["view"]),

@@ -31,5 +31,7 @@ urlpatterns = [
     path("calendar/", include("registration.calendar_urls")),  # deadlines feed (token URL, no login)
     path("randomization/", include("randomization.urls")),
     path("", include("oversight.urls")),  # audit trail, reports, exports
+    path("queries/", include("oversight.query_urls")),  # data queries (issue 19)
+    path("deviations/", include("oversight.deviation_urls")),  # protocol deviations (issue 19)
     path("admin/", admin.site.urls),
 ]

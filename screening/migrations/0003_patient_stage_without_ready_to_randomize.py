@@ -16,7 +16,7 @@ def refuse_patients_between_stages(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('screening', '0001_initial'),
+        ('screening', '0002_initial_treatment_not_given'),
     ]
 
     operations = [
