@@ -12,7 +12,7 @@ def home(request):
     if access.has_any_site_role(request.user):
         return render_worklist(request)
     memberships = (
-        Membership.objects.filter(user=request.user, active=True, site__active=True)
+        Membership.objects.filter(user=request.user, active=True)
         .select_related("site")
         .order_by("site__code")
     )

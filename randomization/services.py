@@ -18,9 +18,10 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from oligami_site import access
+from oligami_site import access, sites
 from oligami_site.access import Action, TrialRole
 from oligami_site.models import Membership, User
+from oligami_site.site_status import SiteAction
 from screening import stages
 from screening.models import Patient
 from screening.services import require_step
@@ -437,6 +438,7 @@ def _allocate(*, patient, given: dict, user, meaning: str) -> Allocation:
     if existing is not None:
         patient.stage = locked.stage
         return existing
+    sites.require(locked.site, SiteAction.RANDOMIZATION)  # pending and closed sites do not randomize
     # Randomization is the second half of secondary registration (one transaction): a registered patient,
     # whose secondary registration the caller has just written (screening.stages.Step.RANDOMIZE).
     require_step(locked, stages.Step.RANDOMIZE, out_of_order=NotReadyToRandomize)

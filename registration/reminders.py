@@ -42,8 +42,10 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext
 
+from oligami_site import sites as site_services
 from oligami_site.access import TrialRole
 from oligami_site.models import Membership, Site, User
+from oligami_site.site_status import SiteAction
 from screening.models import Patient
 
 from . import selectors, windows
@@ -102,7 +104,9 @@ class SendResult:
 
 def due_notices(*, today: date) -> list[Notice]:
     """The notices the rules make due on ``today``, unsaved: two queries whatever the number of patients."""
-    queryset = Patient.objects.filter(stage__in=REMINDER_STAGES, site__active=True).order_by("pk")
+    # Reminders go on at sites closed to accrual and stop at closed (and pending) sites (site_status).
+    queryset = Patient.objects.filter(stage__in=REMINDER_STAGES,
+                                      site__status__in=site_services.statuses_allowing(SiteAction.REMINDERS)).order_by("pk")
     notices = []
     for patient in selectors.patients_with_records(queryset):
         for reminder in windows.due_reminders(selectors.timeline_of(patient), today):
@@ -192,7 +196,7 @@ def recipients(audience: str, site: Site | None) -> list[User]:
     if audience == Audience.DATA_MANAGERS:
         users = users.filter(groups__name=TrialRole.DATA_MANAGER)
     else:
-        users = users.filter(memberships__site=site, memberships__active=True, memberships__site__active=True,
+        users = users.filter(memberships__site=site, memberships__active=True,
                              memberships__role__in=SITE_STAFF_ROLES)
     return list(users.distinct().order_by("username"))
 

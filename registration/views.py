@@ -51,7 +51,9 @@ def _checklist(verdict: rules.Verdict | None):
     if verdict is None:
         return []
     return [{"id": c.id, "title": gettext(rules.CRITERIA[c.id].title) if c.id in rules.CRITERIA else c.id,
-             "status": c.status, "icon": STATUS_ICONS[c.status], "reason": c.render(gettext)}
+             "status": c.status, "icon": STATUS_ICONS[c.status], "reason": c.render(gettext),
+             # the checklist's wording for E-criteria ("does not apply" / "applies (excluded)"), as screening's
+             "met": c.status == rules.MET, "not_met": c.status == rules.NOT_MET, "is_exclusion": c.id.startswith("E")}
             for c in verdict.criteria]
 
 
@@ -114,7 +116,7 @@ def render_worklist(request):
         row.deadline_text = _deadline_text(row.deadline)
         row.status_label = gettext(row.status.label)
         row.overdue_days = -row.days_left if row.days_left is not None and row.days_left < 0 else 0
-    memberships = (Membership.objects.filter(user=request.user, active=True, site__active=True)
+    memberships = (Membership.objects.filter(user=request.user, active=True)
                    .select_related("site").order_by("site__code"))
     return render(request, "registration/worklist.html", {
         "rows": rows,
