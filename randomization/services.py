@@ -53,10 +53,6 @@ LIST_FIELDS = ("method", "factors", "block_sizes", "slots_per_stratum")
 # ---------------------------------------------------------------------------------------------------
 
 
-def active_config() -> RandomizationConfig | None:
-    return RandomizationConfig.objects.filter(active=True).first()
-
-
 def validate_config(*, method, factors: list, weights: dict | None, p, block_sizes, slots_per_stratum=340):
     """Normalised configuration values and warnings; ConfigInvalid (with the field) when refused."""
     if method not in Method.values:
