@@ -40,6 +40,7 @@ from django.db.models import F
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
+from django.utils.module_loading import import_string
 from django.utils.translation import gettext
 
 from oligami_site import sites as site_services
@@ -200,6 +201,18 @@ def recipients(audience: str, site: Site | None) -> list[User]:
     return list(users.distinct().order_by("username"))
 
 
+def digest_sections(*, audience: str, site: Site | None, today: date) -> list[dict]:
+    """Sections that apps above this one add to the digest (settings.OLIGAMI_DIGEST_SECTIONS: dotted paths
+    of functions (audience, site, today) -> {"title", "lines", "more", "url"} or None). Named in the
+    settings, the one place that wires apps together, so this app imports none of them."""
+    sections = []
+    for path in settings.OLIGAMI_DIGEST_SECTIONS:
+        section = import_string(path)(audience=audience, site=site, today=today)
+        if section:
+            sections.append(section)
+    return sections
+
+
 def render_message(*, user: User, audience: str, site: Site | None, notices: list[Notice], today: date):
     """The digest e-mail for one recipient, text and HTML, in the recipient's language."""
     with translation.override(user.preferred_language or settings.LANGUAGE_CODE):
@@ -210,6 +223,7 @@ def render_message(*, user: User, audience: str, site: Site | None, notices: lis
             "site_name": site.name if site else "",
             "today": today,
             "rows": digest_rows(notices, today),
+            "sections": digest_sections(audience=audience, site=site, today=today),
             "site_url": settings.SITE_URL.rstrip("/"),
         }
         subject = " ".join(render_to_string("registration/email/digest_subject.txt", context).split())
