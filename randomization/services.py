@@ -18,11 +18,13 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from oligami_site import access, sites
+from oligami_site import access, auditing, sites
 from oligami_site.access import Action, TrialRole
 from oligami_site.models import Membership, User
 from oligami_site.site_status import SiteAction
+from screening import stages
 from screening.models import Patient
+from screening.services import require_step
 
 from . import allocation, ledger
 from . import factors as fx
@@ -49,10 +51,6 @@ LIST_FIELDS = ("method", "factors", "block_sizes", "slots_per_stratum")
 # ---------------------------------------------------------------------------------------------------
 # Configuration
 # ---------------------------------------------------------------------------------------------------
-
-
-def active_config() -> RandomizationConfig | None:
-    return RandomizationConfig.objects.filter(active=True).first()
 
 
 def validate_config(*, method, factors: list, weights: dict | None, p, block_sizes, slots_per_stratum=340):
@@ -110,9 +108,8 @@ def validate_config(*, method, factors: list, weights: dict | None, p, block_siz
 
 def _record_refusal(*, config, user, action: str, attempted: dict, refusal: str) -> ConfigChangeAttempt:
     attempt = ConfigChangeAttempt(config=config, user=user, action=action, attempted=attempted, refusal=refusal)
-    attempt._history_user = user
-    attempt._change_reason = f"Refused set-up change ({action})"  # the refusal itself is in the row
-    attempt.save()
+    # The refusal itself is in the row; the reason says which action was refused.
+    auditing.save(attempt, user=user, reason=f"Refused set-up change ({action})")
     logger.warning("Refused randomization set-up change %s by %s: %s", action, user, refusal)
     return attempt
 
@@ -154,13 +151,9 @@ def create_config(*, user, reason: str = "Randomization set-up created", **value
         else:
             if previous is not None:
                 previous.active = False
-                previous._history_user = user
-                previous._change_reason = "Replaced by a new configuration"
-                previous.save(update_fields=["active"])
+                auditing.save(previous, user=user, reason="Replaced by a new configuration", update_fields=["active"])
             config = RandomizationConfig(**clean)
-            config._history_user = user
-            config._change_reason = reason
-            config.save()
+            auditing.save(config, user=user, reason=reason)
     if refused:  # outside the transaction: the recorded attempt stays
         raise ConfigFrozen(frozen_message(), code="frozen")
     return config, warnings
@@ -190,9 +183,7 @@ def update_config(*, config, user, reason: str = "Randomization set-up changed",
                 list_discarded = True
             for k in CONFIG_FIELDS:
                 setattr(locked, k, clean[k])
-            locked._history_user = user
-            locked._change_reason = reason
-            locked.save()
+            auditing.save(locked, user=user, reason=reason)
     if refused:
         raise ConfigFrozen(frozen_message(), code="frozen")
     for k in CONFIG_FIELDS:
@@ -202,8 +193,7 @@ def update_config(*, config, user, reason: str = "Randomization set-up changed",
 
 def _discard_list(config, user):
     for entry in BlockListEntry.objects.filter(config=config):
-        entry._history_user = user
-        entry._change_reason = "Allocation list discarded before go-live"
+        auditing.mark(entry, user=user, reason="Allocation list discarded before go-live")
         entry.delete()
     config.block_list_seed = ""
     config.block_list_sha256 = ""
@@ -242,18 +232,14 @@ def generate_block_list(*, config, user, seed: int | None = None) -> Randomizati
             for slot in allocation.iter_slots(block_list):
                 entry = BlockListEntry(config=locked, stratum=slot.stratum, position=slot.position, block=slot.block,
                                        block_size=slot.block_size, arm=slot.arm)
-                entry._history_user = user
-                entry._change_reason = "Allocation list generated"
-                entry.save()
+                auditing.save(entry, user=user, reason="Allocation list generated")
                 size += 1
             locked.block_list_seed = str(seed)
             locked.block_list_sha256 = allocation.block_list_sha256(block_list)
             locked.block_list_size = size
             locked.block_list_generated_at = timezone.now()
             locked.block_list_generated_by = user
-            locked._history_user = user
-            locked._change_reason = "Allocation list generated"
-            locked.save()
+            auditing.save(locked, user=user, reason="Allocation list generated")
     if refused:
         raise ConfigFrozen(frozen_message(), code="frozen")
     return locked
@@ -377,7 +363,10 @@ def randomize(*, patient, factors: dict, user, signature_meaning: str | None = N
 
     A double submit (the patient already has an allocation) returns the first allocation unchanged.
     Refusals raise a RandomizationError; a used-up list (or a missing set-up) also alerts the data
-    managers, outside the failed transaction (the alert must go out although everything rolls back).
+    managers, outside the failed transaction (the alert must go out although everything rolls back). Called
+    inside a caller's transaction (secondary registration), the configuration lock is still held when the
+    refusal is raised, and SMTP may take seconds: the alert is left on the error and the caller sends it
+    with `send_pending_alert` once its transaction has ended (committed or rolled back).
     """
     if not access.can(user, Action.SIGN, patient.site_id):
         raise RandomizationError(_("You may not randomize patients of this site."), code="not_allowed")
@@ -385,8 +374,21 @@ def randomize(*, patient, factors: dict, user, signature_meaning: str | None = N
         return _allocate(patient=patient, given=dict(factors or {}), user=user,
                          meaning=signature_meaning or DEFAULT_SIGNATURE_MEANING)
     except (BlockListExhausted, NotConfigured) as exc:
-        _alert_data_managers(patient=patient, error=exc)
+        if transaction.get_connection().in_atomic_block:
+            exc.pending_alert = patient  # no mail under the caller's trial-wide lock: see send_pending_alert
+        else:
+            _alert_data_managers(patient=patient, error=exc)
         raise
+
+
+def send_pending_alert(error: Exception) -> None:
+    """Send the data managers' alert that `randomize` left on `error` because a transaction was open; call
+    it after that transaction has ended. Sends at most once; does nothing for other errors."""
+    patient = getattr(error, "pending_alert", None)
+    if patient is None:
+        return
+    error.pending_alert = None
+    _alert_data_managers(patient=patient, error=error)
 
 
 def lock_configuration():
@@ -421,12 +423,9 @@ def _allocate(*, patient, given: dict, user, meaning: str) -> Allocation:
         patient.stage = locked.stage
         return existing
     sites.require(locked.site, SiteAction.RANDOMIZATION)  # pending and closed sites do not randomize
-    if locked.stage != Patient.Stage.READY_TO_RANDOMIZE:
-        raise NotReadyToRandomize(
-            _("Patient %(number)s is not ready to randomize (stage: %(stage)s).")
-            % {"number": locked.screening_number, "stage": locked.get_stage_display()},
-            code="not_ready",
-        )
+    # Randomization is the second half of secondary registration (one transaction): a registered patient,
+    # whose secondary registration the caller has just written (screening.stages.Step.RANDOMIZE).
+    require_step(locked, stages.Step.RANDOMIZE, out_of_order=NotReadyToRandomize)
     levels = _levels(config, locked, given)
     counts, tally_rows = _counts_before(config, levels, locked.site_id)
     last = Allocation.objects.order_by("-sequence").values("sequence", "hash").first()
@@ -468,21 +467,15 @@ def _allocate(*, patient, given: dict, user, meaning: str) -> Allocation:
     record.allocated_at = now
     record.signed_at = now
     record.hash = ledger.compute_hash(record)
-    record._history_user = user
-    record._change_reason = "Randomized"
-    record.save()
+    auditing.save(record, user=user, reason="Randomized")
     _count_allocation(config, levels, locked.site_id, record.arm, tally_rows)
 
     if config.frozen_at is None:
         config.frozen_at = now
-        config._history_user = user
-        config._change_reason = "Frozen by the first allocation"
-        config.save(update_fields=["frozen_at"])
+        auditing.save(config, user=user, reason="Frozen by the first allocation", update_fields=["frozen_at"])
 
     locked.stage = Patient.Stage.RANDOMIZED
-    locked._history_user = user
-    locked._change_reason = f"Randomized (allocation #{record.sequence})"
-    locked.save(update_fields=["stage"])
+    auditing.save(locked, user=user, reason=f"Randomized (allocation #{record.sequence})", update_fields=["stage"])
     patient.stage = locked.stage  # the caller's instance must not save a stale stage later
 
     allocation_id = record.pk

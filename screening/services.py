@@ -19,20 +19,21 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from oligami_site import access, sites
+from oligami_site import access, auditing, sites
 from oligami_site.access import Action
 from oligami_site.models import Site
 from oligami_site.site_status import SiteAction
 
 from . import eligibility as rules
-from . import verdicts
+from . import stages, verdicts
 from .exceptions import ReasonRequired, ScreeningError, ScreeningLocked
 from .models import LabPanel, Lesion, Patient, Screening
 
-# A patient's screening facts may change only until primary registration uses them.
-OPEN_STAGES = frozenset({Patient.Stage.SCREENING, Patient.Stage.ELIGIBLE, Patient.Stage.SCREEN_FAILED})
+# The stage a screening's outcome puts the patient in (the facts may change until primary registration:
+# stages.Step.EDIT_SCREENING).
 STAGE_FOR_OUTCOME = {
     Screening.Outcome.DRAFT: Patient.Stage.SCREENING,
     Screening.Outcome.ELIGIBLE: Patient.Stage.ELIGIBLE,
@@ -75,7 +76,6 @@ RANGES: dict[str, tuple[Decimal, Decimal]] = {
     "creatinine": (Decimal("0"), Decimal("30")),
 }
 EARLIEST_DATE = dt.date(1900, 1, 1)
-REASON_MAX_LENGTH = 100  # simple-history's history_change_reason column
 INITIALS = re.compile(r"[A-Z.]{0,4}")
 
 
@@ -87,16 +87,6 @@ INITIALS = re.compile(r"[A-Z.]{0,4}")
 def _require_edit(user, site) -> None:
     if not access.can(user, Action.EDIT, site):
         raise ScreeningError(_("You may not enter screening data at this site."), code="forbidden")
-
-
-def _clean_reason(reason: str | None) -> str:
-    reason = (reason or "").strip()
-    if len(reason) > REASON_MAX_LENGTH:
-        raise ScreeningError(
-            _("The reason is too long (at most %(max)s characters).") % {"max": REASON_MAX_LENGTH},
-            code="reason_too_long",
-        )
-    return reason
 
 
 def _check_date(value, label) -> None:
@@ -148,11 +138,6 @@ def _quantize(obj) -> None:
             setattr(obj, field.attname, value.quantize(Decimal(1).scaleb(-field.decimal_places)))
 
 
-def _audit(obj, user, reason: str) -> None:
-    obj._history_user = user
-    obj._change_reason = reason
-
-
 def _label(model, name):
     return model._meta.get_field(name).verbose_name
 
@@ -188,7 +173,7 @@ def create_patient(*, site: Site, sex: str, birth_date: dt.date, initials: str =
     patient = Patient(site=site, sequence=sequence, screening_number=f"{site.code}-S{sequence:04d}", sex=sex,
                       birth_date=birth_date, initials=initials, stage=Patient.Stage.SCREENING)
     _full_clean(patient, exclude=["site", "screening_number", "sequence"])
-    _audit(patient, user, "Patient created")
+    auditing.mark(patient, user=user, reason="Patient created")
     patient.save()
     return patient
 
@@ -203,13 +188,22 @@ def _lock_open_patient(patient: Patient, user) -> Patient:
     # One writer per patient at a time: the screening number n+1 and the stage move are read-then-write.
     patient = Patient.objects.select_for_update().select_related("site").get(pk=patient.pk)
     sites.require(patient.site, SiteAction.SCREENING)
-    if patient.stage not in OPEN_STAGES:
-        raise ScreeningLocked(
-            _("%(patient)s is already registered (%(stage)s): the screening facts can no longer change.")
-            % {"patient": patient.screening_number, "stage": patient.get_stage_display()},
-            code="registered",
-        )
+    require_step(patient, stages.Step.EDIT_SCREENING, out_of_order=ScreeningLocked)
     return patient
+
+
+def require_step(patient: Patient, step: stages.Step, *, out_of_order: type[Exception],
+                 already_done: type[Exception] | None = None) -> None:
+    """Raise the caller's domain error, with the stage machine's translated reason, when `step` is refused
+    at the patient's stage (screening.stages.TABLE). Every service that moves a patient asks this first,
+    with the patient row locked."""
+    refusal = stages.check(patient.stage, step)
+    if refusal is None:
+        return
+    error = already_done if already_done is not None and refusal.kind == stages.Kind.ALREADY_DONE else out_of_order
+    number = patient.screening_number
+    raise error(gettext(refusal.message) % {"patient": number, "number": number, "step": gettext(step.label),
+                                            "stage": str(patient.get_stage_display())}, code=refusal.code)
 
 
 def _clean_lesions(lesions) -> list[dict[str, Any]]:
@@ -307,7 +301,7 @@ def _move_stage(patient: Patient, outcome: str, user, reason: str) -> None:
     stage = STAGE_FOR_OUTCOME[outcome]
     if patient.stage != stage:
         patient.stage = stage
-        _audit(patient, user, reason)
+        auditing.mark(patient, user=user, reason=reason)
         patient.save(update_fields=["stage"])
 
 
@@ -323,7 +317,7 @@ def save_screening(*, patient: Patient, data: dict[str, Any], lesions, labs, use
     A reason is required to change a value already recorded, or anything of a screening that has an
     outcome (eligible / not eligible); filling in facts a draft still misses needs none.
     """
-    reason = _clean_reason(reason)
+    reason = auditing.clean_reason(reason, error=ScreeningError)
     patient = _lock_open_patient(patient, user)
     unknown = set(data) - set(FACT_FIELDS)
     if unknown:
@@ -404,7 +398,7 @@ def save_screening(*, patient: Patient, data: dict[str, Any], lesions, labs, use
         if panel.pk is None or any(getattr(panel, k) != v for k, v in lab_spec.items()):
             for name, value in lab_spec.items():
                 setattr(panel, name, value)
-            _audit(panel, user, reason)
+            auditing.mark(panel, user=user, reason=reason)
             panel.save()
         screening.labs = panel
     else:
@@ -422,7 +416,7 @@ def save_screening(*, patient: Patient, data: dict[str, Any], lesions, labs, use
         lesion_objects.append(lesion)
 
     _evaluate_into(screening, lesion_objects)
-    _audit(screening, user, reason)
+    auditing.mark(screening, user=user, reason=reason)
     screening.save()
 
     kept = set()
@@ -431,14 +425,14 @@ def save_screening(*, patient: Patient, data: dict[str, Any], lesions, labs, use
             kept.add(lesion.pk)
             if all(getattr(lesion, k) == v for k, v in originals[lesion.pk].items()):
                 continue  # unchanged: no history row
-        _audit(lesion, user, reason)
+        auditing.mark(lesion, user=user, reason=reason)
         lesion.save()
     for pk, lesion in existing_lesions.items():
         if pk not in kept:
-            _audit(lesion, user, reason)
+            auditing.mark(lesion, user=user, reason=reason)
             lesion.delete()
     if old_panel is not None and lab_spec is None:
-        _audit(old_panel, user, reason)
+        auditing.mark(old_panel, user=user, reason=reason)
         old_panel.delete()
 
     _move_stage(patient, screening.outcome, user, reason)
@@ -450,7 +444,7 @@ def start_rescreening(*, patient: Patient, user, reason: str | None = None,
                       screening_date: dt.date | None = None) -> Screening:
     """A new screening n+1 for a patient screened before; the earlier screening and its verdict stay as
     they were. Copies only the facts of her history (RESCREEN_COPIED_FIELDS); it starts as a draft."""
-    reason = _clean_reason(reason)
+    reason = auditing.clean_reason(reason, error=ScreeningError)
     patient = _lock_open_patient(patient, user)
     latest = patient.screenings.order_by("-number").first()
     if latest is None:
@@ -469,7 +463,7 @@ def start_rescreening(*, patient: Patient, user, reason: str | None = None,
         setattr(screening, name, getattr(latest, name))
     _evaluate_into(screening, [])
     reason = reason or f"Re-screening (screening {screening.number})"
-    _audit(screening, user, reason)
+    auditing.mark(screening, user=user, reason=reason)
     screening.save()
     _move_stage(patient, screening.outcome, user, reason)
     return screening

@@ -15,7 +15,7 @@ from screening.models import Patient, Screening
 from tests.screening.factories import eligible_inputs
 
 pytestmark = pytest.mark.django_db
-migration = importlib.import_module("screening.migrations.0003_screen_failure_whatever_is_missing")
+migration = importlib.import_module("screening.migrations.0004_screen_failure_whatever_is_missing")
 
 
 def failing_with_a_blank(site, user):

@@ -44,7 +44,7 @@ def reclassify(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("screening", "0002_initial_treatment_not_given"),
+        ("screening", "0003_patient_stage_without_ready_to_randomize"),
     ]
 
     operations = [
