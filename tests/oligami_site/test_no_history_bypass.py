@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-APPS = ["oligami_site", "screening", "registration", "randomization"]
+APPS = ["oligami_site", "screening", "registration", "randomization", "followup"]
 FORBIDDEN = [
     (re.compile(r"(?<!select_for_update)\)\s*\.update\("), "QuerySet.update()"),
     (re.compile(r"\.objects\.update\("), "Manager.update()"),
