@@ -193,9 +193,10 @@ def _plans_of(primary: PrimaryRegistration):
     return TherapyPlan.objects.filter(subtype=primary.subtype, effective_from__lte=primary.registration_date)
 
 
-def course_plans(patient) -> list[TherapyPlan]:
+def course_plans(patient):
+    """The regimens a course of the patient may follow (a queryset; empty before primary registration)."""
     primary = PrimaryRegistration.objects.filter(patient=patient).first()
-    return list(_plans_of(primary).order_by("-version")) if primary else []
+    return _plans_of(primary).order_by("-version") if primary else TherapyPlan.objects.none()
 
 
 def _course_values(state: PatientState, data: Mapping, *, course: SystemicCourse | None):
@@ -280,12 +281,12 @@ def update_course(*, course: SystemicCourse, data: Mapping, user, reason) -> Sys
 # --- metastasis-directed therapy (arm B) and contamination (arm A) ------------------------------------
 
 
-def remaining_lesions(patient) -> list[Lesion]:
-    """The oligometastases of the screening the patient was registered on (the MDT targets)."""
+def remaining_lesions(patient):
+    """The oligometastases of the screening the patient was registered on (the MDT targets; a queryset)."""
     primary = PrimaryRegistration.objects.filter(patient=patient).first()
     if primary is None:
-        return []
-    return list(Lesion.objects.filter(screening_id=primary.screening_id).order_by("position", "id"))
+        return Lesion.objects.none()
+    return Lesion.objects.filter(screening_id=primary.screening_id).order_by("position", "id")
 
 
 def _mdt_values(state: PatientState, data: Mapping) -> dict:

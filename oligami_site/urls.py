@@ -30,6 +30,7 @@ urlpatterns = [
     path("registration/", include("registration.urls")),
     path("calendar/", include("registration.calendar_urls")),  # deadlines feed (token URL, no login)
     path("randomization/", include("randomization.urls")),
+    path("followup/", include("followup.urls")),
     path("", include("oversight.urls")),  # audit trail, reports, exports
     path("admin/", admin.site.urls),
 ]

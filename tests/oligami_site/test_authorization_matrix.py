@@ -67,6 +67,14 @@ GET = {
     "registration:off_study":            (L, 200, 200, 403, 404, 403, 404, 404),
     "calendar":                          (L, 200, 200, 200, 200, 403, 403, 403),  # feed: membership sites only
     "calendar_feed":                     (200, 200, 200, 200, 200, 200, 200, 200),  # the token is the key
+    "followup:patient":                  (L, 200, 200, 200, 404, 200, 404, 404),
+    "followup:course":                   (L, 200, 200, 403, 404, 403, 404, 404),
+    "followup:mdt":                      (L, 200, 200, 403, 404, 403, 404, 404),
+    "followup:contamination":            (L, 200, 200, 403, 404, 403, 404, 404),
+    "followup:assessment":               (L, 200, 200, 403, 404, 403, 404, 404),
+    "followup:death":                    (L, 200, 200, 403, 404, 403, 404, 404),
+    "followup:alive":                    (L, 200, 200, 403, 404, 403, 404, 404),
+    "followup:withdrawal":               (L, 200, 200, 403, 404, 403, 404, 404),
     "randomization:result":              (L, 200, 200, 200, 404, 200, 404, 404),
     "randomization:balance":             (L, 200, 200, 200, 200, 200, 200, 404),
     "randomization:balance_csv":         (L, 200, 200, 200, 200, 200, 200, 404),
@@ -100,6 +108,13 @@ POST = {
     "registration:evaluation":           (L, 200, 200, 403, 404, 403, 404, 404),
     "registration:secondary":            (L, 200, 200, 403, 404, 403, 404, 404),
     "registration:off_study":            (L, 200, 200, 403, 404, 403, 404, 404),
+    "followup:course":                   (L, 200, 200, 403, 404, 403, 404, 404),
+    "followup:mdt":                      (L, 200, 200, 403, 404, 403, 404, 404),
+    "followup:contamination":            (L, 200, 200, 403, 404, 403, 404, 404),
+    "followup:assessment":               (L, 200, 200, 403, 404, 403, 404, 404),
+    "followup:death":                    (L, 200, 200, 403, 404, 403, 404, 404),
+    "followup:alive":                    (L, 200, 200, 403, 404, 403, 404, 404),
+    "followup:withdrawal":               (L, 200, 200, 403, 404, 403, 404, 404),
     "calendar":                          (L, R, R, R, R, 403, 403, 403),
     "logout":                            (L, L, L, L, L, L, L, L),  # sent last: it ends the session
 }
