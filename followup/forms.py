@@ -114,3 +114,22 @@ class WithdrawalForm(_Form):
     date = forms.DateField(label=_("Withdrawal date"), widget=DateInput())
     kind = forms.ChoiceField(label=_("Kind"), choices=Withdrawal.Kind.choices, widget=forms.RadioSelect)
     details = forms.CharField(label=_("Details"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class OpenSurveyForm(_Form):
+    cutoff_date = forms.DateField(label=_("Cut-off date"), widget=DateInput())
+
+
+class SurveyEntryForm(_Form):
+    status = forms.ChoiceField(label=_("Status as of the cut-off"), widget=forms.RadioSelect,
+                               choices=[("alive", _("Alive")), ("dead", _("Dead"))])
+    last_known_alive = forms.DateField(label=_("Last date known alive"), widget=DateInput(), required=False,
+                                       help_text=_("When alive: the latest date from any contact or record."))
+    death_date = forms.DateField(label=_("Date of death"), widget=DateInput(), required=False)
+    cause = forms.ChoiceField(label=_("Cause of death"), required=False,
+                              choices=[("", "---------"), *Death.Cause.choices])
+    progression_since_last = _yes_no(_("Progression since the last survey"))
+
+
+class LostForm(_Form):
+    details = forms.CharField(label=_("Details"), required=False, widget=forms.Textarea(attrs={"rows": 2}))

@@ -17,9 +17,11 @@ from . import endpoints
 from .models import (
     Assessment,
     Death,
+    FollowupSettings,
     LastKnownAlive,
     LostToFollowUp,
     MetastasisDirectedTherapy,
+    SurveyEntry,
     SystemicCourse,
     Withdrawal,
 )
@@ -123,3 +125,124 @@ def origins_of(queryset) -> dict[int, date]:
 def followup_of(patient) -> PatientFollowup | None:
     pk = patient.pk if isinstance(patient, Patient) else patient
     return followup_for(origins_of(Patient.objects.filter(pk=pk))).get(pk)
+
+
+# --- follow-up surveys ---------------------------------------------------------------------------------
+
+
+@dataclass
+class SurveyRow:
+    patient_id: int
+    screening_number: str
+    registration_number: str
+    site_id: int
+    site_code: str
+    origin: date
+    last_known_alive: date | None  # F1's date known alive (recorded, assessments, origin), None when dead
+    death_date: date | None
+    withdrawal: endpoints.Withdrawal | None
+    lost: bool
+    entry_status: str | None  # the site's confirmation for this survey
+    entry_alive: date | None
+    state: str  # "confirmed" | "dead" | "lost" | "withdrawn" | "to_update"
+    status_unknown: bool
+
+
+COMPLETE_STATES = ("confirmed", "dead", "lost", "withdrawn")
+
+
+def status_unknown_days() -> int | None:
+    return FollowupSettings.objects.values_list("status_unknown_days", flat=True).first()
+
+
+def survey_rows(survey, patients) -> list[SurveyRow]:
+    """Every randomized patient of `patients` (a queryset, already scoped to the user's sites) randomized on
+    or before the survey's cut-off, with what the survey needs of them; a constant number of queries."""
+    cutoff = survey.cutoff_date
+    base = (randomized_patients(patients).filter(secondary_registration__registration_date__lte=cutoff)
+            .values_list("id", "screening_number", "primary_registration__number", "site_id", "site__code",
+                         "secondary_registration__registration_date").order_by("site__code", "sequence"))
+    patients_rows = list(base)
+    followups = followup_for({row[0]: row[5] for row in patients_rows})
+    entries = {pid: (status, alive) for pid, status, alive in SurveyEntry.objects.filter(
+        survey=survey, patient_id__in=[row[0] for row in patients_rows]).values_list(
+        "patient_id", "status", "last_known_alive")}
+    threshold = status_unknown_days()
+    rows = []
+    for pid, number, registration_number, site_id, site_code, origin in patients_rows:
+        f = followups[pid]
+        death = f.facts.death_date
+        withdrawal = f.facts.withdrawal
+        entry = entries.get(pid)
+        alive = None if death is not None else endpoints.last_known_alive(endpoints.usable_facts(f.facts))
+        if entry is not None:
+            state = "confirmed"
+        elif death is not None and death <= cutoff:
+            state = "dead"
+        elif f.lost_to_follow_up:
+            state = "lost"
+        elif withdrawal is not None and withdrawal.kind == endpoints.WITHDRAWAL_ALL_DATA and withdrawal.date <= cutoff:
+            state = "withdrawn"  # nothing after the withdrawal date may be collected (FOLLOWUP.md)
+        else:
+            state = "to_update"
+        unknown = (state == "to_update" and threshold is not None and alive is not None
+                   and (cutoff - alive).days > threshold)
+        rows.append(SurveyRow(patient_id=pid, screening_number=number, registration_number=registration_number or "",
+                              site_id=site_id, site_code=site_code, origin=origin, last_known_alive=alive,
+                              death_date=death, withdrawal=withdrawal, lost=f.lost_to_follow_up,
+                              entry_status=entry[0] if entry else None, entry_alive=entry[1] if entry else None,
+                              state=state, status_unknown=unknown))
+    return rows
+
+
+@dataclass
+class SiteCompleteness:
+    site_code: str
+    total: int
+    complete: int
+
+    @property
+    def percent(self) -> int:
+        return round(100 * self.complete / self.total) if self.total else 100
+
+
+def completeness(rows: list[SurveyRow]) -> list[SiteCompleteness]:
+    by_site: dict[str, SiteCompleteness] = {}
+    for row in rows:
+        site = by_site.setdefault(row.site_code, SiteCompleteness(row.site_code, 0, 0))
+        site.total += 1
+        site.complete += row.state in COMPLETE_STATES
+    return [by_site[code] for code in sorted(by_site)]
+
+
+# --- Kaplan-Meier --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SurvivalData:
+    """(days, event) of OS and PFS per group ("all", or the arms), and the patients left out by F5."""
+
+    os: dict[str, tuple[tuple[int, bool], ...]]
+    pfs: dict[str, tuple[tuple[int, bool], ...]]
+    unknown: int
+    total: int
+
+
+def survival_data(patients, *, by_arm: bool) -> SurvivalData:
+    """From the randomized patients of `patients` (scoped by the caller). `by_arm` is for the statistician
+    only (DESIGN.md, blinding): the caller decides, this function only groups."""
+    rows = list(randomized_patients(patients).values_list("id", "secondary_registration__registration_date",
+                                                          "allocation__arm"))
+    followups = followup_for({pid: origin for pid, origin, _arm in rows})
+    os_groups, pfs_groups = defaultdict(list), defaultdict(list)
+    unknown = 0
+    for pid, _origin, arm in rows:
+        result = followups[pid].result
+        if not result.known:
+            unknown += 1
+            continue
+        group = (arm or "?") if by_arm else "all"
+        os_groups[group].append((result.os_days, result.os_event))
+        pfs_groups[group].append((result.pfs_days, result.pfs_event))
+    return SurvivalData(os={k: tuple(v) for k, v in sorted(os_groups.items())},
+                        pfs={k: tuple(v) for k, v in sorted(pfs_groups.items())}, unknown=unknown, total=len(rows))

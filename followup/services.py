@@ -40,10 +40,13 @@ from .models import (
     Assessment,
     Contamination,
     Death,
+    FollowupSurvey,
     LastKnownAlive,
+    LostToFollowUp,
     MetastasisDirectedTherapy,
     Modality,
     ScheduleRule,
+    SurveyEntry,
     SystemicCourse,
     Withdrawal,
 )
@@ -503,3 +506,105 @@ def _freeze_schedule(user) -> None:
     for rule in ScheduleRule.objects.select_for_update().filter(frozen_at__isnull=True):
         rule.frozen_at = now
         _save(rule, user, "Frozen: first assessment recorded", update_fields=["frozen_at"])
+
+
+# --- follow-up surveys ---------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def open_survey(*, cutoff_date, user) -> FollowupSurvey:
+    """A data manager opens a survey with a cut-off date (not in the future); one survey open at a time."""
+    cutoff = _date(cutoff_date, _("Cut-off date"))
+    # Lock the open surveys (if any) so that two openings at once cannot both pass the check.
+    if FollowupSurvey.objects.select_for_update().filter(closed_at__isnull=True).exists():
+        raise InvalidEntry(_("A follow-up survey is already open: close it first."), code="survey_open")
+    latest = FollowupSurvey.objects.order_by("-cutoff_date").values_list("cutoff_date", flat=True).first()
+    if latest is not None and cutoff <= latest:
+        raise InvalidEntry(_("The cut-off date must be after the last survey's (%(date)s).") % {"date": _d(latest)},
+                           code="cutoff_order")
+    survey = FollowupSurvey(cutoff_date=cutoff, opened_at=timezone.now(), opened_by=user)
+    _save(survey, user, f"Survey opened, cut-off {cutoff.isoformat()}")
+    return survey
+
+
+@transaction.atomic
+def close_survey(*, survey: FollowupSurvey, user) -> FollowupSurvey:
+    survey = FollowupSurvey.objects.select_for_update().get(pk=survey.pk)
+    if survey.closed_at is not None:
+        raise InvalidEntry(_("The survey is already closed."), code="survey_closed")
+    survey.closed_at = timezone.now()
+    _save(survey, user, "Survey closed", update_fields=["closed_at"])
+    return survey
+
+
+@transaction.atomic
+def confirm_survey_entry(*, survey: FollowupSurvey, patient, data: Mapping, user, reason=None) -> SurveyEntry:
+    """The site's status of a randomized patient as of the survey's cut-off: alive with the last date known
+    alive (recorded as such), or dead with the date (the death recorded, unless it already is). A second
+    confirmation corrects the first and needs a reason."""
+    state = _lock(patient)
+    _require_randomized(state, _("a survey entry"))
+    survey = FollowupSurvey.objects.get(pk=survey.pk)
+    if not survey.is_open:
+        raise InvalidEntry(_("The survey is closed."), code="survey_closed")
+    existing = SurveyEntry.objects.filter(survey=survey, patient=state.patient).first()
+    change_reason = _reason(reason) if existing is not None else None
+    status = data.get("status")
+    if status not in SurveyEntry.Status.values:
+        raise InvalidEntry(_("Choose alive or dead as of the cut-off."), code="missing_fields")
+    progression = data.get("progression_since_last")
+    if progression is not None and not isinstance(progression, bool):
+        raise InvalidEntry(_("Progression since the last survey: answer yes or no."), code="wrong_type")
+    alive_date = None
+    if status == SurveyEntry.Status.ALIVE:
+        if state.death is not None:
+            raise InvalidEntry(_("A death is recorded on %(date)s: the patient cannot be alive.")
+                               % {"date": _d(state.death.date)}, code="after_death")
+        alive_date = _date(data.get("last_known_alive"), _("Last date known alive"))
+        _not_before_origin(state, alive_date, _("Last date known alive"))
+        _withdrawal_allows(state, alive_date, _("Last date known alive"))
+        if existing is None or existing.last_known_alive != alive_date:
+            alive = LastKnownAlive(patient=state.patient, date=alive_date, survey=survey,
+                                   source=f"survey {_d(survey.cutoff_date)}")
+            _save(alive, user, "Last date known alive (survey)")
+    else:
+        death_date = _date(data.get("death_date"), _("Date of death"))
+        if state.death is None:
+            _not_before_origin(state, death_date, _("Date of death"))
+            _withdrawal_allows(state, death_date, _("Date of death"))
+            latest = _latest_alive_fact(state.patient)
+            if latest is not None and death_date < latest:
+                raise InvalidEntry(_("The date of death %(date)s is before the patient was last known alive "
+                                     "(%(alive)s).") % {"date": _d(death_date), "alive": _d(latest)},
+                                   code="alive_after_death")
+            cause = data.get("cause") or Death.Cause.UNKNOWN
+            if cause not in Death.Cause.values:
+                raise InvalidEntry(_("Choose the cause of death."), code="missing_fields")
+            _save(Death(patient=state.patient, date=death_date, cause=cause), user, "Death recorded (survey)")
+        elif state.death.date != death_date:
+            raise InvalidEntry(_("A death is already recorded on %(date)s.") % {"date": _d(state.death.date)},
+                               code="death_differs")
+    entry = existing or SurveyEntry(survey=survey, patient=state.patient)
+    entry.status = status
+    entry.last_known_alive = alive_date
+    entry.progression_since_last = progression
+    entry.confirmed_at = timezone.now()
+    entry.confirmed_by = user
+    _save(entry, user, change_reason or "Survey entry confirmed")
+    return entry
+
+
+@transaction.atomic
+def confirm_lost_to_follow_up(*, patient, user, survey=None, details="") -> LostToFollowUp:
+    """The data manager confirms that a randomized patient is lost to follow-up (once)."""
+    state = _lock(patient)
+    _require_randomized(state, _("lost to follow-up"))
+    if LostToFollowUp.objects.filter(patient=state.patient).exists():
+        raise AlreadyRecorded(_("%(patient)s is already confirmed lost to follow-up.")
+                              % {"patient": state.patient.screening_number}, code="already_recorded")
+    if state.death is not None:
+        raise InvalidEntry(_("A death is recorded: the patient is not lost to follow-up."), code="dead")
+    lost = LostToFollowUp(patient=state.patient, survey=survey, confirmed_at=timezone.now(), confirmed_by=user,
+                          details=_text(details, _("Details")))
+    _save(lost, user, "Lost to follow-up confirmed")
+    return lost

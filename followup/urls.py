@@ -12,4 +12,9 @@ urlpatterns = [
     path("patients/<int:pk>/death/", views.death, name="death"),
     path("patients/<int:pk>/alive/", views.alive, name="alive"),
     path("patients/<int:pk>/withdrawal/", views.withdrawal, name="withdrawal"),
+    path("curves/", views.curves, name="curves"),
+    path("surveys/", views.surveys, name="surveys"),
+    path("surveys/<int:survey_id>/", views.survey, name="survey"),
+    path("surveys/<int:survey_id>/patients/<int:pk>/", views.survey_entry, name="survey_entry"),
+    path("surveys/<int:survey_id>/patients/<int:pk>/lost/", views.lost, name="lost"),
 ]

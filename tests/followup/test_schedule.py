@@ -39,7 +39,7 @@ def test_overdue_only_the_day_after_the_window_ends():
 
 def test_overdue_counts_only_since_the_last_assessment():
     s = status(ORIGIN, EXAMPLE, [d(84)], d(300))
-    assert [x.number for x in s.overdue] == [2] and s.next_due.number == 3
+    assert [x.number for x in s.overdue] == [2, 3] and s.next_due.number == 4
 
 
 def test_no_schedule_no_due():

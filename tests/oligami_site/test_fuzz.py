@@ -19,6 +19,7 @@ from django.urls import get_resolver, reverse
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from followup import services as followup_services
 from oligami_site.lockout import reset_failures
 from registration import services as registration_services
 from tests.conftest import OligamiClient
@@ -102,6 +103,7 @@ def scene(site_a, site_b, coordinator_a, investigator_a, data_manager, coordinat
         "users": {"coordinator": coordinator_a, "investigator": investigator_a, "data_manager": data_manager},
         "fresh": fresh, "eligible": eligible.patient, "screening": eligible, "registered": registered,
         "randomized": randomized, "token": ical.issue_token(user=coordinator_a).token,
+        "survey": followup_services.open_survey(cutoff_date=dt.date.today() - dt.timedelta(days=1), user=data_manager),
     }
 
 
@@ -118,6 +120,7 @@ def url_for(name, route, scene):
         kwargs[converter] = {
             "pk": scene["screening"].pk if name in ("screening:checklist", "screening:screening_edit") else patient.pk,
             "patient_id": patient.pk, "token": scene["token"], "table": next(iter(TABLES)),
+            "survey_id": scene["survey"].pk,
         }[converter]
     return reverse(name, kwargs=kwargs)
 
