@@ -40,6 +40,7 @@ from .models import (
     Assessment,
     Contamination,
     Death,
+    FollowupSettings,
     FollowupSurvey,
     LastKnownAlive,
     LostToFollowUp,
@@ -608,3 +609,15 @@ def confirm_lost_to_follow_up(*, patient, user, survey=None, details="") -> Lost
                           details=_text(details, _("Details")))
     _save(lost, user, "Lost to follow-up confirmed")
     return lost
+
+
+@transaction.atomic
+def save_followup_settings(*, status_unknown_days: int, user, reason) -> FollowupSettings:
+    """The one row of follow-up settings (trial configuration), created or changed with a reason."""
+    if isinstance(status_unknown_days, bool) or not isinstance(status_unknown_days, int) or \
+            not 1 <= status_unknown_days <= 1000:
+        raise InvalidEntry(_("The number of days must be a whole number from 1 to 1000."), code="out_of_range")
+    settings = FollowupSettings.objects.select_for_update().first() or FollowupSettings()
+    settings.status_unknown_days = status_unknown_days
+    _save(settings, user, reason or "Follow-up settings")
+    return settings
