@@ -31,6 +31,9 @@ ROLE_PERMISSIONS = {
         ("followup", "*", ["view"]),
         ("followup", "schedulerule", ["add", "change"]),
         ("followup", "followupsettings", ["add", "change"]),
+        # Data queries are raised and answered on their pages (services); the admin only reads them.
+        ("oversight", "dataquery", ["view"]),
+        ("oversight", "querymessage", ["view"]),
     ],
     TrialRole.STATISTICIAN: [
         ("oligami_site", "site", ["view"]),

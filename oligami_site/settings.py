@@ -206,6 +206,8 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celery" / "beat-schedule")
 # Exactly one beat process runs in a deployment (deploy/Procfile): it starts the daily reminder scan.
 CELERY_BEAT_SCHEDULE = {
     "daily-reminders": {"task": "registration.tasks.daily_reminders", "schedule": crontab(hour=8, minute=0)},
+    # Before the digests, so that the day's new data queries are in them.
+    "daily-checks": {"task": "oversight.tasks.daily_checks", "schedule": crontab(hour=7, minute=30)},
 }
 
 # How long the reports keep a computed classification at most (oligami_site.dataversion): it is reused only

@@ -75,6 +75,14 @@ def _enrolled(request) -> bool:
     return enrolled
 
 
+def pending(request) -> bool:
+    """Whether this session still owes the second factor (TwoFactorMiddleware sends it to enrol or verify)."""
+    user = request.user
+    if not user.is_authenticated or is_verified(user):
+        return False
+    return _enrolled(request) or required_for(user)
+
+
 @receiver(user_logged_in, dispatch_uid="oligami_otp_enrolled_flag")
 def _remember_enrolment(sender, request, user, **kwargs):
     if request is not None and hasattr(request, "session"):
@@ -100,7 +108,7 @@ class TwoFactorMiddleware:
         match = request.resolver_match
         if match is not None and match.view_name in ALLOWED_UNVERIFIED:
             return None
-        if not (_enrolled(request) or required_for(user)):
+        if not pending(request):
             return None  # a site user who has not enrolled: the password is enough
         target = "two_factor_verify" if _enrolled(request) else "two_factor_setup"
         return redirect(f"{reverse(target)}?{urlencode({REDIRECT_FIELD_NAME: request.get_full_path()})}")

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import monitoring_views, views
 
 app_name = "oversight"
 urlpatterns = [
@@ -12,4 +12,6 @@ urlpatterns = [
     path("exports/analysis/dictionary/", views.data_dictionary, name="data_dictionary"),
     path("exports/analysis/dictionary.csv", views.data_dictionary_csv, name="data_dictionary_csv"),
     path("exports/<slug:table>.csv", views.export_table, name="export_table"),
+    path("monitoring/", monitoring_views.monitoring_report, name="monitoring"),
+    path("monitoring.csv", monitoring_views.monitoring_report_csv, name="monitoring_csv"),
 ]

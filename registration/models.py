@@ -192,7 +192,8 @@ class ResponseEvaluation(models.Model):
 
     def to_facts(self) -> rules.ResponseEvaluation:
         return rules.ResponseEvaluation(date=self.date, progression=self.progression,
-                                        new_distant_metastasis=self.new_distant_metastasis)
+                                        new_distant_metastasis=self.new_distant_metastasis,
+                                        overall_response=self.overall_response)
 
 
 class SecondaryRegistration(models.Model):

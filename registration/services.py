@@ -395,9 +395,15 @@ def record_evaluation(*, patient: Patient, data: Mapping, labs: Mapping, user, r
 # --- secondary registration -----------------------------------------------------------------------
 
 
+def primary_lesion_count(primary: PrimaryRegistration) -> int:
+    """The oligometastases recorded in the screening the primary registration rests on (S2)."""
+    return Lesion.objects.filter(screening_id=primary.screening_id).count()
+
+
 def secondary_facts(primary: PrimaryRegistration, evaluation: ResponseEvaluation | None,
                     registration_date: date) -> rules.SecondaryFacts:
-    """The engine's S-facts: subtype from primary registration, plan courses vs courses given (S1)."""
+    """The engine's S-facts: subtype from primary registration, plan courses vs courses given (S1), and
+    the oligometastases recorded at primary registration (S2: more remaining ones are new lesions)."""
     if evaluation is None:
         return rules.SecondaryFacts(registration_date=registration_date,
                                     primary_registration_date=primary.registration_date, subtype=primary.subtype)
@@ -408,6 +414,7 @@ def secondary_facts(primary: PrimaryRegistration, evaluation: ResponseEvaluation
         planned_courses_completed=evaluation.courses_given >= primary.plan.planned_courses,
         response_evaluation=evaluation.to_facts(),
         remaining_lesions=evaluation.remaining_lesions,
+        primary_lesion_count=primary_lesion_count(primary),
         mdt_since_primary=evaluation.mdt_since_primary,
         ecog=evaluation.ecog,
         labs=evaluation.labs.to_facts(),

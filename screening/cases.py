@@ -27,6 +27,7 @@ from .eligibility import (
     ORGANS,
     PRIMARY,
     RECEPTOR_STATUSES,
+    RESPONSES,
     SECONDARY,
     SEXES,
     SIDES,
@@ -244,7 +245,16 @@ def _exclusions(value: Any, path: str) -> dict[str, bool | None] | None:
 
 
 def _response_evaluation(value: Any, path: str) -> ResponseEvaluation | None:
-    data = _object(value, path, {"date": _date, "progression": _bool, "new_distant_metastasis": _bool})
+    data = _object(
+        value,
+        path,
+        {
+            "date": _date,
+            "progression": _bool,
+            "new_distant_metastasis": _bool,
+            "overall_response": _enum(RESPONSES),  # optional (CASES.md): absent or null, no effect
+        },
+    )
     return None if data is None else ResponseEvaluation(**data)
 
 
@@ -282,6 +292,7 @@ SECONDARY_FIELDS: dict[str, Callable[[Any, str], Any]] = {
     "planned_courses_completed": _bool,
     "response_evaluation": _response_evaluation,
     "remaining_lesions": _integer(0),
+    "primary_lesion_count": _integer(0),  # optional (CASES.md): absent or null, no check
     "mdt_since_primary": _bool,
     "ecog": _ECOG,
     "labs": _labs,

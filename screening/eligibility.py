@@ -37,7 +37,22 @@ class Label(str):
     __slots__ = ()
 
 
-ENGINE_VERSION = "oligami-eligibility 1.0 / ELIGIBILITY.md 2026-11"
+class Joined(tuple):
+    """Item-level results named together in one reason parameter, e.g. every lesion over its limit (P5).
+
+    Rendered item by item, each in the reader's language, joined by "; ".
+    """
+
+    __slots__ = ()
+
+    def render(self, translate=lambda s: s) -> str:
+        return "; ".join(item.render(translate) for item in self)
+
+    def __str__(self) -> str:
+        return self.render()
+
+
+ENGINE_VERSION = "oligami-eligibility 1.1 / ELIGIBILITY.md 2026-12"
 
 MET = "met"
 NOT_MET = "not_met"
@@ -56,6 +71,11 @@ TUMOURS = ("none", "noninvasive", "invasive")
 SIDES = ("ipsilateral", "contralateral")
 ORGANS = ("bone", "brain", "lung", "liver", "lymph_node", "other")
 BILSKY_GRADES = ("0", "1a", "1b", "1c", "2", "3")
+# RECIST-style overall response at the response evaluation (S2, S5; CASES.md, optional).
+CR, PR, SD, PD, NE = "CR", "PR", "SD", "PD", "NE"
+RESPONSES = (CR, PR, SD, PD, NE)
+# P14: a part of the initial treatment recorded as not given (a blank is "not recorded", never this).
+NOT_GIVEN = "not_given"
 # CASES.md: a bilsky_grade of null means "the lesion does not involve the spine", which is a fact, not
 # an absent one. The engine keeps None for "absent" and uses this value for "not spinal".
 BILSKY_NOT_SPINAL = "not_spinal"
@@ -100,6 +120,13 @@ VALUE_LABELS = {
     "unknown": Label(_("unknown")),
     "ipsilateral": Label(_("ipsilateral")),
     "contralateral": Label(_("contralateral")),
+}
+RESPONSE_LABELS = {
+    CR: Label(_("CR (complete response)")),
+    PR: Label(_("PR (partial response)")),
+    SD: Label(_("SD (stable disease)")),
+    PD: Label(_("PD (progressive disease)")),
+    NE: Label(_("NE (not evaluable)")),
 }
 ORGAN_LABELS = {
     "bone": Label(_("bone")),
@@ -197,6 +224,7 @@ class ResponseEvaluation:
     date: dt.date | None = None
     progression: bool | None = None
     new_distant_metastasis: bool | None = None
+    overall_response: str | None = None  # RESPONSES; None: not given, no effect (S2, S5)
 
 
 @dataclass(frozen=True)
@@ -207,6 +235,9 @@ class SecondaryFacts:
     planned_courses_completed: bool | None = None
     response_evaluation: ResponseEvaluation | None = None
     remaining_lesions: int | None = None
+    # Oligometastases recorded at primary registration; None: no check. More remaining ones than this
+    # are new lesions, i.e. progression (S2).
+    primary_lesion_count: int | None = None
     mdt_since_primary: bool | None = None
     ecog: int | None = None
     labs: Labs | None = None
@@ -232,7 +263,10 @@ class CriterionResult:
 
     def render(self, translate=lambda s: s) -> str:
         """The reason in the user's language: ``translate`` is e.g. Django's ``gettext``."""
-        params = {k: translate(v) if isinstance(v, Label) else v for k, v in self.params.items()}
+        params = {
+            k: translate(v) if isinstance(v, Label) else v.render(translate) if isinstance(v, Joined) else v
+            for k, v in self.params.items()
+        }
         return translate(self.reason_template) % params
 
 
@@ -428,7 +462,8 @@ INTERPRETATIONS: dict[str, str] = {
     "initial_treatment_end_date": _(
         "P14 (interpretation): the end of initial treatment is the latest of surgery, end of "
         "perioperative chemotherapy and end of molecular targeted therapy; adjuvant endocrine therapy "
-        "does not count."
+        "does not count. Record each part as a date or as not given: a part left blank is not recorded "
+        "and leaves P14 missing."
     ),
     "recurrence_date": _(
         "P14 (interpretation): the recurrence date must be on or after the same calendar day 12 months "
@@ -531,11 +566,18 @@ def is_recurrent(presentation: Presentation | None) -> bool | None:
     return None
 
 
-def initial_treatment_end(*dates: dt.date | None) -> dt.date | None:
-    """P14: the end of initial treatment is the latest of the recorded surgery, end of perioperative
-    chemotherapy and end of molecular targeted therapy (adjuvant endocrine therapy does not count)."""
-    recorded = [d for d in dates if d is not None]
-    return max(recorded) if recorded else None
+def initial_treatment_end(*parts: dt.date | str | None) -> dt.date | None:
+    """P14: the end of initial treatment from its parts (surgery, end of perioperative chemotherapy, end
+    of molecular targeted therapy; adjuvant endocrine therapy does not count).
+
+    Each part is its date, ``NOT_GIVEN``, or None when it is not recorded. A blank is never read as "not
+    given" ("Recording the initial treatment (P14)"): any part not recorded gives None, and so does a
+    treatment with no part given; otherwise the latest date among the parts given.
+    """
+    if any(part is None for part in parts):
+        return None
+    given = [part for part in parts if part != NOT_GIVEN]
+    return max(given) if given else None
 
 
 def _num(value: Any) -> Decimal | None:
@@ -987,57 +1029,52 @@ def _lesion_params(n: int, lesion: Lesion, **extra: Any) -> dict:
 T_LESION_NOT_RECORDED = _("lesion %(n)s (%(organ)s): %(fact)s not recorded")
 
 
+def _p5_lesion(n: int, lesion: Lesion) -> CriterionResult:
+    """One lesion against P5(i) and P5(iii)."""
+    d = _num(lesion.diameter_mm)
+    brain = lesion.organ == "brain" if lesion.organ is not None else None
+    p = _lesion_params(n, lesion, value=d, limit=DIAMETER_MAX_MM, brain_limit=BRAIN_DIAMETER_MAX_MM)
+    if d is not None and d > DIAMETER_MAX_MM:  # P5(i): each <= 30 mm
+        return _result(f"P5.{n}", NOT_MET, _("lesion %(n)s (%(organ)s): %(value)s mm > %(limit)s mm"), p)
+    if brain and d is not None and d > BRAIN_DIAMETER_MAX_MM:  # P5(iii): brain <= 20 mm
+        return _result(
+            f"P5.{n}", NOT_MET, _("lesion %(n)s (%(organ)s): %(value)s mm > %(brain_limit)s mm"), p
+        )
+    if brain and lesion.symptomatic is True:  # P5(iii): brain lesions asymptomatic
+        return _result(
+            f"P5.{n}",
+            NOT_MET,
+            _("lesion %(n)s (%(organ)s): symptomatic (brain lesions must be asymptomatic)"),
+            p,
+        )
+    if d is None:
+        return _result(f"P5.{n}", MISSING, T_LESION_NOT_RECORDED, {**p, "fact": Label(_("maximum diameter"))})
+    if brain is None and (d > BRAIN_DIAMETER_MAX_MM or lesion.symptomatic is not False):
+        # Without the organ we cannot tell whether the brain limits apply; they would matter here.
+        return _result(f"P5.{n}", MISSING, T_LESION_NOT_RECORDED, {**p, "fact": Label(_("organ"))})
+    if brain and lesion.symptomatic is None:
+        return _result(f"P5.{n}", MISSING, T_LESION_NOT_RECORDED, {**p, "fact": Label(_("symptoms"))})
+    return _result(f"P5.{n}", MET, _("lesion %(n)s (%(organ)s): %(value)s mm"), p)
+
+
 def _p5(f: PrimaryFacts) -> CriterionResult:
     if f.lesions is None:
         return _result("P5", MISSING, T_NOT_RECORDED, {"fact": Label(_("oligometastases"))})
     count = len(f.lesions)
-    # P5(ii): 1 to 3 in total. Decided by the count alone, so it comes first; no lesions fails.
+    items = [_p5_lesion(n, lesion) for n, lesion in enumerate(f.lesions, start=1)]
+    # The reason names every lesion over its limit (size and organ), not only the first or the count, so
+    # the coordinator sees at once everything that stands in the way.
+    over = Joined(item for item in items if item.status == NOT_MET)
+    count_params = {"count": count, "min": LESIONS_MIN, "max": LESIONS_MAX, "lesions": over}
+    # P5(ii): 1 to 3 in total; no lesions fails.
     if not LESIONS_MIN <= count <= LESIONS_MAX:
-        return _result(
-            "P5",
-            NOT_MET,
-            _("oligometastases recorded: %(count)s (allowed: %(min)s to %(max)s)"),
-            {"count": count, "min": LESIONS_MIN, "max": LESIONS_MAX},
-        )
-    items = []
-    for n, lesion in enumerate(f.lesions, start=1):
-        d = _num(lesion.diameter_mm)
-        brain = lesion.organ == "brain" if lesion.organ is not None else None
-        p = _lesion_params(n, lesion, value=d, limit=DIAMETER_MAX_MM, brain_limit=BRAIN_DIAMETER_MAX_MM)
-        if d is not None and d > DIAMETER_MAX_MM:  # P5(i): each <= 30 mm
-            items.append(
-                _result(f"P5.{n}", NOT_MET, _("lesion %(n)s (%(organ)s): %(value)s mm > %(limit)s mm"), p)
-            )
-        elif brain and d is not None and d > BRAIN_DIAMETER_MAX_MM:  # P5(iii): brain <= 20 mm
-            items.append(
-                _result(
-                    f"P5.{n}", NOT_MET, _("lesion %(n)s (%(organ)s): %(value)s mm > %(brain_limit)s mm"), p
-                )
-            )
-        elif brain and lesion.symptomatic is True:  # P5(iii): brain lesions asymptomatic
-            items.append(
-                _result(
-                    f"P5.{n}",
-                    NOT_MET,
-                    _("lesion %(n)s (%(organ)s): symptomatic (brain lesions must be asymptomatic)"),
-                    p,
-                )
-            )
-        elif d is None:
-            items.append(
-                _result(
-                    f"P5.{n}", MISSING, T_LESION_NOT_RECORDED, {**p, "fact": Label(_("maximum diameter"))}
-                )
-            )
-        elif brain is None and (d > BRAIN_DIAMETER_MAX_MM or lesion.symptomatic is not False):
-            # Without the organ we cannot tell whether the brain limits apply; they would matter here.
-            items.append(_result(f"P5.{n}", MISSING, T_LESION_NOT_RECORDED, {**p, "fact": Label(_("organ"))}))
-        elif brain and lesion.symptomatic is None:
-            items.append(
-                _result(f"P5.{n}", MISSING, T_LESION_NOT_RECORDED, {**p, "fact": Label(_("symptoms"))})
-            )
+        if over:
+            template = _("oligometastases recorded: %(count)s (allowed: %(min)s to %(max)s); %(lesions)s")
         else:
-            items.append(_result(f"P5.{n}", MET, _("lesion %(n)s (%(organ)s): %(value)s mm"), p))
+            template = _("oligometastases recorded: %(count)s (allowed: %(min)s to %(max)s)")
+        return _result("P5", NOT_MET, template, count_params, items)
+    if len(over) > 1:
+        return _result("P5", NOT_MET, "%(lesions)s", {"lesions": over}, items)
     largest = max((_num(les.diameter_mm) or Decimal(0)) for les in f.lesions)
     return _combine(
         "P5",
@@ -1334,12 +1371,41 @@ def _s1(f: SecondaryFacts) -> CriterionResult:
 
 
 def _s2(f: SecondaryFacts) -> CriterionResult:
-    # S2: no progression and no new distant metastasis. A definite finding fails even if the other is absent.
+    # S2: no progression and no new distant metastasis. A definite finding fails even if another fact is
+    # absent ("Response evaluation and the count of remaining lesions must agree", ELIGIBILITY.md).
     r = f.response_evaluation or ResponseEvaluation()
+    # PD is progression, whatever the progression box says.
+    if r.overall_response == PD:
+        return _result(
+            "S2", NOT_MET, _("overall response %(response)s: progression"), {"response": RESPONSE_LABELS[PD]}
+        )
     findings = ((_("progression"), r.progression), (_("new distant metastasis"), r.new_distant_metastasis))
     for fact, value in findings:
         if value is True:
             return _result("S2", NOT_MET, T_REQUIRED, {"fact": Label(fact), "value": YES, "required": NO})
+    # More remaining oligometastases than at primary registration are new lesions: progression.
+    if (
+        f.primary_lesion_count is not None
+        and f.remaining_lesions is not None
+        and f.remaining_lesions > f.primary_lesion_count
+    ):
+        return _result(
+            "S2",
+            NOT_MET,
+            _(
+                "new lesions since primary registration: %(count)s oligometastases remaining, "
+                "%(primary)s recorded at primary registration (progression)"
+            ),
+            {"count": f.remaining_lesions, "primary": f.primary_lesion_count},
+        )
+    # NE: no one can say there was no progression, so S2 cannot be decided.
+    if r.overall_response == NE:
+        return _result(
+            "S2",
+            MISSING,
+            _("overall response %(response)s: absence of progression cannot be confirmed"),
+            {"response": RESPONSE_LABELS[NE]},
+        )
     for fact, value in findings:
         if value is None:
             return _result("S2", MISSING, T_NOT_RECORDED, {"fact": Label(fact)})
@@ -1393,6 +1459,26 @@ def _s4(f: SecondaryFacts) -> CriterionResult:
 
 def _s5(f: SecondaryFacts) -> CriterionResult:
     # S5: at least one oligometastasis remains and is feasible for definitive local therapy.
+    response = f.response_evaluation.overall_response if f.response_evaluation else None
+    if response == CR:
+        # CR means no oligometastasis remains: not met. Remaining lesions recorded beside a CR contradict
+        # it; the reason names the contradiction so the site corrects the evaluation.
+        if f.remaining_lesions:
+            return _result(
+                "S5",
+                NOT_MET,
+                _(
+                    "overall response %(response)s contradicts %(count)s remaining oligometastases recorded: "
+                    "a complete response leaves none (correct the response evaluation)"
+                ),
+                {"response": RESPONSE_LABELS[CR], "count": f.remaining_lesions},
+            )
+        return _result(
+            "S5",
+            NOT_MET,
+            _("overall response %(response)s: no oligometastasis remains"),
+            {"response": RESPONSE_LABELS[CR]},
+        )
     if f.remaining_lesions is None:
         return _result("S5", MISSING, T_NOT_RECORDED, {"fact": Label(_("remaining oligometastases"))})
     status = MET if f.remaining_lesions >= 1 else NOT_MET

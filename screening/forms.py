@@ -256,8 +256,9 @@ SECTIONS = [
     ("labs", _("Laboratory values"), ("P16",), None),
     ("other", _("Other criteria"), ("P6", "P10", "P11", "P12", "P13", "P14", "P15", "P17"),
      ["other_distant_metastasis", "ecog", "prior_metastasis_treatment",
-      "radical_primary_surgery_since_metastasis_diagnosis", "initial_surgery_date",
-      "perioperative_chemotherapy_end_date", "targeted_therapy_end_date", "recurrence_date",
+      "radical_primary_surgery_since_metastasis_diagnosis", "initial_surgery_date", "initial_surgery_not_given",
+      "perioperative_chemotherapy_end_date", "perioperative_chemotherapy_not_given", "targeted_therapy_end_date",
+      "targeted_therapy_not_given", "recurrence_date",
       "other_cancer_therapy_within_5_years", "lvef_percent"]),
     ("exclusions", _("Exclusion criteria"), rules.EXCLUSION_IDS, [f"e{i}" for i in range(1, 14)]),
 ]
@@ -293,6 +294,15 @@ class ScreeningForm(forms.ModelForm):
         self.helper.layout = Layout(*[self._fieldset(*section) for section in SECTIONS])
         if editing:
             self.helper.layout.append(Fieldset(_("Audit trail"), "reason"))
+
+    def clean(self):
+        data = super().clean()
+        for date_field, flag in Screening.INITIAL_TREATMENT_PARTS:
+            # P14: each part of the initial treatment is a date or "not given", never both.
+            if data.get(date_field) and data.get(flag):
+                self.add_error(date_field, ValidationError(
+                    _("Record a date or \"not given\", not both."), code="p14_both"))
+        return data
 
     def _fieldset(self, key, title, ids, names):
         head = HTML(format_html("<ul class=\"list-unstyled small text-body-secondary mb-2\">{}</ul>",

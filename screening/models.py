@@ -159,11 +159,18 @@ class Screening(models.Model):
         _("prior surgery, drug therapy or radiotherapy for distant metastasis"), null=True, blank=True)
     radical_primary_surgery_since_metastasis_diagnosis = models.BooleanField(
         _("radical surgery of the primary or regional nodes since the metastasis diagnosis"), null=True, blank=True)
-    # P14: the end of initial treatment is derived as the latest of the three dates
+    # P14: each part of the initial treatment is a date or "not given"; a part with neither is not
+    # recorded (P14 missing for recurrent disease, never read as "not given"). The end of initial
+    # treatment is derived as the latest date among the parts given.
     initial_surgery_date = models.DateField(_("surgery of the initial cancer"), null=True, blank=True)
+    initial_surgery_not_given = models.BooleanField(_("surgery of the initial cancer: not given"),
+                                                    default=False)
     perioperative_chemotherapy_end_date = models.DateField(_("end of perioperative chemotherapy"), null=True,
                                                            blank=True)
+    perioperative_chemotherapy_not_given = models.BooleanField(_("perioperative chemotherapy: not given"),
+                                                               default=False)
     targeted_therapy_end_date = models.DateField(_("end of molecular targeted therapy"), null=True, blank=True)
+    targeted_therapy_not_given = models.BooleanField(_("molecular targeted therapy: not given"), default=False)
     recurrence_date = models.DateField(_("recurrence diagnosed"), null=True, blank=True)
     # P15
     other_cancer_therapy_within_5_years = models.BooleanField(
@@ -202,6 +209,12 @@ class Screening(models.Model):
     history = HistoricalRecords()
 
     EXCLUSION_FIELDS = tuple(f"e{i}" for i in range(1, 14))
+    # P14: the parts of the initial treatment, each (date field, "not given" field).
+    INITIAL_TREATMENT_PARTS = (
+        ("initial_surgery_date", "initial_surgery_not_given"),
+        ("perioperative_chemotherapy_end_date", "perioperative_chemotherapy_not_given"),
+        ("targeted_therapy_end_date", "targeted_therapy_not_given"),
+    )
 
     class Meta:
         ordering = ["patient", "number"]
@@ -211,6 +224,11 @@ class Screening(models.Model):
 
     def __str__(self):
         return f"{self.patient} screening {self.number}"
+
+    def initial_treatment_parts(self) -> list:
+        """P14: each part as the engine reads it: its date, NOT_GIVEN, or None (not recorded)."""
+        return [getattr(self, date) or (rules.NOT_GIVEN if getattr(self, not_given) else None)
+                for date, not_given in self.INITIAL_TREATMENT_PARTS]
 
     def to_primary_facts(self, registration_date=None, lesions=None) -> rules.PrimaryFacts:
         """The engine's facts for this screening, judged on `registration_date` (default: screening date).
@@ -238,8 +256,7 @@ class Screening(models.Model):
             prior_metastasis_treatment=self.prior_metastasis_treatment,
             radical_primary_surgery_since_metastasis_diagnosis=(
                 self.radical_primary_surgery_since_metastasis_diagnosis),
-            initial_treatment_end_date=rules.initial_treatment_end(
-                self.initial_surgery_date, self.perioperative_chemotherapy_end_date, self.targeted_therapy_end_date),
+            initial_treatment_end_date=rules.initial_treatment_end(*self.initial_treatment_parts()),
             recurrence_date=self.recurrence_date,
             other_cancer_therapy_within_5_years=self.other_cancer_therapy_within_5_years,
             labs=self.labs.to_facts() if self.labs_id else None,

@@ -57,6 +57,7 @@ RESCREEN_COPIED_FIELDS = (
     "presentation_history", "breast_tumour", "bilateral", "side", "invasive_proven_by_metastasis_biopsy",
     "diagnosed_as_recurrence",
     "initial_surgery_date", "perioperative_chemotherapy_end_date", "targeted_therapy_end_date", "recurrence_date",
+    "initial_surgery_not_given", "perioperative_chemotherapy_not_given", "targeted_therapy_not_given",
 )
 
 # Plausible ranges: outside them a value is a typing error, refused with a message (not a clinical
@@ -248,6 +249,11 @@ def _clean_labs(labs) -> dict[str, Any] | None:
 def _state(values: dict[str, Any], lesions: list[dict[str, Any]], labs: dict[str, Any] | None) -> dict[str, Any]:
     """Everything recorded, flat, to tell what a save would change (None = not recorded)."""
     state = {f"screening.{k}": v for k, v in values.items()}
+    for _date_field, flag in Screening.INITIAL_TREATMENT_PARTS:
+        # P14: an unticked "not given" is "not recorded" (like a blank date), so ticking it in a draft
+        # fills a missing fact rather than changing a recorded one.
+        if f"screening.{flag}" in state:
+            state[f"screening.{flag}"] = state[f"screening.{flag}"] or None
     for position, lesion in enumerate(lesions, start=1):
         key = f"lesion.{lesion['id']}" if lesion.get("id") else f"lesion.new{position}"
         state[key] = True
@@ -352,6 +358,12 @@ def save_screening(*, patient: Patient, data: dict[str, Any], lesions, labs, use
         if field.get_internal_type() == "DateField":
             _check_date(getattr(screening, name), field.verbose_name)
     _check_range("lvef_percent", screening.lvef_percent, _label(Screening, "lvef_percent"))
+    for date_field, flag in Screening.INITIAL_TREATMENT_PARTS:
+        # P14: each part is a date or "not given", never both.
+        if getattr(screening, date_field) is not None and getattr(screening, flag):
+            raise ScreeningError(
+                _("%(field)s: record a date or \"not given\", not both.") % {"field": _label(Screening, date_field)},
+                code="invalid")
     _full_clean(screening, exclude=["patient", "labs", "verdict", "outcome"])
     _quantize(screening)
     for spec in lesion_specs:

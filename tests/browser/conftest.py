@@ -114,3 +114,23 @@ def lang(request):
 @pytest.fixture
 def lang_page(request, lang):
     return request.getfixturevalue("page_ja" if lang == "ja" else "page")
+
+
+def menu(page, lang, label, item):
+    """Open a menu of the navigation bar (the toggler first, on a narrow screen) and follow one of its items."""
+    toggler = page.locator(".navbar-toggler")
+    if toggler.is_visible() and toggler.get_attribute("aria-expanded") != "true":
+        toggler.click()
+    page.locator("#mainnav").get_by_role("button", name=tr(lang, label), exact=True).click()
+    page.locator("#mainnav .dropdown-menu.show").get_by_role("link", name=tr(lang, item)).click()
+    page.wait_for_load_state()
+
+
+def log_out(page, lang="en"):
+    """Log out through the account menu (the user's name), as a person does."""
+    toggler = page.locator(".navbar-toggler")
+    if toggler.is_visible() and toggler.get_attribute("aria-expanded") != "true":
+        toggler.click()
+    page.locator("#nav-account").click()
+    page.locator("#mainnav .dropdown-menu.show").get_by_role("button", name=tr(lang, "Log out")).click()
+    page.wait_for_url("**/accounts/login/")

@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 
 from registration import services
-from tests.browser.conftest import log_in, pick, speaks, tr
+from tests.browser.conftest import log_in, menu, pick, speaks, tr
 from tests.factories import PASSWORD
 from tests.randomization.factories import minimization_config
 from tests.registration.factories import make_eligible_screening, make_plans, record, register
@@ -41,7 +41,7 @@ def test_data_manager_journey(lang_page, lang, data_manager, coordinator_a, site
     assert page.locator("html").get_attribute("lang") == lang
 
     # The admin console: the patients list, searched by screening number, with the history of the record.
-    page.get_by_role("link", name=tr(lang, "Admin console")).click()
+    menu(page, lang, "Data centre", "Admin console")
     page.get_by_role("link", name=tr(lang, "Patients")).first.click()
     page.locator("#searchbar").fill(number)
     page.locator("#changelist-search input[type=submit]").click()
@@ -51,7 +51,7 @@ def test_data_manager_journey(lang_page, lang, data_manager, coordinator_a, site
 
     # An export: the lab panels, as a CSV download.
     page.goto("/")
-    page.get_by_role("link", name=tr(lang, "Exports")).click()
+    menu(page, lang, "Reports", "Exports")
     with page.expect_download() as download:
         page.get_by_role("link", name=tr(lang, "Lab panels")).click()
     csv_text = Path(download.value.path()).read_text(encoding="utf-8")
@@ -59,14 +59,14 @@ def test_data_manager_journey(lang_page, lang, data_manager, coordinator_a, site
     assert number in csv_text and "1.30" in csv_text
 
     # The reports: the CONSORT diagram from live data.
-    page.get_by_role("link", name=tr(lang, "Reports")).click()
+    menu(page, lang, "Reports", "Accrual and CONSORT")
     diagram = page.locator("#consort-diagram")
     assert diagram.is_visible()
     assert pick(lang, "Randomized: n = 1", "ランダム化") in diagram.inner_html() and "n = 1" in diagram.inner_html()
     assert page.locator("#consort-total").inner_text() == "1"
 
     # The balance of the allocation factors across the arms.
-    page.get_by_role("link", name=tr(lang, "Balance")).first.click()
+    menu(page, lang, "Reports", "Balance")
     page.wait_for_url("**/randomization/balance/")
     assert page.locator("#balance-chart").is_visible() and "SITEA" in page.locator("#balance-table").inner_text()
     if lang == "ja":

@@ -1,6 +1,6 @@
 import pytest
 
-from tests.browser.conftest import log_in
+from tests.browser.conftest import log_in, log_out
 from tests.factories import PASSWORD
 
 
@@ -11,8 +11,7 @@ def test_coordinator_logs_in_and_sees_home(page, coordinator_a, site_a):
     log_in(page, "crc_a", PASSWORD)
     assert page.locator("h1").inner_text().startswith("Welcome")
     assert "SITEA" in page.content()
-    page.get_by_role("button", name="Log out").click()
-    page.wait_for_url("**/accounts/login/")
+    log_out(page)
     # Nothing on these pages is refused by the Content-Security-Policy.
     assert not [line for line in console if "Content Security Policy" in line], console
 

@@ -92,6 +92,15 @@ GET = {
     "oversight:data_dictionary":         (L, 403, 403, 403, 403, 200, 403, 403),
     "oversight:data_dictionary_csv":     (L, 403, 403, 403, 403, 200, 403, 403),
     "oversight:export_table":            (L, 403, 403, 403, 403, 200, 403, 403),
+    "queries:list":                      (L, 200, 200, 200, 200, 200, 403, 403),
+    "queries:open":                      (L, 403, 403, 403, 403, 200, 403, 403),
+    "queries:detail":                    (L, 200, 200, 200, 404, 200, 403, 403),  # pk: a query on the patient
+    "queries:step":                      (L, 405, 405, 405, 405, 405, 405, 405),
+    "deviations:list":                   (L, 200, 200, 200, 200, 200, 403, 403),
+    "deviations:new":                    (L, 200, 200, 403, 200, 200, 403, 403),
+    "deviations:detail":                 (L, 200, 200, 200, 404, 200, 403, 403),  # pk: a deviation of the patient
+    "oversight:monitoring":              (L, 200, 200, 200, 200, 200, 403, 403),
+    "oversight:monitoring_csv":          (L, 200, 200, 200, 200, 200, 403, 403),
     "admin:index":                       (L, L, L, L, L, 200, 200, L),
 }
 
@@ -126,6 +135,10 @@ POST = {
     "followup:survey_entry":             (L, 200, 200, 403, 404, 403, 404, 404),
     "followup:lost":                     (L, 403, 403, 403, 403, R, 403, 403),
     "calendar":                          (L, R, R, R, R, 403, 403, 403),
+    "queries:open":                      (L, 403, 403, 403, 403, 200, 403, 403),
+    "queries:step":                      (L, R, R, 403, 404, R, 403, 403),  # step "answer", no text
+    "deviations:new":                    (L, 200, 200, 403, 200, 200, 403, 403),
+    "deviations:detail":                 (L, 200, 200, 403, 404, 200, 403, 403),
     "logout":                            (L, L, L, L, L, L, L, L),  # sent last: it ends the session
 }
 
@@ -188,6 +201,16 @@ def scene(site_a, site_b, coordinator_a, investigator_a, monitor_a, coordinator_
              "coordinator_other_site": coordinator_b, "data_manager": data_manager, "statistician": statistician,
              "no_role": no_role_user}
     marks = {key: {p.screening_number, p.primary_registration.number} for key, p in patients.items()}
+    from oversight import queries as data_queries
+
+    query = {key: data_queries.open_query(user=data_manager, patient=p, text="Please check the ECOG.")
+             for key, p in patients.items()}
+    from oversight import deviations
+
+    deviation = {key: deviations.record_deviation(
+        user=data_manager, site_id=0, patient=p, values={
+            "date": p.primary_registration.registration_date, "category": "schedule", "description": "Late.",
+            "impact_safety": "none", "impact_endpoint": "none"}) for key, p in patients.items()}
     return {
         "patients": patients, "users": users, "marks": marks,
         "screening": {key: p.screenings.order_by("-number").first() for key, p in patients.items()},
@@ -195,6 +218,8 @@ def scene(site_a, site_b, coordinator_a, investigator_a, monitor_a, coordinator_
         "export_table": next(iter(TABLES)),
         "survey": followup_services.open_survey(cutoff_date=dt.date.today() - dt.timedelta(days=1),
                                                 user=data_manager),
+        "query": query,
+        "deviation": deviation,
     }
 
 
@@ -205,6 +230,12 @@ def arguments(name, route, scene, target):
     for converter in re.findall(r"<(?:\w+:)?(\w+)>", route):
         if converter == "patient_id":
             kwargs[converter] = patient.pk
+        elif converter == "pk" and name in ("queries:detail", "queries:step"):
+            kwargs[converter] = scene["query"][target].pk
+        elif converter == "pk" and name == "deviations:detail":
+            kwargs[converter] = scene["deviation"][target].pk
+        elif converter == "step":
+            kwargs[converter] = "answer"
         elif converter == "pk":
             kwargs[converter] = scene["screening"][target].pk if name.startswith("screening:") and (
                 "checklist" in name or "screening_edit" in name) else patient.pk

@@ -83,6 +83,8 @@ def consume(response):
 
 @pytest.fixture
 def scene(site_a, site_b, coordinator_a, investigator_a, data_manager, coordinator_b):
+    from oversight import deviations
+    from oversight import queries as data_queries
     from randomization.models import Allocation
     from registration import ical
     from tests.randomization.factories import minimization_config
@@ -104,6 +106,10 @@ def scene(site_a, site_b, coordinator_a, investigator_a, data_manager, coordinat
         "fresh": fresh, "eligible": eligible.patient, "screening": eligible, "registered": registered,
         "randomized": randomized, "token": ical.issue_token(user=coordinator_a).token,
         "survey": followup_services.open_survey(cutoff_date=dt.date.today() - dt.timedelta(days=1), user=data_manager),
+        "query": data_queries.open_query(user=data_manager, patient=randomized, text="Please check."),
+        "deviation": deviations.record_deviation(user=data_manager, site_id=0, patient=randomized, values={
+            "date": JUDGED_ON, "category": "schedule", "description": "Late.", "impact_safety": "none",
+            "impact_endpoint": "none"}),
     }
 
 
@@ -117,10 +123,14 @@ def url_for(name, route, scene):
                }.get(name, scene["randomized"])
     kwargs = {}
     for converter in re.findall(r"<(?:\w+:)?(\w+)>", route):
+        if converter == "pk" and name in ("queries:detail", "queries:step", "deviations:detail"):
+            kwargs[converter] = scene["deviation" if name.startswith("deviations") else "query"].pk
+            continue
         kwargs[converter] = {
             "pk": scene["screening"].pk if name in ("screening:checklist", "screening:screening_edit") else patient.pk,
             "patient_id": patient.pk, "token": scene["token"], "table": next(iter(TABLES)),
             "survey_id": scene["survey"].pk,
+            "step": "answer",
         }[converter]
     return reverse(name, kwargs=kwargs)
 

@@ -243,6 +243,34 @@ def test_secondary_refusal_names_every_failed_criterion(plans, coordinator_a, si
     assert Patient.objects.get(pk=patient.pk).stage == Patient.Stage.REGISTERED
 
 
+@pytest.mark.parametrize(("overrides", "failed", "words"), [
+    # ELIGIBILITY.md round 2: CR with lesions recorded as remaining is the contradiction the audit found.
+    ({"overall_response": "CR", "remaining_lesions": 1}, ["S5"], "contradicts 1 remaining"),
+    ({"overall_response": "CR", "remaining_lesions": 0}, ["S5"], "no oligometastasis remains"),
+    # Two lesions at primary registration (the factory's screening): three remaining are a new lesion.
+    ({"remaining_lesions": 3}, ["S2"], "new lesions since primary registration"),
+])
+def test_secondary_refuses_a_complete_response_and_new_lesions(plans, coordinator_a, site_a, overrides, failed,
+                                                                 words):
+    patient = register(make_eligible_screening(site=site_a), coordinator_a).patient
+    record(patient, coordinator_a, JUDGED_ON + 85 * DAY, **overrides)
+    with pytest.raises(NotEligible) as refused:
+        services.register_secondary(patient=patient, user=coordinator_a, password=PASSWORD,
+                                    registration_date=JUDGED_ON + 86 * DAY)
+    assert [cid for cid, _t in refused.value.failures] == failed
+    assert words in refused.value.failures[0][1]
+    assert Patient.objects.get(pk=patient.pk).stage == Patient.Stage.REGISTERED
+
+
+def test_secondary_ne_is_missing_s2(plans, coordinator_a, site_a):
+    patient = register(make_eligible_screening(site=site_a), coordinator_a).patient
+    evaluation = record(patient, coordinator_a, JUDGED_ON + 85 * DAY, overall_response="NE")
+    primary = patient.primary_registration
+    verdict = services.secondary_checklist(primary, evaluation, JUDGED_ON + 86 * DAY)
+    assert verdict.missing == ["S2"] and not verdict.eligible
+    assert services.secondary_facts(primary, evaluation, JUDGED_ON + 86 * DAY).primary_lesion_count == 2
+
+
 # --- off study ------------------------------------------------------------------------------------
 
 
@@ -322,8 +350,10 @@ def test_allocation_factors(plans, coordinator_a, site_a):
              "three_consecutive_vertebrae": False, "bilsky_grade": "0", "femoral_head_neck_trochanter": False,
              "cortical_defect_over_one_third": False, "uncontrolled_pain": False}] * 2
     other = register(make_eligible_screening(site=site_a, subtype="her2", lesions=bone), coordinator_a).patient
-    record(other, coordinator_a, JUDGED_ON + 85 * DAY, remaining_lesions=3, overall_response="CR")
+    # Two lesions at primary registration, two remaining (three would be a new lesion: S2). A partial
+    # response: CR is never randomized (S5), whatever remaining count is recorded beside it.
+    record(other, coordinator_a, JUDGED_ON + 85 * DAY, remaining_lesions=2, overall_response="PR")
     secondary = services.register_secondary(patient=other, user=coordinator_a, password=PASSWORD,
                                             registration_date=JUDGED_ON + 86 * DAY)
     assert services.allocation_factors(secondary) == {
-        "site": "SITEA", "subtype": "her2", "lesions": "2-3", "bone_only": "yes", "response": "other"}
+        "site": "SITEA", "subtype": "her2", "lesions": "2-3", "bone_only": "yes", "response": "PR"}

@@ -42,9 +42,14 @@ def inputs_from_case(case: dict) -> tuple[dict, list[dict], dict | None, dt.date
         "prior_metastasis_treatment": case.get("prior_metastasis_treatment"),
         "radical_primary_surgery_since_metastasis_diagnosis":
             case.get("radical_primary_surgery_since_metastasis_diagnosis"),
-        # The form asks for three dates and derives the latest; one of them carries the case's end date.
+        # The form asks for three parts (date or not given) and derives the latest date; the surgery
+        # carries the case's end date and the other two are recorded as not given (P14: a blank would
+        # be "not recorded"). A case without an end date leaves all three blank.
         "initial_surgery_date": _date(case.get("initial_treatment_end_date")),
         "perioperative_chemotherapy_end_date": None, "targeted_therapy_end_date": None,
+        "initial_surgery_not_given": False,
+        "perioperative_chemotherapy_not_given": case.get("initial_treatment_end_date") is not None,
+        "targeted_therapy_not_given": case.get("initial_treatment_end_date") is not None,
         "recurrence_date": _date(case.get("recurrence_date")),
         "other_cancer_therapy_within_5_years": case.get("other_cancer_therapy_within_5_years"),
         "lvef_percent": _dec(case.get("lvef_percent")),

@@ -698,6 +698,39 @@ def test_p5_diameter_and_brain(organ, diameter, symptomatic, expected):
     assert status(facts, "P5") == expected, evaluate(facts).criterion("P5").reason
 
 
+def test_p5_reason_names_every_lesion_over_its_limit():
+    facts = primary(
+        lesions=(
+            lesion(organ="lung", diameter_mm=D("31")),
+            lesion(organ="lung", diameter_mm=D("12")),
+            lesion(organ="brain", diameter_mm=D("21")),
+        )
+    )
+    p5 = evaluate(facts).criterion("P5")
+    assert p5.status == NOT_MET
+    assert p5.reason == "lesion 1 (lung): 31 mm > 30 mm; lesion 3 (brain): 21 mm > 20 mm"
+    assert [d.status for d in p5.details] == [NOT_MET, MET, NOT_MET]
+
+
+def test_p5_reason_with_too_many_lesions_names_those_over_the_limit_too():
+    facts = primary(lesions=(lesion(organ="liver", diameter_mm=D("35")),) + tuple(lesion() for _ in range(3)))
+    reason = evaluate(facts).criterion("P5").reason
+    assert reason == "oligometastases recorded: 4 (allowed: 1 to 3); lesion 1 (liver): 35 mm > 30 mm"
+    within = primary(lesions=tuple(lesion() for _ in range(4)))
+    assert evaluate(within).criterion("P5").reason == "oligometastases recorded: 4 (allowed: 1 to 3)"
+
+
+def test_p5_joined_reason_renders_each_lesion_in_the_readers_language():
+    facts = primary(lesions=(lesion(organ="lung", diameter_mm=D("31")), lesion(organ="liver", diameter_mm=D("40"))))
+    p5 = evaluate(facts).criterion("P5")
+    words = {
+        "lung": "hai",
+        "liver": "kanzo",
+        "lesion %(n)s (%(organ)s): %(value)s mm > %(limit)s mm": "L%(n)s %(organ)s %(value)s>%(limit)s",
+    }
+    assert p5.render(lambda s: words.get(s, s)) == "L1 hai 31>30; L2 kanzo 40>30"
+
+
 def test_p5_reason_names_value_and_limit():
     reason = evaluate(primary(lesions=(lesion(diameter_mm=D("30.1")),))).criterion("P5").reason
     assert "30.1 mm > 30 mm" in reason
@@ -862,9 +895,49 @@ def test_p14_recurrent_after_non_invasive_surgery_with_no_tumour_now():
     assert not_ok(facts) == ["P14"]
 
 
-def test_initial_treatment_end_is_the_latest_recorded():
-    assert el.initial_treatment_end(date(2024, 1, 1), None, date(2024, 9, 1)) == date(2024, 9, 1)
-    assert el.initial_treatment_end(None, None, None) is None
+def test_initial_treatment_end_is_the_latest_date_among_the_parts_given():
+    G = el.NOT_GIVEN
+    assert el.initial_treatment_end(date(2024, 1, 1), G, date(2024, 9, 1)) == date(2024, 9, 1)
+    assert el.initial_treatment_end(date(2024, 1, 1), date(2024, 6, 30), G) == date(2024, 6, 30)
+    assert el.initial_treatment_end(date(2024, 1, 1), G, G) == date(2024, 1, 1)
+    assert el.initial_treatment_end(date(2024, 1, 1), date(2024, 1, 1), date(2024, 1, 1)) == date(2024, 1, 1)
+
+
+@pytest.mark.parametrize(
+    "parts",
+    [
+        # "Recording the initial treatment (P14)": a blank is not recorded, never "not given".
+        (date(2024, 1, 1), None, date(2024, 9, 1)),
+        (date(2024, 1, 1), el.NOT_GIVEN, None),
+        (None, el.NOT_GIVEN, el.NOT_GIVEN),
+        (None, None, None),
+        # Nothing given leaves nothing to count the interval from.
+        (el.NOT_GIVEN, el.NOT_GIVEN, el.NOT_GIVEN),
+    ],
+)
+def test_initial_treatment_end_is_absent_when_a_part_is_not_recorded(parts):
+    assert el.initial_treatment_end(*parts) is None
+    end = el.initial_treatment_end(*parts)
+    facts = primary(presentation=RECURRENT, initial_treatment_end_date=end, recurrence_date=date(2026, 1, 1))
+    assert evaluate(facts).missing == ["P14"]
+
+
+def test_p14_blank_part_no_longer_hides_a_short_interval():
+    """The audit's case: surgery 2024-01-10, perioperative chemotherapy ended 2025-03-01 but left blank,
+    recurrence 2026-01-20. Read as "not given" the interval was 24 months; it is 10 months 19 days."""
+    surgery, chemo, recurrence = date(2024, 1, 10), date(2025, 3, 1), date(2026, 1, 20)
+    blank = primary(
+        presentation=RECURRENT,
+        initial_treatment_end_date=el.initial_treatment_end(surgery, None, el.NOT_GIVEN),
+        recurrence_date=recurrence,
+    )
+    assert status(blank, "P14") == MISSING
+    recorded = primary(
+        presentation=RECURRENT,
+        initial_treatment_end_date=el.initial_treatment_end(surgery, chemo, el.NOT_GIVEN),
+        recurrence_date=recurrence,
+    )
+    assert status(recorded, "P14") == NOT_MET
 
 
 # --------------------------------------------------------------------------------------------------
@@ -1151,6 +1224,98 @@ def test_s5_remaining_lesions(remaining, expected):
     facts = secondary(remaining_lesions=remaining)
     assert status(facts, "S5") == expected
     assert not_ok(facts) == ([] if expected == MET else ["S5"])
+
+
+def with_response(response, progression=False, new_metastasis=False) -> ResponseEvaluation:
+    return ResponseEvaluation(date(2026, 5, 25), progression, new_metastasis, overall_response=response)
+
+
+@pytest.mark.parametrize(
+    ("response", "progression", "s2"),
+    [
+        # ELIGIBILITY.md "Response evaluation and the count of remaining lesions must agree".
+        ("PD", False, NOT_MET),  # PD is progression whatever the box says
+        ("PD", True, NOT_MET),
+        ("PD", None, NOT_MET),
+        ("NE", False, MISSING),  # not evaluable: no one can say there was no progression
+        ("NE", True, NOT_MET),  # a recorded progression is still a definite failure
+        ("NE", None, MISSING),
+        ("PR", False, MET),
+        ("SD", False, MET),
+        ("PR", True, NOT_MET),
+        (None, False, MET),  # not given: no effect
+        (None, None, MISSING),
+    ],
+)
+def test_s2_overall_response(response, progression, s2):
+    facts = secondary(response_evaluation=with_response(response, progression))
+    assert status(facts, "S2") == s2
+    assert not_ok(facts) == ([] if s2 == MET else ["S2"])
+
+
+def test_s2_reasons_name_the_response():
+    assert evaluate(secondary(response_evaluation=with_response("PD"))).criterion("S2").reason == (
+        "overall response PD (progressive disease): progression"
+    )
+    assert evaluate(secondary(response_evaluation=with_response("NE"))).criterion("S2").reason == (
+        "overall response NE (not evaluable): absence of progression cannot be confirmed"
+    )
+
+
+def test_ne_makes_the_secondary_verdict_not_eligible():
+    verdict = evaluate(secondary(response_evaluation=with_response("NE")))
+    assert not verdict.eligible and verdict.missing == ["S2"] and verdict.failed == []
+
+
+@pytest.mark.parametrize(
+    ("remaining", "primary_count", "s2"),
+    [
+        (2, 2, MET),  # as many as at primary registration
+        (3, 2, NOT_MET),  # one more: a new lesion
+        (1, 0, NOT_MET),
+        (0, 0, MET),  # S5 decides this one
+        (1, 3, MET),  # fewer: some responded
+        (3, None, MET),  # no primary count: no check
+        (None, 2, MISSING),  # S5 missing; S2 cannot compare but the evaluation shows no progression
+    ],
+)
+def test_s2_more_lesions_than_at_primary_registration_is_progression(remaining, primary_count, s2):
+    facts = secondary(remaining_lesions=remaining, primary_lesion_count=primary_count)
+    expected = s2 if remaining is not None else MET
+    assert status(facts, "S2") == expected
+    if expected == NOT_MET:
+        assert evaluate(facts).criterion("S2").reason == (
+            f"new lesions since primary registration: {remaining} oligometastases remaining, "
+            f"{primary_count} recorded at primary registration (progression)"
+        )
+
+
+@pytest.mark.parametrize(
+    ("response", "remaining", "s5", "contradiction"),
+    [
+        ("CR", 0, NOT_MET, False),
+        ("CR", 1, NOT_MET, True),  # the audit's case: randomized before round 2
+        ("CR", 3, NOT_MET, True),
+        ("CR", None, NOT_MET, False),  # CR alone decides S5
+        ("PR", 1, MET, False),
+        ("SD", 3, MET, False),
+        ("PR", 0, NOT_MET, False),
+        (None, 1, MET, False),
+    ],
+)
+def test_s5_complete_response(response, remaining, s5, contradiction):
+    facts = secondary(response_evaluation=with_response(response), remaining_lesions=remaining)
+    s5_result = evaluate(facts).criterion("S5")
+    assert s5_result.status == s5
+    assert ("contradicts" in s5_result.reason) == contradiction
+    if contradiction:
+        assert f"{remaining} remaining oligometastases" in s5_result.reason
+    assert not_ok(facts) == ([] if s5 == MET else ["S5"])
+
+
+def test_cr_with_remaining_lesions_is_never_eligible():
+    verdict = evaluate(secondary(response_evaluation=with_response("CR"), remaining_lesions=2))
+    assert not verdict.eligible and verdict.failed == ["S5"]
 
 
 @pytest.mark.parametrize(("mdt", "expected"), [(False, MET), (True, NOT_MET), (None, MISSING)])

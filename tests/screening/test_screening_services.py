@@ -233,6 +233,20 @@ def test_completing_a_draft_needs_no_reason_but_changing_a_recorded_value_does(s
                                 lesions=_with_ids(draft2, lesions), labs=None, user=coordinator_a)
 
 
+def test_recording_a_part_not_given_in_a_draft_needs_no_reason(site_a, coordinator_a):
+    """P14: an unticked "not given" is not recorded, like a blank date: ticking it fills a missing fact."""
+    data, lesions, labs = eligible_inputs()
+    data.update(presentation_history="invasive", breast_tumour="none", initial_surgery_date=dt.date(2023, 1, 10),
+                recurrence_date=dt.date(2025, 1, 10))
+    patient = new_patient(site_a, coordinator_a)
+    draft = services.save_screening(patient=patient, data=data, lesions=lesions, labs=labs, user=coordinator_a)
+    assert draft.outcome == Screening.Outcome.DRAFT and draft.verdict["missing"] == ["P14"]
+    data.update(perioperative_chemotherapy_not_given=True, targeted_therapy_not_given=True)
+    done = services.save_screening(patient=patient, screening=draft, data=data, lesions=_with_ids(draft, lesions),
+                                   labs=labs, user=coordinator_a)
+    assert done.outcome == Screening.Outcome.ELIGIBLE
+
+
 def test_saving_unchanged_facts_writes_nothing(site_a, coordinator_a):
     screening = screened(site_a, coordinator_a)
     data, lesions, labs = eligible_inputs()
@@ -280,6 +294,9 @@ def test_clearing_the_labs_removes_the_panel_and_makes_p16_missing(site_a, coord
     (lambda d, les, lab: les[1].update(organ="spleen"), "valid choice"),
     (lambda d, les, lab: d.update(er="x" * 10000), "ER"),
     (lambda d, les, lab: d.update(ecog=7), "valid choice"),
+    # P14: a part is a date or "not given", never both
+    (lambda d, les, lab: d.update(initial_surgery_date=dt.date(2020, 1, 1), initial_surgery_not_given=True),
+     "not both"),
 ])
 def test_invalid_facts_are_refused_and_nothing_is_saved(site_a, coordinator_a, change, message):
     patient = new_patient(site_a, coordinator_a)

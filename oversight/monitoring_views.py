@@ -1,0 +1,91 @@
+"""The central monitoring report page and its CSV: data managers (all sites), monitors and site staff
+(their sites). Numbers from oversight/monitoring.py, as of the chosen cut-off."""
+
+import csv
+import io
+from datetime import date
+
+from django import forms
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
+from oligami_site import access
+
+from . import monitoring
+
+LABELS = {
+    "screened": _("Screened"),
+    "primary_registered": _("Primary registered"),
+    "randomized": _("Randomized"),
+    "open_queries": _("Open queries"),
+    "overdue_queries": _("Overdue queries"),
+    "deviations": _("Deviations"),
+    "expedited_reports": _("Expedited reports"),
+    "followup_complete_percent": _("Follow-up complete (%)"),
+}
+BAR_WIDTH = 240
+
+
+class CutoffForm(forms.Form):
+    cutoff = forms.DateField(label=_("Cut-off date"), widget=forms.DateInput(attrs={"type": "date"}))
+
+
+def _scope(user):
+    if access.is_data_manager(user):
+        return None
+    if access.has_any_site_role(user):
+        return access.site_ids_for(user)
+    raise PermissionDenied
+
+
+def _cutoff(request) -> tuple[CutoffForm, date]:
+    form = CutoffForm(request.GET or {"cutoff": timezone.localdate().isoformat()})
+    cutoff = form.cleaned_data["cutoff"] if form.is_valid() else timezone.localdate()
+    return form, cutoff
+
+
+def _bars(result):
+    """Per measure, one bar per site scaled to the measure's largest site (SVG attributes, no styles)."""
+    pictures = []
+    for key in ("screened", "primary_registered", "randomized", "open_queries", "deviations"):
+        largest = max([row.counts[key] for row in result.sites] + [1])
+        bars = [{"code": row.code, "n": row.counts[key], "y": 4 + i * 18,
+                 "width": round(BAR_WIDTH * row.counts[key] / largest)} for i, row in enumerate(result.sites)]
+        pictures.append({"key": key, "label": LABELS[key], "bars": bars, "height": 8 + 18 * len(bars)})
+    return pictures
+
+
+@login_required
+def monitoring_report(request):
+    site_ids = _scope(request.user)
+    form, cutoff = _cutoff(request)
+    result = monitoring.report(cutoff=cutoff, site_ids=site_ids)
+    return render(request, "oversight/monitoring.html", {
+        "form": form, "result": result, "keys": monitoring.COUNT_KEYS, "labels": LABELS,
+        "pictures": _bars(result), "bar_width": BAR_WIDTH,
+        "rows": [(row, [row.counts[key] for key in monitoring.COUNT_KEYS]) for row in result.sites],
+        "total": [result.total.counts[key] for key in monitoring.COUNT_KEYS],
+    })
+
+
+@login_required
+def monitoring_report_csv(request):
+    site_ids = _scope(request.user)
+    _form, cutoff = _cutoff(request)
+    result = monitoring.report(cutoff=cutoff, site_ids=site_ids)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    keys = [*monitoring.COUNT_KEYS, monitoring.PERCENT_KEY]
+    writer.writerow([gettext("Cut-off date"), gettext("Site"), *(str(LABELS[k]) for k in keys)])
+    for row in [*(s.as_dict() for s in result.sites),
+                {"code": gettext("Total"), **result.total.as_dict(with_code=False)}]:
+        writer.writerow([cutoff.isoformat(), row["code"], *("" if row[k] is None else row[k] for k in keys)])
+    # Codes and counts only (no free text), so no cell can start a spreadsheet formula.
+    response = HttpResponse(buffer.getvalue(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="monitoring-{cutoff.isoformat()}.csv"'
+    return response
