@@ -47,7 +47,7 @@ def test_no_schedule_no_due():
     assert s.next_due is None and s.overdue == ()
 
 
-@settings(max_examples=150)
+@settings(max_examples=150, deadline=None)
 @given(st.lists(st.integers(0, 2000), max_size=10), st.integers(0, 3000))
 def test_the_next_due_is_never_in_a_closed_window_and_overdue_are_past(assessed, today):
     s = status(ORIGIN, EXAMPLE, [d(n) for n in assessed], d(today))
