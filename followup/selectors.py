@@ -11,11 +11,13 @@ from datetime import date
 
 from django.db.models import Max, Min, Q
 
+from randomization.models import Arm
 from screening.models import Patient
 
 from . import endpoints
 from .models import (
     Assessment,
+    Contamination,
     Death,
     FollowupSettings,
     LastKnownAlive,
@@ -246,3 +248,40 @@ def survival_data(patients, *, by_arm: bool) -> SurvivalData:
         pfs_groups[group].append((result.pfs_days, result.pfs_event))
     return SurvivalData(os={k: tuple(v) for k, v in sorted(os_groups.items())},
                         pfs={k: tuple(v) for k, v in sorted(pfs_groups.items())}, unknown=unknown, total=len(rows))
+
+
+# --- CONSORT after randomization ----------------------------------------------------------------------
+
+
+@dataclass
+class ArmFlow:
+    """CONSORT after randomization for one arm (FOLLOWUP.md "Pictures and who sees them")."""
+
+    allocated: int = 0
+    received: int = 0  # arm B: MDT given; arm A: no local therapy outside the protocol (contamination)
+    discontinued: int = 0  # withdrawal from protocol treatment
+    lost: int = 0  # lost to follow-up, confirmed by the data manager
+    withdrawn: int = 0  # no more study visits, or no further data use
+    analysed: int = 0  # endpoints known (no F5 contradiction)
+
+
+def after_randomization(patients) -> dict[str, ArmFlow]:
+    """{arm: ArmFlow} of the randomized patients of `patients` (a queryset), in a constant number of queries."""
+    rows = list(randomized_patients(patients).values_list("id", "secondary_registration__registration_date",
+                                                          "allocation__arm"))
+    ids = [pid for pid, _origin, _arm in rows]
+    followups = followup_for({pid: origin for pid, origin, _arm in rows})
+    with_mdt = set(MetastasisDirectedTherapy.objects.filter(patient_id__in=ids).values_list("patient_id", flat=True))
+    contaminated = set(Contamination.objects.filter(patient_id__in=ids).values_list("patient_id", flat=True))
+    flows = {arm: ArmFlow() for arm in Arm.values}
+    for pid, _origin, arm in rows:
+        flow = flows.setdefault(arm, ArmFlow())
+        f = followups[pid]
+        withdrawal = f.facts.withdrawal
+        flow.allocated += 1
+        flow.received += (pid in with_mdt) if arm == Arm.B else (pid not in contaminated)
+        flow.discontinued += withdrawal is not None and withdrawal.kind == endpoints.WITHDRAWAL_TREATMENT
+        flow.withdrawn += withdrawal is not None and withdrawal.kind != endpoints.WITHDRAWAL_TREATMENT
+        flow.lost += f.lost_to_follow_up
+        flow.analysed += f.result.known
+    return flows
