@@ -7,14 +7,14 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 from django.db.models import Max, Min, Q
 
 from randomization.models import Arm
 from screening.models import Patient
 
-from . import endpoints
+from . import endpoints, schedule
 from .models import (
     Assessment,
     Contamination,
@@ -23,6 +23,7 @@ from .models import (
     LastKnownAlive,
     LostToFollowUp,
     MetastasisDirectedTherapy,
+    ScheduleRule,
     SurveyEntry,
     SystemicCourse,
     Withdrawal,
@@ -285,3 +286,48 @@ def after_randomization(patients) -> dict[str, ArmFlow]:
         flow.lost += f.lost_to_follow_up
         flow.analysed += f.result.known
     return flows
+
+
+# --- schedule of assessments: next due and overdue -----------------------------------------------------
+
+DUE_SOON_DAYS = 14  # the worklist shows an assessment from this many days before its window opens
+
+
+@dataclass
+class DueRow:
+    patient_id: int
+    screening_number: str
+    site_code: str
+    next_due: schedule.Due | None
+    overdue: tuple[schedule.Due, ...]
+
+
+def schedule_periods() -> list[schedule.Period]:
+    return [schedule.Period(*row) for row in
+            ScheduleRule.objects.order_by("from_day").values_list("from_day", "interval_days", "window_days")]
+
+
+def assessments_due(patients, today: date) -> list[DueRow]:
+    """Randomized patients of `patients` (scoped by the caller) still followed with study visits whose next
+    assessment's window opens within DUE_SOON_DAYS, or with an overdue one; overdue first, then by date.
+    A constant number of queries: the schedule, the patients, their assessments and the stops."""
+    periods = schedule_periods()
+    if not periods:
+        return []
+    base = randomized_patients(patients).filter(death__isnull=True, lost_to_follow_up__isnull=True).exclude(
+        withdrawal__kind__in=(endpoints.WITHDRAWAL_VISITS, endpoints.WITHDRAWAL_ALL_DATA))
+    rows = list(base.values_list("id", "screening_number", "site__code", "secondary_registration__registration_date"))
+    dates = defaultdict(list)
+    for pid, day in Assessment.objects.filter(patient_id__in=[r[0] for r in rows]).values_list(
+            "patient_id", "date").order_by():
+        dates[pid].append(day)
+    result = []
+    horizon = today + timedelta(days=DUE_SOON_DAYS)
+    for pid, number, site_code, origin in rows:
+        status = schedule.status(origin, periods, dates.get(pid, ()), today)
+        soon = status.next_due is not None and status.next_due.window_start <= horizon
+        if status.overdue or soon:
+            result.append(DueRow(pid, number, site_code, status.next_due if soon else None, status.overdue))
+    result.sort(key=lambda r: (not r.overdue, r.overdue[0].date if r.overdue else r.next_due.date, r.site_code,
+                               r.screening_number))
+    return result

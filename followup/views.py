@@ -10,6 +10,7 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from oligami_site import access
@@ -330,3 +331,21 @@ def curves(request):
                   for group, obs in groups.items()]
         charts.append({"key": key, "title": title, "picture": km.picture(series) if series else None})
     return render(request, "followup/curves.html", {"charts": charts, "by_arm": by_arm, "data": data})
+
+
+# --- the worklist's follow-up section -------------------------------------------------------------------
+
+DUE_SHOWN = 50
+
+
+def assessments_due_section(request) -> dict:
+    """Next assessments due and overdue at the user's sites, for the worklist (oversight/dashboards.py)."""
+    today = timezone.localdate()
+    rows = selectors.assessments_due(access.scope(Patient.objects.all(), request.user), today)
+    edit_sites = access.site_ids_for(request.user, Action.EDIT)
+    shown = [r.patient_id for r in rows[:DUE_SHOWN]]
+    site_ids = dict(Patient.objects.filter(pk__in=shown).values_list("pk", "site_id"))
+    for row in rows[:DUE_SHOWN]:
+        row.can_edit = edit_sites is None or site_ids.get(row.patient_id) in edit_sites
+    return {"template": "followup/_assessments_due.html", "rows": rows[:DUE_SHOWN], "total": len(rows),
+            "today": today}
