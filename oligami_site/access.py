@@ -60,13 +60,16 @@ def is_statistician(user) -> bool:
 
 
 def site_roles(user) -> dict[int, str]:
-    """{site id: role} of the user's active memberships at active sites."""
+    """{site id: role} of the user's active memberships, whatever the site's status.
+
+    A closed site's staff still read their patients; what each status lets them *do* is
+    oligami_site.site_status, which the services ask (issue 17: a site's status is no lock-out)."""
     cached = getattr(user, "_oligami_site_roles", None)
     if cached is None:
         cached = {}
         if user.is_authenticated and user.is_active:
             cached = dict(
-                Membership.objects.filter(user=user, active=True, site__active=True).values_list("site_id", "role")
+                Membership.objects.filter(user=user, active=True).values_list("site_id", "role")
             )
         user._oligami_site_roles = cached
     return cached
@@ -84,7 +87,7 @@ def site_ids_for(user, action: Action = Action.VIEW) -> set[int] | None:
 
 def sites_for(user, action: Action = Action.VIEW) -> QuerySet[Site]:
     ids = site_ids_for(user, action)
-    sites = Site.objects.filter(active=True)
+    sites = Site.objects.all()
     return sites if ids is None else sites.filter(id__in=ids)
 
 

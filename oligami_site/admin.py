@@ -28,9 +28,14 @@ class OligamiUserAdmin(UserAdmin):
 
 @admin.register(Site)
 class SiteAdmin(AuditedAdmin):
-    list_display = ("code", "name_en", "name_ja", "active")
-    list_filter = ("active",)
+    """Codes and names here; status and approval record through the site page's services (a reason each),
+    shown read-only here with their history (the History button)."""
+
+    list_display = ("code", "name_en", "name_ja", "status", "ethics_approval_date", "start_date")
+    list_filter = ("status",)
     search_fields = ("code", "name_en", "name_ja")
+    readonly_fields = ("status", "ethics_approval_date", "approved_protocol_version", "head_permission_date",
+                       "start_date")
     site_field = "pk"
     statisticians_see_all = True
 

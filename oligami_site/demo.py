@@ -4,6 +4,7 @@ Idempotent: natural keys (site code, username) are looked up before anything is 
 password is set only when it does not already match, so a second run changes nothing.
 """
 
+import datetime as dt
 import secrets
 
 from django.conf import settings
@@ -21,6 +22,9 @@ DEMO_SITES = [
     ("JFCR", "The Cancer Institute Hospital of JFCR", "がん研究会有明病院"),
     ("JUNTENDO", "Juntendo University", "順天堂大学"),
 ]
+# The approval record the demo sites opened on (fictional dates before the demo's patients).
+DEMO_APPROVAL = {"ethics_approval_date": dt.date(2025, 9, 1), "approved_protocol_version": "1.0",
+                 "head_permission_date": dt.date(2025, 9, 20), "start_date": dt.date(2025, 10, 1)}
 # The monitor is assigned to two sites only, so that the demo shows monitor scoping.
 MONITOR_SITES = ["TMDU", "OKAYAMA"]
 
@@ -56,7 +60,9 @@ def seed_core(password: str) -> list[tuple[str, str]]:
     """Create sites, site staff and trial-wide users; return (username, what they are) for printing."""
     logins = []
     for code, name_en, name_ja in DEMO_SITES:
-        site, _ = Site.objects.get_or_create(code=code, defaults={"name_en": name_en, "name_ja": name_ja})
+        # The demo sites open on an approval record on file (a new site starts pending: sites.py).
+        site, _ = Site.objects.get_or_create(code=code, defaults={
+            "name_en": name_en, "name_ja": name_ja, "status": Site.Status.OPEN, **DEMO_APPROVAL})
         for prefix, role, first in (("crc", Membership.Role.COORDINATOR, "Coordinator"),
                                     ("pi", Membership.Role.INVESTIGATOR, "Investigator")):
             username = f"{prefix}_{code.lower()}"

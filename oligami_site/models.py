@@ -6,9 +6,11 @@ Core models import no trial app (see DESIGN.md: dependencies flow one way).
 from django.contrib.auth.models import AbstractUser
 from django.core.validators import RegexValidator
 from django.db import models
-from django.utils.translation import get_language
+from django.utils.translation import get_language, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
+
+from . import site_status
 
 
 class User(AbstractUser):
@@ -34,8 +36,19 @@ class User(AbstractUser):
         return self.get_full_name() or self.username
 
 
+class Status(models.TextChoices):
+    """A site's status (codes: oligami_site.site_status.Status, which owns what each one allows)."""
+
+    PENDING = site_status.Status.PENDING.value, pgettext_lazy("site status", "Pending approval")
+    OPEN = site_status.Status.OPEN.value, pgettext_lazy("site status", "Open")
+    CLOSED_TO_ACCRUAL = site_status.Status.CLOSED_TO_ACCRUAL.value, pgettext_lazy("site status", "Closed to accrual")
+    CLOSED = site_status.Status.CLOSED.value, pgettext_lazy("site status", "Closed")
+
+
 class Site(models.Model):
     """A participating institution (参加施設)."""
+
+    Status = Status
 
     code = models.CharField(
         _("code"), max_length=12, unique=True,
@@ -44,7 +57,18 @@ class Site(models.Model):
     )
     name_en = models.CharField(_("name (English)"), max_length=200)
     name_ja = models.CharField(_("name (Japanese)"), max_length=200)
-    active = models.BooleanField(_("active"), default=True)
+    # What the site may do (the table is oligami_site.site_status); changed only by
+    # oligami_site.sites.change_status, with a reason, in the audit history.
+    status = models.CharField(_("status"), max_length=20, choices=Status.choices, default=Status.PENDING,
+                              editable=False)
+    # The approval record: all four must be on file before the site may open (oligami_site.sites).
+    ethics_approval_date = models.DateField(_("ethics committee approval date"), null=True, blank=True,
+                                            editable=False)
+    approved_protocol_version = models.CharField(_("approved protocol version"), max_length=20, blank=True,
+                                                 editable=False)
+    head_permission_date = models.DateField(_("permission of the head of the institution"), null=True,
+                                            blank=True, editable=False)
+    start_date = models.DateField(_("start date"), null=True, blank=True, editable=False)
     history = HistoricalRecords()
 
     class Meta:
@@ -59,6 +83,15 @@ class Site(models.Model):
     def name(self):
         """The name in the language of the current request."""
         return self.name_ja if (get_language() or "").startswith("ja") else self.name_en
+
+    @property
+    def approval(self) -> site_status.Approval:
+        return site_status.Approval(
+            ethics_approval_date=self.ethics_approval_date, approved_protocol_version=self.approved_protocol_version,
+            head_permission_date=self.head_permission_date, start_date=self.start_date)
+
+    def allows(self, action: str) -> bool:
+        return site_status.allows(self.status, action)
 
 
 class Membership(models.Model):

@@ -210,6 +210,9 @@ CELERY_BEAT_SCHEDULE = {
     "daily-checks": {"task": "oversight.tasks.daily_checks", "schedule": crontab(hour=7, minute=30)},
 }
 
+# Sections that apps above registration add to the daily digest e-mail (registration/reminders.py).
+OLIGAMI_DIGEST_SECTIONS = ["oversight.digest.data_queries"]
+
 # How long the reports keep a computed classification at most (oligami_site.dataversion): it is reused only
 # while no audited write has committed since; the limit covers writes made outside the application. 0 = off.
 OLIGAMI_REPORTS_CACHE_SECONDS = env.int("OLIGAMI_REPORTS_CACHE_SECONDS", default=600)

@@ -5,7 +5,7 @@ from django.views.i18n import set_language
 
 from oversight import dashboards
 
-from . import lockout, two_factor
+from . import lockout, site_views, two_factor
 from .forms import StyledAuthenticationForm, StyledPasswordChangeForm
 from .language import set_user_language
 
@@ -26,6 +26,10 @@ urlpatterns = [
     path("accounts/two-factor/verify/", two_factor.verify, name="two_factor_verify"),
     path("accounts/locked/", lockout.locked_accounts, name="locked_accounts"),
     path("i18n/setlang/", set_language, name="set_language"),
+    path("sites/", site_views.site_list, name="sites"),
+    path("sites/<int:pk>/", site_views.site_detail, name="site_detail"),
+    path("sites/<int:pk>/approval/", site_views.site_approval, name="site_approval"),
+    path("sites/<int:pk>/status/", site_views.site_change_status, name="site_change_status"),
     path("screening/", include("screening.urls")),
     path("registration/", include("registration.urls")),
     path("calendar/", include("registration.calendar_urls")),  # deadlines feed (token URL, no login)

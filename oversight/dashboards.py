@@ -13,7 +13,7 @@ def home(request):
     if access.has_any_site_role(request.user):
         return render_worklist(request, sections=[followup_views.assessments_due_section(request)])
     memberships = (
-        Membership.objects.filter(user=request.user, active=True, site__active=True)
+        Membership.objects.filter(user=request.user, active=True)
         .select_related("site")
         .order_by("site__code")
     )

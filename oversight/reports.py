@@ -227,7 +227,8 @@ def place(status: windows.Status, timeline: windows.PatientTimeline, *, off_stud
     if status == S.SCREENING:
         return Box.SCREENING, "", None
     close = window.close if window else None
-    if status == S.WINDOW_MISSED:
+    if status in (S.WINDOW_MISSED, S.PROGRESSION):
+        # CONSORT: progression at the evaluation stays a "window missed" box, reason progression.
         if timeline.evaluation_progression:
             return Box.WINDOW_MISSED, MISSED_PROGRESSION, close
         if window is not None and window.is_empty:

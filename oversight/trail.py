@@ -22,12 +22,14 @@ from typing import Any
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
-from django.utils.translation import gettext
+from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
+from oligami_site import reasons
 from oligami_site.models import Site, User
 from randomization.models import Allocation
 from registration.models import (
+    SUBTYPE_CHOICES,
     OffStudy,
     PrimaryRegistration,
     ResponseEvaluation,
@@ -39,10 +41,16 @@ from registration.models import (
 from screening.models import LabPanel, Lesion, Patient, Screening
 
 EMPTY = "–"
-KIND_LABELS = {"+": _("created"), "~": _("changed"), "-": _("deleted")}
+KIND_LABELS = {"+": pgettext_lazy("history action", "created"), "~": pgettext_lazy("history action", "changed"),
+               "-": pgettext_lazy("history action", "deleted")}
 # Fields not shown as changes: the key, and the patient key of records that are the patient's own.
 HIDDEN = {"id", "patient"}
 JSON_SUMMARY_KEYS = ("eligible", "subtype", "failed", "excluded_by", "missing")
+# The summary's keys as the reader reads them (a verdict snapshot's keys are the engine's, in English).
+JSON_SUMMARY_LABELS = {"eligible": _("eligible"), "subtype": _("subtype"), "failed": _("criteria not met"),
+                       "excluded_by": _("exclusion criteria that apply"), "missing": _("criteria missing")}
+# Fields whose model has no verbose name (changing the models would need migrations in three apps).
+FIELD_LABELS = {"sequence": _("sequence number"), "created_at": _("created")}
 
 
 @dataclass
@@ -105,13 +113,25 @@ def _user_label(user) -> str:
     return f"{user.printed_name} ({user.username})"
 
 
+def _summary_value(key, item) -> str:
+    if isinstance(item, bool):
+        return gettext("Yes") if item else gettext("No")
+    if isinstance(item, list):
+        return " ".join(map(str, item))  # criterion IDs (P5, E3...): the same in every language
+    if key == "subtype" and isinstance(item, str):
+        return str(dict(SUBTYPE_CHOICES).get(item, item))
+    if isinstance(item, dict | list):
+        return json.dumps(item, ensure_ascii=False, sort_keys=True, default=str)
+    return str(item)
+
+
 def _json_text(value) -> str:
     if isinstance(value, dict) and any(k in value for k in JSON_SUMMARY_KEYS):
         parts = []
         for key in JSON_SUMMARY_KEYS:
             item = value.get(key)
             if item not in (None, [], ""):
-                parts.append(f"{key}: {' '.join(map(str, item)) if isinstance(item, list) else item}")
+                parts.append(f"{JSON_SUMMARY_LABELS[key]}: {_summary_value(key, item)}")
         return "; ".join(parts)
     text = json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
     return text if len(text) <= 300 else text[:297] + "..."
@@ -151,6 +171,12 @@ class Formatter:
         return str(value)
 
 
+def _label(model_field) -> str:
+    if str(model_field.verbose_name) == model_field.name.replace("_", " "):
+        return str(FIELD_LABELS.get(model_field.name, model_field.verbose_name))
+    return str(model_field.verbose_name)
+
+
 def _fields(model):
     return [f for f in model.history.model.tracked_fields if f.name not in HIDDEN]
 
@@ -166,11 +192,11 @@ def _diff(model, previous, row, fmt: Formatter) -> list[Change]:
         if previous is None:
             if new is None or new == "":
                 continue
-            changes.append(Change(str(model_field.verbose_name), EMPTY, fmt(model_field, new)))
+            changes.append(Change(_label(model_field), EMPTY, fmt(model_field, new)))
             continue
         old = _value(previous, model_field)
         if old != new:
-            changes.append(Change(str(model_field.verbose_name), fmt(model_field, old), fmt(model_field, new)))
+            changes.append(Change(_label(model_field), fmt(model_field, old), fmt(model_field, new)))
     return changes
 
 
@@ -254,7 +280,7 @@ def trail_for(patient: Patient, *, record_type: str | None = None) -> Trail:
             changes = [] if row.history_type == "-" else _diff(model, previous, row, fmt)
             entries.append(Entry(when=row.history_date, kind=row.history_type, record_type=key,
                                  record=label(key, row), user=_user_label(row.history_user),
-                                 reason=row.history_change_reason or "", changes=changes,
+                                 reason=reasons.display(row.history_change_reason), changes=changes,
                                  history_id=row.history_id))
             previous_by_object[row.id] = row
     entries.sort(key=lambda e: (e.when, TYPE_ORDER[e.record_type], e.history_id))

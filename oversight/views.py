@@ -83,6 +83,8 @@ def report_index(request):
         "accrual": accrual,  # for tests and templates that read it; built only when read
         "body": html,  # a SafeString from render_to_string (autoescaped); the cache keeps its class
         "patient_level": _patient_sites(request.user) != set(),
+        # Outside the cached body: a status change shows at once (one query, rows = sites in scope).
+        "sites": reports.sites_for_report(site_ids),
     })
 
 

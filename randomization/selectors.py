@@ -69,7 +69,7 @@ def balance_for(user) -> Balance | None:
             return None
     config = RandomizationConfig.objects.filter(active=True).first()
     allocations = Allocation.objects.all()
-    sites = Site.objects.filter(active=True)
+    sites = Site.objects.all()  # closed sites' allocations count in the balance too
     if site_ids is not None:
         allocations = allocations.filter(patient__site_id__in=site_ids)
         sites = Site.objects.filter(id__in=site_ids)

@@ -18,9 +18,10 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from oligami_site import access
+from oligami_site import access, sites
 from oligami_site.access import Action, TrialRole
 from oligami_site.models import Membership, User
+from oligami_site.site_status import SiteAction
 from screening.models import Patient
 
 from . import allocation, ledger
@@ -419,6 +420,7 @@ def _allocate(*, patient, given: dict, user, meaning: str) -> Allocation:
     if existing is not None:
         patient.stage = locked.stage
         return existing
+    sites.require(locked.site, SiteAction.RANDOMIZATION)  # pending and closed sites do not randomize
     if locked.stage != Patient.Stage.READY_TO_RANDOMIZE:
         raise NotReadyToRandomize(
             _("Patient %(number)s is not ready to randomize (stage: %(stage)s).")

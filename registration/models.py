@@ -256,6 +256,7 @@ REMINDER_KIND_CHOICES = [
     ("window_closing_7", _("Window closes in 7 days")),
     ("window_closing_2", _("Window closes in 2 days")),
     ("window_missed", _("Window missed")),
+    ("progression", _("Progression at response evaluation")),
 ]
 
 

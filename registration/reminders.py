@@ -40,10 +40,13 @@ from django.db.models import F
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
+from django.utils.module_loading import import_string
 from django.utils.translation import gettext
 
+from oligami_site import sites as site_services
 from oligami_site.access import TrialRole
 from oligami_site.models import Membership, Site, User
+from oligami_site.site_status import SiteAction
 from screening.models import Patient
 
 from . import selectors, windows
@@ -102,7 +105,9 @@ class SendResult:
 
 def due_notices(*, today: date) -> list[Notice]:
     """The notices the rules make due on ``today``, unsaved: two queries whatever the number of patients."""
-    queryset = Patient.objects.filter(stage__in=REMINDER_STAGES, site__active=True).order_by("pk")
+    # Reminders go on at sites closed to accrual and stop at closed (and pending) sites (site_status).
+    queryset = Patient.objects.filter(stage__in=REMINDER_STAGES,
+                                      site__status__in=site_services.statuses_allowing(SiteAction.REMINDERS)).order_by("pk")
     notices = []
     for patient in selectors.patients_with_records(queryset):
         for reminder in windows.due_reminders(selectors.timeline_of(patient), today):
@@ -191,9 +196,21 @@ def recipients(audience: str, site: Site | None) -> list[User]:
     if audience == Audience.DATA_MANAGERS:
         users = users.filter(groups__name=TrialRole.DATA_MANAGER)
     else:
-        users = users.filter(memberships__site=site, memberships__active=True, memberships__site__active=True,
+        users = users.filter(memberships__site=site, memberships__active=True,
                              memberships__role__in=SITE_STAFF_ROLES)
     return list(users.distinct().order_by("username"))
+
+
+def digest_sections(*, audience: str, site: Site | None, today: date) -> list[dict]:
+    """Sections that apps above this one add to the digest (settings.OLIGAMI_DIGEST_SECTIONS: dotted paths
+    of functions (audience, site, today) -> {"title", "lines", "more", "url"} or None). Named in the
+    settings, the one place that wires apps together, so this app imports none of them."""
+    sections = []
+    for path in settings.OLIGAMI_DIGEST_SECTIONS:
+        section = import_string(path)(audience=audience, site=site, today=today)
+        if section:
+            sections.append(section)
+    return sections
 
 
 def render_message(*, user: User, audience: str, site: Site | None, notices: list[Notice], today: date):
@@ -206,6 +223,7 @@ def render_message(*, user: User, audience: str, site: Site | None, notices: lis
             "site_name": site.name if site else "",
             "today": today,
             "rows": digest_rows(notices, today),
+            "sections": digest_sections(audience=audience, site=site, today=today),
             "site_url": settings.SITE_URL.rstrip("/"),
         }
         subject = " ".join(render_to_string("registration/email/digest_subject.txt", context).split())

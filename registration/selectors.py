@@ -200,3 +200,12 @@ def worklist_rows(user, today: date) -> list[WorklistRow]:
     rows.sort(key=lambda r: (r.deadline is None, r.deadline.date if r.deadline else date.max,
                              r.patient.screening_number))
     return rows
+
+
+# Primary registered and not yet secondary registered: closing their site would strand them inside their
+# window (issue 17); READY_TO_RANDOMIZE is included for safety although it lasts one transaction.
+AWAITING_SECONDARY_STAGES = (Patient.Stage.REGISTERED, Patient.Stage.READY_TO_RANDOMIZE)
+
+
+def awaiting_secondary_count(site_id: int) -> int:
+    return Patient.objects.filter(site_id=site_id, stage__in=AWAITING_SECONDARY_STAGES).count()

@@ -30,6 +30,8 @@ from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from oligami_site import sites
+from oligami_site.site_status import SiteAction
 from randomization.services import lock_configuration, randomize
 from screening import eligibility as rules
 from screening import verdicts
@@ -259,6 +261,7 @@ def _register_primary(*, screening, user, patient, password, registration_date):
     patient = _lock_patient(patient)
     if PrimaryRegistration.objects.filter(patient=patient).exists():
         raise _already_primary(patient)
+    sites.require(patient.site, SiteAction.PRIMARY_REGISTRATION)  # open sites only (site_status)
     if patient.stage != Patient.Stage.ELIGIBLE:
         raise OutOfOrder(
             _("%(patient)s cannot be primary registered: the stage is \"%(stage)s\"; only an eligible patient "
@@ -346,6 +349,8 @@ def record_evaluation(*, patient: Patient, data: Mapping, labs: Mapping, user, r
     """
     reason = _clean_reason(reason)
     patient = _lock_patient(patient)
+    # The evaluation decides secondary registration: allowed where that is (open, closed to accrual).
+    sites.require(patient.site, SiteAction.SECONDARY_REGISTRATION)
     primary = _require_registered(patient, _("a response evaluation"))
     values = _values(data, EVALUATION_FIELDS, _("Response evaluation"))
     for name, low, high in (("remaining_lesions", 0, 3), ("courses_given", 0, 50), ("ecog", 0, 4)):
@@ -478,6 +483,7 @@ def _register_secondary(*, user, patient, password, registration_date):
                                   "nothing was changed.") % {"patient": patient.screening_number,
                                                              "date": _d(existing.registration_date)},
                                 code="already_registered")
+    sites.require(patient.site, SiteAction.SECONDARY_REGISTRATION)
     primary = _require_registered(patient, _("secondary registration"))
     evaluation = ResponseEvaluation.objects.select_related("labs").filter(patient=patient).first()
     if evaluation is None:
@@ -538,6 +544,7 @@ def allocation_factors(secondary_registration: SecondaryRegistration) -> dict[st
 def take_off_study(*, patient: Patient, user, date: date, reason: str, details: str = "") -> OffStudy:
     """Record that a registered patient left the study (withdrawal, death, progression, other)."""
     patient = _lock_patient(patient)
+    sites.require(patient.site, SiteAction.FOLLOW_UP)
     existing = OffStudy.objects.filter(patient=patient).first()
     if existing is not None:
         raise AlreadyRegistered(_("%(patient)s is already off study since %(date)s.")

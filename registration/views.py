@@ -29,7 +29,7 @@ from screening.models import Patient
 from . import ical, selectors, services, windows
 from .exceptions import NotEligible
 from .forms import LabPanelForm, OffStudyForm, ResponseEvaluationForm, SignatureForm
-from .models import PrimaryRegistration, ResponseEvaluation
+from .models import OffStudy, PrimaryRegistration, ResponseEvaluation
 from .selectors import related
 from .timeline import timeline_picture
 
@@ -51,7 +51,9 @@ def _checklist(verdict: rules.Verdict | None):
     if verdict is None:
         return []
     return [{"id": c.id, "title": gettext(rules.CRITERIA[c.id].title) if c.id in rules.CRITERIA else c.id,
-             "status": c.status, "icon": STATUS_ICONS[c.status], "reason": c.render(gettext)}
+             "status": c.status, "icon": STATUS_ICONS[c.status], "reason": c.render(gettext),
+             # the checklist's wording for E-criteria ("does not apply" / "applies (excluded)"), as screening's
+             "met": c.status == rules.MET, "not_met": c.status == rules.NOT_MET, "is_exclusion": c.id.startswith("E")}
             for c in verdict.criteria]
 
 
@@ -77,6 +79,11 @@ def _deadline_text(deadline):
     return gettext(deadline.kind.label) % {"deadline": deadline.date.isoformat()}
 
 
+def progression_off_study_url(pk: int) -> str:
+    """The off-study form with the reason "progression" preselected (the progression prompt's link)."""
+    return f"{reverse('registration:off_study', kwargs={'pk': pk})}?reason={OffStudy.Reason.PROGRESSION}"
+
+
 def _action(row, user_sites_edit, user_sites_sign):
     patient = row.patient
     site = patient.site_id
@@ -94,6 +101,9 @@ def _action(row, user_sites_edit, user_sites_sign):
         return _("Record response evaluation"), reverse("registration:evaluation", kwargs=kwargs)
     if status in (S.WINDOW_OPEN, S.WINDOW_CLOSING) and may(user_sites_sign):
         return _("Register (secondary)"), reverse("registration:secondary", kwargs=kwargs)
+    if status == S.PROGRESSION and may(user_sites_edit):
+        # S2 can never be met: the one step left is off study, reason progression (preselected).
+        return _("Record off study (progression)"), progression_off_study_url(patient.pk)
     if status == S.WINDOW_MISSED and may(user_sites_edit):
         return _("Record off study"), reverse("registration:off_study", kwargs=kwargs)
     if status == S.READY_TO_RANDOMIZE:
@@ -118,7 +128,7 @@ def render_worklist(request, sections=()):
         row.deadline_text = _deadline_text(row.deadline)
         row.status_label = gettext(row.status.label)
         row.overdue_days = -row.days_left if row.days_left is not None and row.days_left < 0 else 0
-    memberships = (Membership.objects.filter(user=request.user, active=True, site__active=True)
+    memberships = (Membership.objects.filter(user=request.user, active=True)
                    .select_related("site").order_by("site__code"))
     return render(request, "registration/worklist.html", {
         "rows": rows,
@@ -171,6 +181,7 @@ def patient(request, pk):
         "can_register_secondary": can_sign and patient.stage == Patient.Stage.REGISTERED and evaluation is not None,
         "can_take_off_study": can_edit and patient.stage in (Patient.Stage.REGISTERED,
                                                              Patient.Stage.READY_TO_RANDOMIZE),
+        "progression_off_study_url": progression_off_study_url(patient.pk),
     })
 
 
@@ -307,7 +318,10 @@ def secondary(request, pk):
 def off_study(request, pk):
     patient = _patient(request, pk, Action.EDIT)
     existing = related(patient, "off_study")
-    form = OffStudyForm(request.POST or None, initial={"date": timezone.localdate()})
+    initial = {"date": timezone.localdate()}
+    if request.GET.get("reason") in OffStudy.Reason.values:
+        initial["reason"] = request.GET["reason"]  # preselected by the progression prompt; still a choice
+    form = OffStudyForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
             services.take_off_study(patient=patient, user=request.user, **form.cleaned_data)

@@ -245,6 +245,7 @@ class Status(enum.StrEnum):
     WINDOW_CLOSING = "window_closing"
     READY_TO_RANDOMIZE = "ready_to_randomize"
     RANDOMIZED = "randomized"
+    PROGRESSION = "progression"
     WINDOW_MISSED = "window_missed"
     OFF_STUDY = "off_study"
 
@@ -263,6 +264,7 @@ STATUS_LABELS: dict[Status, str] = {
     Status.WINDOW_CLOSING: _("Secondary registration window closing"),
     Status.READY_TO_RANDOMIZE: _("Ready to randomize"),
     Status.RANDOMIZED: _("Randomized"),
+    Status.PROGRESSION: _("Progression at response evaluation: record off study"),
     Status.WINDOW_MISSED: _("Secondary registration window missed"),
     Status.OFF_STUDY: _("Off study"),
 }
@@ -322,10 +324,12 @@ def _facts(timeline: PatientTimeline, today: date) -> _Facts:
 #  4 screen_failed       not registered, screening outcome "screen_failed"
 #  5 eligible            not registered, screening outcome "eligible" (awaiting primary registration)
 #  6 screening           not registered, no outcome yet or a draft
-#  7 window_missed       secondary registration can no longer happen: today > close, or the window is
+#  7 progression         the evaluation shows progression / new distant metastasis (S2 can never be
+#                        met): its own status from the day it is entered, prompting "record off study,
+#                        reason progression" (issue 15: it was "window missed" up to four weeks later)
+#  7b window_missed      secondary registration can no longer happen: today > close, or the window is
 #                        empty (evaluation + 28 < day 84, or evaluation after day 126: "can never be
-#                        met", shown as missed as soon as it is recorded, not only after close), or the
-#                        evaluation shows progression / new distant metastasis (S2 can never be met).
+#                        met", shown as missed as soon as it is recorded, not only after close).
 #                        The patient is off the randomized part; the coordinator records off study.
 #  8 window_closing      close - today <= 7 (0 = the close day, still open); also before day 84 when an
 #                        early evaluation makes the close come within 7 days: urgency wins
@@ -346,6 +350,7 @@ _STATUS_PRECEDENCE: tuple[tuple[Status, Callable[[_Facts], bool]], ...] = (
         lambda f: not f.registered and f.timeline.screening_outcome == ScreeningOutcome.ELIGIBLE,
     ),
     (Status.SCREENING, lambda f: not f.registered),
+    (Status.PROGRESSION, lambda f: f.timeline.evaluation_progression is True),
     (Status.WINDOW_MISSED, lambda f: f.secondary_impossible),
     (Status.WINDOW_CLOSING, lambda f: f.days_to_close <= WINDOW_CLOSING_DAYS),
     (
@@ -480,6 +485,7 @@ class ReminderKind(enum.StrEnum):
     WINDOW_CLOSING_7 = "window_closing_7"
     WINDOW_CLOSING_2 = "window_closing_2"
     WINDOW_MISSED = "window_missed"
+    PROGRESSION = "progression"
 
     @property
     def label(self) -> str:
@@ -511,6 +517,10 @@ REMINDER_LABELS: dict[ReminderKind, str] = {
         "Secondary registration window closed on %(deadline)s without secondary registration: "
         "the patient is off the randomized part of the trial; record off study"
     ),
+    ReminderKind.PROGRESSION: _(
+        "Progression at the response evaluation of %(deadline)s: the patient cannot be randomized (S2); "
+        "record off study with reason progression"
+    ),
 }
 
 
@@ -530,6 +540,7 @@ class Anchor(enum.StrEnum):
     EVALUATION_DUE = "evaluation_due"  # primary + planned courses x cycle length (S1)
     WINDOW_OPEN = "window_open"  # day 84 (S4)
     WINDOW_CLOSE = "window_close"  # min(day 126, evaluation + 28) (S3, S4)
+    EVALUATION = "evaluation"  # the response evaluation's date (S2: progression)
 
 
 @dataclass(frozen=True)
@@ -570,6 +581,10 @@ def _missed(facts: _Facts, status: Status) -> bool:
     return status == Status.WINDOW_MISSED
 
 
+def _progression(facts: _Facts, status: Status) -> bool:
+    return status == Status.PROGRESSION
+
+
 CATCH_UP = 3  # a scan outage over a long weekend still sends the reminder
 K, A = ReminderKind, Anchor
 DM = SITE_AND_DATA_MANAGERS
@@ -577,6 +592,8 @@ DM = SITE_AND_DATA_MANAGERS
 # THE reminder table: review it against ELIGIBILITY.md "Reminder-worthy dates" and issue 7.
 # due = anchor - lead; last send day = anchor + until; one reminder per chain per day (latest due).
 # window_missed is due the day after close and is sent up to a week later: the data manager must know.
+# progression is due on the evaluation's date and goes to the next digest after it is entered (a late
+# entry is still sent while the evaluation's own 28 days of S3 run), to the data managers too.
 #
 # Why these leads: labs are redrawn and resulted within a day or two, so 3 days before expiry leaves a
 # working day even across a weekend, and the expiry day (still valid: 0 <= reg - lab <= 14) is the last
@@ -599,6 +616,8 @@ REMINDER_RULES: tuple[ReminderRule, ...] = (
     ReminderRule(K.WINDOW_CLOSING_7,    A.WINDOW_CLOSE,      7, 0,        SITE, "window",     _reachable),
     ReminderRule(K.WINDOW_CLOSING_2,    A.WINDOW_CLOSE,      2, 0,        SITE, "window",     _reachable),
     ReminderRule(K.WINDOW_MISSED,       A.WINDOW_CLOSE,     -1, 1 + 7,    DM,   "window",     _missed),
+    ReminderRule(K.PROGRESSION,         A.EVALUATION,        0, EVALUATION_TO_SECONDARY_DAYS, DM, "progression",
+                 _progression),
 )
 # fmt: on
 del K, A, DM
@@ -612,6 +631,8 @@ def _anchor_date(anchor: Anchor, facts: _Facts) -> date | None:
         return None if timeline.lab_date is None else lab_expiry(timeline.lab_date)
     if anchor == Anchor.EVALUATION_DUE:
         return facts.evaluation_due
+    if anchor == Anchor.EVALUATION:
+        return timeline.evaluation_date
     if timeline.primary_registration_date is None:
         return None
     if anchor == Anchor.WINDOW_OPEN:

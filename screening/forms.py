@@ -25,7 +25,9 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from oligami_site import access
+from oligami_site import sites as site_services
 from oligami_site.access import Action
+from oligami_site.site_status import SiteAction
 
 from . import eligibility as rules
 from .models import LabPanel, Lesion, Patient, Screening
@@ -219,6 +221,9 @@ class PatientForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         sites = access.sites_for(user, Action.EDIT)
         self.fields["site"].queryset = sites
+        # A site that does not screen (site_status) shows its status; choosing it is refused by clean_site.
+        self.fields["site"].label_from_instance = lambda site: (
+            str(site) if site.allows(SiteAction.SCREENING) else f"{site} ({site.get_status_display()})")
         _apply_help(self, {})
         self.fields["birth_date"].help_text = help_html(gettext("P9 (age 18 to 80) is judged on the screening date."))
         self.fields["initials"].validators.append(validate_initials)
@@ -229,6 +234,12 @@ class PatientForm(forms.ModelForm):
             self.fields["site"].initial = sites[0]
         self.helper.layout = Layout(*names)
         self.order_fields(["site", "sex", "birth_date", "initials"])
+
+    def clean_site(self):
+        site = self.cleaned_data["site"]
+        if not site.allows(SiteAction.SCREENING):
+            raise ValidationError(site_services.refusal_message(site, SiteAction.SCREENING), code="site_status")
+        return site
 
 
 def validate_initials(value):

@@ -21,9 +21,10 @@ from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from oligami_site import access
+from oligami_site import access, sites
 from oligami_site.access import Action
 from oligami_site.models import Site
+from oligami_site.site_status import SiteAction
 
 from . import eligibility as rules
 from . import verdicts
@@ -179,6 +180,9 @@ def create_patient(*, site: Site, sex: str, birth_date: dt.date, initials: str =
     # (no database sequence, which would leave a gap). On SQLite, select_for_update is a no-op and the
     # IMMEDIATE transaction mode (settings) takes the write lock at BEGIN, which serialises the same way.
     site = Site.objects.select_for_update().get(pk=site.pk)
+    # Only an open site screens (site_status); checked under the lock change_status also takes, so a
+    # site closing at this moment cannot get one more patient.
+    sites.require(site, SiteAction.SCREENING)
     last = Patient.objects.filter(site=site).aggregate(last=Max("sequence"))["last"] or 0
     sequence = last + 1
     patient = Patient(site=site, sequence=sequence, screening_number=f"{site.code}-S{sequence:04d}", sex=sex,
@@ -198,6 +202,7 @@ def _lock_open_patient(patient: Patient, user) -> Patient:
     _require_edit(user, patient.site_id)
     # One writer per patient at a time: the screening number n+1 and the stage move are read-then-write.
     patient = Patient.objects.select_for_update().select_related("site").get(pk=patient.pk)
+    sites.require(patient.site, SiteAction.SCREENING)
     if patient.stage not in OPEN_STAGES:
         raise ScreeningLocked(
             _("%(patient)s is already registered (%(stage)s): the screening facts can no longer change.")

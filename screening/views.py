@@ -22,12 +22,14 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST, require_safe
 
-from oligami_site import access
+from oligami_site import access, sites
 from oligami_site.access import Action
+from oligami_site.exceptions import DomainError
+from oligami_site.site_status import SiteAction
 
 from . import eligibility as rules
 from . import services, verdicts
-from .exceptions import ReasonRequired, ScreeningError
+from .exceptions import ReasonRequired
 from .forms import SCREENING_FIELDS, LabPanelForm, PatientForm, RescreenForm, ScreeningForm, lesion_formset
 from .models import Patient, Screening
 
@@ -58,7 +60,18 @@ def _screening(request, pk) -> Screening:
 
 
 def _is_open(patient: Patient) -> bool:
-    return patient.stage in services.OPEN_STAGES
+    """Screening facts may change: the patient is not registered and her site screens (site_status)."""
+    return patient.stage in services.OPEN_STAGES and patient.site.allows(SiteAction.SCREENING)
+
+
+def _site_refusal(request, patient: Patient):
+    """A redirect to the patient with the refusal naming the site's status, when her site does not screen."""
+    try:
+        sites.require(patient.site, SiteAction.SCREENING)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+        return redirect("screening:patient_detail", pk=patient.pk)
+    return None
 
 
 class SiteFilterForm(forms.Form):
@@ -129,8 +142,14 @@ def _query_without_page(request) -> str:
 
 @login_required
 def patient_create(request):
-    if not access.sites_for(request.user, Action.EDIT).exists():
+    edit_sites = list(access.sites_for(request.user, Action.EDIT))
+    if not edit_sites:
         raise PermissionDenied
+    # Screening only at an open site (site_status): when none of the user's sites is, the page and its POST
+    # refuse, naming each site's status, before any form is bound or anything written.
+    if not any(site.allows(SiteAction.SCREENING) for site in edit_sites):
+        return render(request, "screening/patient_form.html", {"refusals": [
+            sites.refusal_message(site, SiteAction.SCREENING) for site in edit_sites]}, status=403)
     form = PatientForm(request.POST or None, user=request.user)
     if request.method == "POST" and form.is_valid():
         try:
@@ -138,7 +157,7 @@ def patient_create(request):
                 site=form.cleaned_data["site"], sex=form.cleaned_data["sex"],
                 birth_date=form.cleaned_data["birth_date"], initials=form.cleaned_data["initials"],
                 user=request.user)
-        except ScreeningError as exc:
+        except DomainError as exc:  # ScreeningError, or the site's status (SiteStatusRefused)
             form.add_error(None, exc.message)
         else:
             messages.success(request, gettext("Patient %(number)s created.") % {"number": patient.screening_number})
@@ -171,7 +190,7 @@ def rescreen(request, pk):
         return redirect("screening:patient_detail", pk=patient.pk)
     try:
         screening = services.start_rescreening(patient=patient, user=request.user, reason=form.cleaned_data["reason"])
-    except ScreeningError as exc:
+    except DomainError as exc:
         messages.error(request, exc.message)
         return redirect("screening:patient_detail", pk=patient.pk)
     messages.success(request, gettext("Screening %(number)s started: the history facts were copied; record the "
@@ -193,6 +212,8 @@ def screening_create(request, pk):
         messages.info(request, gettext("%(patient)s has been screened: edit the latest screening or re-screen.")
                       % {"patient": patient.screening_number})
         return redirect("screening:patient_detail", pk=patient.pk)
+    if (refused := _site_refusal(request, patient)) is not None:
+        return refused
     if not _is_open(patient):
         raise PermissionDenied
     return _screening_form(request, patient, None)
@@ -203,6 +224,8 @@ def screening_edit(request, pk):
     screening = _screening(request, pk)
     patient = screening.patient
     _require_edit(request.user, patient.site)
+    if patient.stage in services.OPEN_STAGES and (refused := _site_refusal(request, patient)) is not None:
+        return refused
     latest_number = patient.screenings.order_by("-number").values_list("number", flat=True).first()
     if not _is_open(patient) or screening.number != latest_number:
         messages.info(request, gettext("This screening can no longer change (the patient is registered, or it was "
@@ -233,7 +256,7 @@ def _screening_form(request, patient: Patient, screening: Screening | None):
                     reason=form.cleaned_data.get("reason"))
             except ReasonRequired as exc:
                 form.add_error("reason" if "reason" in form.fields else None, exc.message)
-            except ScreeningError as exc:
+            except DomainError as exc:
                 form.add_error(None, exc.message)
             else:
                 return _after_save(request, saved)

@@ -1,3 +1,5 @@
+import datetime as dt
+
 import factory
 from django.contrib.auth.models import Group
 
@@ -40,6 +42,13 @@ class SiteFactory(factory.django.DjangoModelFactory):
     code = factory.Sequence(lambda n: f"S{n:03d}")
     name_en = factory.LazyAttribute(lambda s: f"{s.code} Hospital")
     name_ja = factory.LazyAttribute(lambda s: f"{s.code}病院")
+    # Open, on a complete approval record: what every test of screening and registration assumes.
+    # Tests of the site statuses make pending sites with status="pending" and no approval.
+    status = Site.Status.OPEN
+    ethics_approval_date = dt.date(2025, 10, 1)
+    approved_protocol_version = "1.0"
+    head_permission_date = dt.date(2025, 10, 15)
+    start_date = dt.date(2025, 11, 1)
 
 
 class MembershipFactory(factory.django.DjangoModelFactory):
@@ -88,7 +97,7 @@ def totp_token(device) -> str:
 
 
 # ---- screening -------------------------------------------------------------------------------------
-import datetime as dt  # noqa: E402
+
 from decimal import Decimal  # noqa: E402
 
 from screening.models import LabPanel, Lesion, Patient, Screening  # noqa: E402

@@ -34,13 +34,13 @@ def test_statistician_sees_no_patient_site(statistician, site_a):
     assert list(access.sites_for(statistician)) == []
 
 
-def test_inactive_membership_and_site_give_nothing(site_a, site_b):
+def test_inactive_membership_gives_nothing_and_a_closed_site_stays_readable(site_a, site_b):
     user = MembershipFactory(site=site_a, active=False).user
     assert list(access.sites_for(user)) == []
     other = MembershipFactory(site=site_b).user
-    site_b.active = False
+    site_b.status = "closed"  # issue 17: a closed site is read-only for its staff, not a lock-out
     site_b.save()
-    assert list(access.sites_for(other)) == []
+    assert list(access.sites_for(other)) == [site_b]
 
 
 def test_inactive_user_has_no_access(coordinator_a, site_a):

@@ -51,6 +51,10 @@ GET = {
     "two_factor_verify":                 (L, R, R, R, R, R, R, R),
     "locked_accounts":                   (L, 403, 403, 403, 403, 200, 403, 403),
     "set_language":                      (R, R, R, R, R, R, R, R),
+    "sites":                             (L, 200, 200, 200, 200, 200, 403, 403),
+    "site_detail":                       (L, 200, 200, 200, 404, 200, 403, 404),  # pk: the patient's site
+    "site_approval":                     (L, 405, 405, 405, 405, 405, 405, 405),
+    "site_change_status":                (L, 405, 405, 405, 405, 405, 405, 405),
     "screening:patient_list":            (L, 200, 200, 200, 200, 200, 403, 403),
     "screening:patient_create":          (L, 200, 200, 403, 200, 403, 403, 403),
     "screening:patient_detail":          (L, 200, 200, 200, 404, 200, 404, 404),
@@ -115,6 +119,8 @@ POST = {
     "two_factor_setup":                  (L, 200, 200, 200, 200, R, R, 200),
     "two_factor_verify":                 (L, R, R, R, R, R, R, R),
     "locked_accounts":                   (L, 403, 403, 403, 403, R, 403, 403),
+    "site_approval":                     (L, 403, 403, 403, 404, 200, 403, 404),  # data managers only
+    "site_change_status":                (L, 403, 403, 403, 404, 200, 403, 404),
     "screening:patient_create":          (L, 200, 200, 403, 200, 403, 403, 403),
     "screening:screening_create":        (L, R, R, 403, 404, 403, 404, 404),
     "screening:rescreen":                (L, R, R, 403, 404, 403, 404, 404),
@@ -230,6 +236,8 @@ def arguments(name, route, scene, target):
     for converter in re.findall(r"<(?:\w+:)?(\w+)>", route):
         if converter == "patient_id":
             kwargs[converter] = patient.pk
+        elif converter == "pk" and name.startswith("site_"):
+            kwargs[converter] = patient.site_id
         elif converter == "pk" and name in ("queries:detail", "queries:step"):
             kwargs[converter] = scene["query"][target].pk
         elif converter == "pk" and name == "deviations:detail":

@@ -127,7 +127,8 @@ def url_for(name, route, scene):
             kwargs[converter] = scene["deviation" if name.startswith("deviations") else "query"].pk
             continue
         kwargs[converter] = {
-            "pk": scene["screening"].pk if name in ("screening:checklist", "screening:screening_edit") else patient.pk,
+            "pk": scene["screening"].pk if name in ("screening:checklist", "screening:screening_edit")
+            else patient.site_id if name.startswith("site_") else patient.pk,
             "patient_id": patient.pk, "token": scene["token"], "table": next(iter(TABLES)),
             "survey_id": scene["survey"].pk,
             "step": "answer",

@@ -14,6 +14,13 @@ from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.django_db
 
+@pytest.fixture(autouse=True)
+def _back_to_the_default_language():
+    """A Japanese request leaves its language active in the thread: later tests would run in it."""
+    yield
+    translation.deactivate()
+
+
 ROLES = ("coordinator_a", "investigator_a", "monitor_a", "data_manager", "statistician", "no_role_user")
 
 

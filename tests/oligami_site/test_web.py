@@ -153,7 +153,7 @@ def _snapshot():
     from oligami_site.models import Membership, Site, User
 
     return (
-        sorted(Site.objects.values_list("code", "name_en", "name_ja", "active")),
+        sorted(Site.objects.values_list("code", "name_en", "name_ja", "status")),
         sorted(User.objects.values_list("username", "password", "is_staff", "preferred_language")),
         sorted(Membership.objects.values_list("user__username", "site__code", "role", "active")),
         sorted(Group.objects.values_list("name", "user__username")),

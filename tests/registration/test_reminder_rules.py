@@ -71,6 +71,7 @@ CASES = [
     (K.WINDOW_CLOSING_2, NO_EVALUATION, day(124)),
     (K.WINDOW_MISSED, EVALUATED_DAY_80, day(109)),
     (K.WINDOW_MISSED, NO_EVALUATION, day(127)),
+    (K.PROGRESSION, registered(evaluation_date=day(80), evaluation_progression=True), day(80)),
 ]
 CASE_IDS = [f"{kind}-{due}" for kind, _timeline, due in CASES]
 
@@ -129,10 +130,10 @@ class TestLastSendDayAndSuperseding:
         assert sent(EVALUATED_DAY_80, day(116)) == {K.WINDOW_MISSED: day(109)}
         assert sent(EVALUATED_DAY_80, day(117)) == {}
 
-    def test_only_the_missed_notice_reaches_data_managers(self):
+    def test_only_the_missed_and_progression_notices_reach_data_managers(self):
         for n in range(0, 140):
             for reminder in due_reminders(NO_EVALUATION, day(n)):
-                expected = SITE_AND_DM if reminder.kind == K.WINDOW_MISSED else SITE
+                expected = SITE_AND_DM if reminder.kind in (K.WINDOW_MISSED, K.PROGRESSION) else SITE
                 assert reminder.recipients == expected
 
 
@@ -160,9 +161,23 @@ class TestConditions:
         timeline = PatientTimeline(screening_outcome="draft", lab_date=LAB)
         assert sent(timeline, date(2026, 3, 6)) == {}
 
+    def test_progression_reaches_the_data_managers_from_the_evaluation_day(self):
+        # Issue 15: progression was reported only as "window missed", up to four weeks later.
+        timeline = registered(evaluation_date=day(84), evaluation_progression=True)
+        kinds = set()
+        for n in range(0, 140):
+            kinds |= set(sent(timeline, day(n)))
+        assert kinds == {K.PROGRESSION}
+        assert sent(timeline, day(83)) == {}
+        assert sent(timeline, day(84)) == {K.PROGRESSION: day(84)}
+        # Entered late: still sent (same due date, so at most once) while the evaluation's 28 days run.
+        assert sent(timeline, day(84 + 28)) == {K.PROGRESSION: day(84)}
+        assert sent(timeline, day(84 + 29)) == {}
+        reminder = due_reminders(timeline, day(84))[0]
+        assert reminder.recipients == SITE_AND_DM and reminder.deadline == day(84)
+
     def test_unattainable_window_gets_no_opening_or_closing_but_data_managers_hear_of_it(self):
         for timeline, close in [
-            (registered(evaluation_date=day(84), evaluation_progression=True), day(112)),
             (registered(evaluation_date=day(55)), day(83)),  # evaluation + 28 before day 84
         ]:
             kinds = set()
@@ -248,6 +263,7 @@ def test_the_reviewed_table():
         (K.WINDOW_CLOSING_7, Anchor.WINDOW_CLOSE, 7, 0, SITE, "window"),
         (K.WINDOW_CLOSING_2, Anchor.WINDOW_CLOSE, 2, 0, SITE, "window"),
         (K.WINDOW_MISSED, Anchor.WINDOW_CLOSE, -1, 8, SITE_AND_DM, "window"),
+        (K.PROGRESSION, Anchor.EVALUATION, 0, 28, SITE_AND_DM, "progression"),
     }
 
 

@@ -101,11 +101,13 @@ def test_the_scan_alone_stores_pending_notices_once(plans, site_a, coordinator_a
     assert list(Notice.objects.values_list("kind", "status")) == [("window_closing_2", "pending")]
 
 
-def test_inactive_sites_and_finished_patients_get_nothing(plans, site_a, site_b, coordinator_a, coordinator_b):
+@pytest.mark.parametrize(("status", "due"), [("open", 1), ("closed_to_accrual", 1), ("closed", 0), ("pending", 0)])
+def test_reminders_go_on_closed_to_accrual_and_stop_when_closed(plans, site_a, site_b, coordinator_a,
+                                                                 coordinator_b, status, due):
     evaluated(site_b, coordinator_b)
-    site_b.active = False
+    site_b.status = status
     site_b.save()
-    assert reminders.scan(today=P + 111 * DAY).due == 0
+    assert reminders.scan(today=P + 111 * DAY).due == due
 
 
 def _split(queries):

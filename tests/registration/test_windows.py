@@ -335,10 +335,19 @@ class TestStatusTransitionsAfterEvaluation:
         assert status_on(registered(evaluation_date=day(56)), n) == status
 
     @pytest.mark.parametrize("n", [84, 90, 130])
-    def test_progression_makes_the_window_unattainable(self, n):
-        # S2 cannot be met: no secondary registration, the coordinator records off study
+    def test_progression_has_its_own_status_from_the_day_it_is_entered(self, n):
+        # S2 cannot be met: no secondary registration; the coordinator records off study, reason
+        # progression (issue 15: this was "window missed", the same as a window that closed).
         timeline = registered(evaluation_date=day(84), evaluation_progression=True)
-        assert status_on(timeline, n) == Status.WINDOW_MISSED
+        assert status_on(timeline, n) == Status.PROGRESSION
+        assert windows.next_deadline(timeline, day(n)) is None
+
+    def test_progression_at_an_early_evaluation_is_progression_at_once(self):
+        timeline = registered(evaluation_date=day(40), evaluation_progression=True)
+        assert status_on(timeline, 40) == Status.PROGRESSION
+        assert status_on(timeline, 200) == Status.PROGRESSION
+        assert status_on(registered(evaluation_date=day(40), evaluation_progression=True, off_study_date=day(41)),
+                         41) == Status.OFF_STUDY
 
     def test_unknown_progression_is_not_progression(self):
         assert (
@@ -495,7 +504,8 @@ def test_missed_once_the_close_has_passed_without_secondary_registration(timelin
         and not timeline.is_off_study
         and today > window_close(primary, timeline.evaluation_date)
     ):
-        assert patient_status(timeline, today) == Status.WINDOW_MISSED
+        expected = Status.PROGRESSION if timeline.evaluation_progression else Status.WINDOW_MISSED
+        assert patient_status(timeline, today) == expected
 
 
 @given(timeline=timelines, today=dates)
