@@ -339,9 +339,9 @@ class Gen:
         if e_date is not None:
             evaluation = self.evaluation(p, primary, user, e_date, kind)
         if kind in ("randomized", "ready"):
-            secondary = self.secondary(p, primary, evaluation, user, s_date)
-            p.stage = Patient.Stage.READY_TO_RANDOMIZE
-            p._h.append((secondary.created_at, f"Secondary registration {primary.number}", p.stage))
+            # "ready": secondary registered, stage still registered, as inside register_secondary's transaction
+            # just before it calls randomize (bench_randomize randomizes them); there is no stage in between.
+            self.secondary(p, primary, evaluation, user, s_date)
             if kind == "randomized":
                 lesions = "1" if evaluation.remaining_lesions <= 1 else "2-3"
                 self.randomized.append((p, site.code, primary.subtype, lesions, s_date, user))
@@ -590,7 +590,8 @@ def generate(total: int, sites: int, seed: int) -> dict:
 
 
 def ready_pool(n: int, seed: int, sites: int | None = None) -> list[int]:
-    """n patients secondary registered today and not yet randomized (for bench_randomize), over the sites."""
+    """n patients secondary registered today and not yet randomized (for bench_randomize), over the sites: the
+    state inside register_secondary's transaction, which the benchmark measures randomize from."""
     today = timezone.localdate()
     gen = context(today, seed)
     site_list = list(Site.objects.filter(code__startswith="ST").order_by("code"))[: sites or None]

@@ -189,7 +189,7 @@ def _latest_alive_fact(patient) -> date | None:
 
 # --- systemic therapy courses ------------------------------------------------------------------------
 
-COURSE_STAGES = (Patient.Stage.REGISTERED, Patient.Stage.READY_TO_RANDOMIZE, Patient.Stage.RANDOMIZED)
+COURSE_STAGES = (Patient.Stage.REGISTERED, Patient.Stage.RANDOMIZED)
 
 
 def _plans_of(primary: PrimaryRegistration):

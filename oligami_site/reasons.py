@@ -43,6 +43,11 @@ FIXED = frozenset({
     gettext_noop("Query answered"),
     gettext_noop("Query closed"),
     gettext_noop("Query re-opened"),
+    # protocol deviations, cut-off and lock
+    gettext_noop("Deviation recorded"),
+    gettext_noop("Deviation closed"),
+    gettext_noop("Cut-off declared"),
+    gettext_noop("Data locked"),
 })
 
 # (pattern of the stored text, msgid with the same named parts)
@@ -54,6 +59,7 @@ _PATTERN_MSGIDS = (
     gettext_noop("Therapy plan %(subtype)s version %(version)s"),
     gettext_noop("Refused set-up change (%(action)s)"),
     gettext_noop("Automatic check %(rule)s"),
+    gettext_noop("Data unlocked: %(reason)s"),
     gettext_noop("Randomized (allocation #%(sequence)s)"),
 )
 

@@ -155,3 +155,40 @@ class Deviation(models.Model):
 
     def __str__(self):
         return f"D-{self.pk:05d}" if self.pk else "D-?"
+
+
+class Cutoff(models.Model):
+    """A data cut-off (カットオフ日) declared by the data centre, and the lock of the data as of it (データ固定).
+
+    Declared first: the pages list what blocks the lock (open queries, ...). Locked with the data manager's
+    e-signature (password re-entered): the analysis data set as of the lock is stored with its SHA-256, so
+    the analysed data can be shown unchanged later.
+    """
+
+    date = models.DateField(_("cut-off date"), unique=True)
+    purpose = models.CharField(_("purpose"), max_length=200)
+    declared_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+",
+                                    verbose_name=_("declared by"))
+    declared_at = models.DateTimeField(_("declared at"), default=timezone.now)
+    locked_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
+                                  related_name="+", verbose_name=_("locked by"))
+    locked_at = models.DateTimeField(_("locked at"), null=True, blank=True)
+    # The lock's signature: the printed name at the time and the meaning's code (shown in the reader's language).
+    signed_name = models.CharField(_("signed by (printed name)"), max_length=150, blank=True)
+    signature_meaning = models.CharField(_("meaning of the signature"), max_length=24, blank=True)
+    snapshot = models.BinaryField(_("analysis data set at the lock"), null=True, blank=True, editable=False)
+    snapshot_sha256 = models.CharField(_("SHA-256 of the data set"), max_length=64, blank=True)
+    snapshot_rows = models.PositiveIntegerField(_("rows in the data set"), null=True, blank=True)
+    history = HistoricalRecords(excluded_fields=["snapshot"])
+
+    class Meta:
+        verbose_name = _("data cut-off")
+        verbose_name_plural = _("data cut-offs")
+        ordering = ["-date"]
+
+    def __str__(self):
+        return self.date.isoformat()
+
+    @property
+    def locked(self) -> bool:
+        return self.locked_at is not None

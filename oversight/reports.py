@@ -48,7 +48,6 @@ class Box(StrEnum):
     BEFORE_SECONDARY = "before_secondary"
     WINDOW_MISSED = "window_missed"
     OFF_STUDY = "off_study"
-    AWAITING_RANDOMIZATION = "awaiting_randomization"
     RANDOMIZED = "randomized"
 
     @property
@@ -63,7 +62,6 @@ BOX_LABELS = {
     Box.BEFORE_SECONDARY: _("Before secondary registration (on therapy or in the window)"),
     Box.WINDOW_MISSED: _("Secondary registration window missed"),
     Box.OFF_STUDY: _("Off study"),
-    Box.AWAITING_RANDOMIZATION: _("Secondary registered, awaiting randomization"),
     Box.RANDOMIZED: _("Randomized"),
 }
 TERMINAL_ORDER = list(Box)
@@ -218,8 +216,6 @@ def place(status: windows.Status, timeline: windows.PatientTimeline, *, off_stud
         return Box.OFF_STUDY, off_study_reason if off_study_reason is not None else OffStudy.Reason.OTHER, None
     if status == S.RANDOMIZED:
         return Box.RANDOMIZED, arm, None
-    if status == S.READY_TO_RANDOMIZE:
-        return Box.AWAITING_RANDOMIZATION, "", None
     if status == S.SCREEN_FAILED:
         return Box.SCREEN_FAILED, min(failed, key=criterion_sort_key) if failed else UNKNOWN_CRITERION, None
     if status == S.ELIGIBLE:
@@ -419,8 +415,7 @@ class Consort:
 
     @property
     def not_randomized_after_primary(self) -> int:
-        return sum(self.boxes[b] for b in (Box.OFF_STUDY, Box.WINDOW_MISSED, Box.BEFORE_SECONDARY,
-                                           Box.AWAITING_RANDOMIZATION))
+        return sum(self.boxes[b] for b in (Box.OFF_STUDY, Box.WINDOW_MISSED, Box.BEFORE_SECONDARY))
 
     @property
     def randomized(self) -> int:
@@ -520,7 +515,6 @@ def diagram(c: Consort, after: dict | None = None) -> dict:
             *[(f"{_short(label)}: {n}", False, True) for _code, label, n in c.breakdown(Box.WINDOW_MISSED)],
             (count(str(Box.BEFORE_SECONDARY.label), c.boxes[Box.BEFORE_SECONDARY]), False),
             *[(f"{_short(label)}: {n}", False, True) for _code, label, n in c.breakdown(Box.BEFORE_SECONDARY)],
-            (count(str(Box.AWAITING_RANDOMIZATION.label), c.boxes[Box.AWAITING_RANDOMIZATION]), False),
         ]),
         ("randomized", count(gettext("Randomized"), c.randomized), []),
     ]

@@ -41,6 +41,10 @@ from registration.models import (
 from screening.models import LabPanel, Lesion, Patient, Screening
 
 EMPTY = "–"
+# Values that history rows may hold but the models no longer offer: the trail still names them.
+# "ready_to_randomize": the patient's stage inside the secondary-registration transaction until the stage
+# machine dropped it (screening.stages).
+RETIRED_CHOICES = {"ready_to_randomize": _("Ready to randomize")}
 KIND_LABELS = {"+": pgettext_lazy("history action", "created"), "~": pgettext_lazy("history action", "changed"),
                "-": pgettext_lazy("history action", "deleted")}
 # Fields not shown as changes: the key, and the patient key of records that are the patient's own.
@@ -157,7 +161,7 @@ class Formatter:
             return self.names.get((target, value)) or f"{target._meta.verbose_name} #{value}"
         if model_field.choices:
             labels = {str(k): v for k, v in model_field.flatchoices}
-            return str(labels.get(str(value), value))
+            return str(labels.get(str(value)) or RETIRED_CHOICES.get(str(value), value))
         if isinstance(value, bool):
             return gettext("Yes") if value else gettext("No")
         if isinstance(value, dt.datetime):

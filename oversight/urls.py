@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import monitoring_views, views
+from . import cutoff_views, monitoring_views, views
 
 app_name = "oversight"
 urlpatterns = [
@@ -14,4 +14,7 @@ urlpatterns = [
     path("exports/<slug:table>.csv", views.export_table, name="export_table"),
     path("monitoring/", monitoring_views.monitoring_report, name="monitoring"),
     path("monitoring.csv", monitoring_views.monitoring_report_csv, name="monitoring_csv"),
+    path("cutoffs/", cutoff_views.cutoff_list, name="cutoffs"),
+    path("cutoffs/<int:pk>/", cutoff_views.cutoff_detail, name="cutoff"),
+    path("cutoffs/<int:pk>/analysis.csv", cutoff_views.cutoff_snapshot, name="cutoff_snapshot"),
 ]

@@ -22,7 +22,9 @@ from oligami_site import access, sites
 from oligami_site.access import Action, TrialRole
 from oligami_site.models import Membership, User
 from oligami_site.site_status import SiteAction
+from screening import stages
 from screening.models import Patient
+from screening.services import require_step
 
 from . import allocation, ledger
 from . import factors as fx
@@ -377,7 +379,10 @@ def randomize(*, patient, factors: dict, user, signature_meaning: str | None = N
 
     A double submit (the patient already has an allocation) returns the first allocation unchanged.
     Refusals raise a RandomizationError; a used-up list (or a missing set-up) also alerts the data
-    managers, outside the failed transaction (the alert must go out although everything rolls back).
+    managers, outside the failed transaction (the alert must go out although everything rolls back). Called
+    inside a caller's transaction (secondary registration), the configuration lock is still held when the
+    refusal is raised, and SMTP may take seconds: the alert is left on the error and the caller sends it
+    with `send_pending_alert` once its transaction has ended (committed or rolled back).
     """
     if not access.can(user, Action.SIGN, patient.site_id):
         raise RandomizationError(_("You may not randomize patients of this site."), code="not_allowed")
@@ -385,8 +390,21 @@ def randomize(*, patient, factors: dict, user, signature_meaning: str | None = N
         return _allocate(patient=patient, given=dict(factors or {}), user=user,
                          meaning=signature_meaning or DEFAULT_SIGNATURE_MEANING)
     except (BlockListExhausted, NotConfigured) as exc:
-        _alert_data_managers(patient=patient, error=exc)
+        if transaction.get_connection().in_atomic_block:
+            exc.pending_alert = patient  # no mail under the caller's trial-wide lock: see send_pending_alert
+        else:
+            _alert_data_managers(patient=patient, error=exc)
         raise
+
+
+def send_pending_alert(error: Exception) -> None:
+    """Send the data managers' alert that `randomize` left on `error` because a transaction was open; call
+    it after that transaction has ended. Sends at most once; does nothing for other errors."""
+    patient = getattr(error, "pending_alert", None)
+    if patient is None:
+        return
+    error.pending_alert = None
+    _alert_data_managers(patient=patient, error=error)
 
 
 def lock_configuration():
@@ -421,12 +439,9 @@ def _allocate(*, patient, given: dict, user, meaning: str) -> Allocation:
         patient.stage = locked.stage
         return existing
     sites.require(locked.site, SiteAction.RANDOMIZATION)  # pending and closed sites do not randomize
-    if locked.stage != Patient.Stage.READY_TO_RANDOMIZE:
-        raise NotReadyToRandomize(
-            _("Patient %(number)s is not ready to randomize (stage: %(stage)s).")
-            % {"number": locked.screening_number, "stage": locked.get_stage_display()},
-            code="not_ready",
-        )
+    # Randomization is the second half of secondary registration (one transaction): a registered patient,
+    # whose secondary registration the caller has just written (screening.stages.Step.RANDOMIZE).
+    require_step(locked, stages.Step.RANDOMIZE, out_of_order=NotReadyToRandomize)
     levels = _levels(config, locked, given)
     counts, tally_rows = _counts_before(config, levels, locked.site_id)
     last = Allocation.objects.order_by("-sequence").values("sequence", "hash").first()

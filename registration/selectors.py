@@ -17,7 +17,7 @@ from . import windows
 
 # Patients the coordinator may have to act on: awaiting primary registration, between the two
 # registrations (on therapy ... window missed), or secondary registered and awaiting randomization.
-WORKLIST_STAGES = (Patient.Stage.ELIGIBLE, Patient.Stage.REGISTERED, Patient.Stage.READY_TO_RANDOMIZE)
+WORKLIST_STAGES = (Patient.Stage.ELIGIBLE, Patient.Stage.REGISTERED)
 
 _OUTCOME_BY_STAGE = {
     Patient.Stage.SCREENING: windows.ScreeningOutcome.DRAFT,
@@ -203,8 +203,8 @@ def worklist_rows(user, today: date) -> list[WorklistRow]:
 
 
 # Primary registered and not yet secondary registered: closing their site would strand them inside their
-# window (issue 17); READY_TO_RANDOMIZE is included for safety although it lasts one transaction.
-AWAITING_SECONDARY_STAGES = (Patient.Stage.REGISTERED, Patient.Stage.READY_TO_RANDOMIZE)
+# window (issue 17). Secondary registration moves them straight to randomized (screening.stages).
+AWAITING_SECONDARY_STAGES = (Patient.Stage.REGISTERED,)
 
 
 def awaiting_secondary_count(site_id: int) -> int:

@@ -32,10 +32,12 @@ from django.utils.translation import gettext_lazy as _
 
 from oligami_site import sites
 from oligami_site.site_status import SiteAction
-from randomization.services import lock_configuration, randomize
+from randomization.exceptions import RandomizationError
+from randomization.services import lock_configuration, randomize, send_pending_alert
 from screening import eligibility as rules
-from screening import verdicts
+from screening import stages, verdicts
 from screening.models import LabPanel, Lesion, Patient, Screening
+from screening.services import require_step
 
 from . import windows
 from .exceptions import (
@@ -109,10 +111,6 @@ def _lock_patient(patient) -> Patient:
     # of=("self",): lock the patient row only; a plain FOR UPDATE over the join would lock the site row too
     # and needlessly queue every registration of a site behind one another.
     return Patient.objects.select_for_update(of=("self",)).select_related("site").get(pk=pk)
-
-
-def _stage_label(patient: Patient) -> str:
-    return str(patient.get_stage_display())
 
 
 def _registration_date(registration_date: date | None) -> date:
@@ -262,11 +260,7 @@ def _register_primary(*, screening, user, patient, password, registration_date):
     if PrimaryRegistration.objects.filter(patient=patient).exists():
         raise _already_primary(patient)
     sites.require(patient.site, SiteAction.PRIMARY_REGISTRATION)  # open sites only (site_status)
-    if patient.stage != Patient.Stage.ELIGIBLE:
-        raise OutOfOrder(
-            _("%(patient)s cannot be primary registered: the stage is \"%(stage)s\"; only an eligible patient "
-              "can be.") % {"patient": patient.screening_number, "stage": _stage_label(patient)},
-            code="not_eligible_stage")
+    require_step(patient, stages.Step.REGISTER_PRIMARY, out_of_order=OutOfOrder)
     screening = Screening.objects.select_related("labs").get(pk=screening.pk)
     screening.patient = patient
     latest = patient.screenings.order_by("-number").values_list("pk", flat=True).first()
@@ -315,19 +309,9 @@ def _register_primary(*, screening, user, patient, password, registration_date):
 # --- response evaluation --------------------------------------------------------------------------
 
 
-def _require_registered(patient: Patient, step) -> PrimaryRegistration:
-    """The patient's primary registration when `step` may follow it now, else a refusal naming the stage."""
-    stage = patient.stage
-    params = {"patient": patient.screening_number, "stage": _stage_label(patient), "step": step}
-    if stage in (Patient.Stage.SCREENING, Patient.Stage.SCREEN_FAILED, Patient.Stage.ELIGIBLE):
-        raise OutOfOrder(_("%(patient)s is not primary registered (stage: %(stage)s): %(step)s comes after "
-                           "primary registration.") % params, code="not_registered")
-    if stage == Patient.Stage.OFF_STUDY:
-        raise OutOfOrder(_("%(patient)s is off study: %(step)s is no longer possible.") % params,
-                         code="off_study")
-    if stage in (Patient.Stage.READY_TO_RANDOMIZE, Patient.Stage.RANDOMIZED):
-        raise AlreadyRegistered(_("%(patient)s is already secondary registered (stage: %(stage)s): %(step)s is "
-                                  "closed.") % params, code="already_secondary")
+def _require_registered(patient: Patient, step: stages.Step) -> PrimaryRegistration:
+    """The patient's primary registration when `step` may follow it now, else the stage machine's refusal."""
+    require_step(patient, step, out_of_order=OutOfOrder, already_done=AlreadyRegistered)
     return PrimaryRegistration.objects.select_related("plan").get(patient=patient)
 
 
@@ -351,7 +335,7 @@ def record_evaluation(*, patient: Patient, data: Mapping, labs: Mapping, user, r
     patient = _lock_patient(patient)
     # The evaluation decides secondary registration: allowed where that is (open, closed to accrual).
     sites.require(patient.site, SiteAction.SECONDARY_REGISTRATION)
-    primary = _require_registered(patient, _("a response evaluation"))
+    primary = _require_registered(patient, stages.Step.RECORD_EVALUATION)
     values = _values(data, EVALUATION_FIELDS, _("Response evaluation"))
     for name, low, high in (("remaining_lesions", 0, 3), ("courses_given", 0, 50), ("ecog", 0, 4)):
         value = values[name]
@@ -437,14 +421,14 @@ def secondary_failures(verdict: rules.Verdict, primary: PrimaryRegistration,
                      "(%(open)s to %(close)s)") % {
                 "day": windows.day_number(p, registration_date), "primary": _d(p),
                 "low": windows.WINDOW_OPEN_DAY, "high": windows.WINDOW_CLOSE_DAY,
-                "open": _d(windows.window_open(p)), "close": _d(p + timedelta(days=windows.WINDOW_CLOSE_DAY))}
+                "open": _d(windows.window_open(p)), "close": _d(windows.last_window_day(p))}
         elif cid == "S3" and evaluation is not None and verdict.criterion("S3").status == rules.NOT_MET:
             e = evaluation.date
             text = _("day %(days)s after the response evaluation %(evaluation)s; secondary registration must be "
                      "within %(limit)s days of it (%(evaluation)s to %(close)s)") % {
-                "days": (registration_date - e).days, "evaluation": _d(e),
+                "days": windows.days_remaining(registration_date, e), "evaluation": _d(e),
                 "limit": windows.EVALUATION_TO_SECONDARY_DAYS,
-                "close": _d(e + timedelta(days=windows.EVALUATION_TO_SECONDARY_DAYS))}
+                "close": _d(windows.evaluation_close(e))}
         out.append((cid, text))
     return out
 
@@ -458,14 +442,19 @@ def register_secondary(*, patient: Patient, user, password: str, registration_da
                        request=None) -> SecondaryRegistration:
     """Secondary registration (S1-S8 from the same engine), signed, and randomization at once.
 
-    One transaction: the patient becomes "ready to randomize" and is randomized by
+    One transaction: the patient is randomized by
     randomization.services.randomize with allocation_factors(registration) before it commits, so a
     secondary registration never exists without its allocation (and a refused randomization, e.g. a
     used-up block list, leaves no secondary registration either). Refused outside the window with the
     criterion and the dates.
     """
-    return _signing(Signature.Kind.SECONDARY_REGISTRATION, _register_secondary, user=user,
-                    patient=patient.pk, request=request, password=password, registration_date=registration_date)
+    try:
+        return _signing(Signature.Kind.SECONDARY_REGISTRATION, _register_secondary, user=user,
+                        patient=patient.pk, request=request, password=password, registration_date=registration_date)
+    except RandomizationError as exc:
+        # The transaction (and its configuration lock) has ended: now the data managers' alert may go out.
+        send_pending_alert(exc)
+        raise
 
 
 @transaction.atomic
@@ -484,7 +473,7 @@ def _register_secondary(*, user, patient, password, registration_date):
                                                              "date": _d(existing.registration_date)},
                                 code="already_registered")
     sites.require(patient.site, SiteAction.SECONDARY_REGISTRATION)
-    primary = _require_registered(patient, _("secondary registration"))
+    primary = _require_registered(patient, stages.Step.REGISTER_SECONDARY)
     evaluation = ResponseEvaluation.objects.select_related("labs").filter(patient=patient).first()
     if evaluation is None:
         raise OutOfOrder(_("No response evaluation is recorded for %(patient)s: record it before secondary "
@@ -509,9 +498,9 @@ def _register_secondary(*, user, patient, password, registration_date):
             raise
         raise AlreadyRegistered(_("%(patient)s is already secondary registered; nothing was changed.")
                                 % {"patient": patient.screening_number}, code="already_registered") from None
-    patient.stage = Patient.Stage.READY_TO_RANDOMIZE
-    _save(patient, user, f"Secondary registration {primary.number}", update_fields=["stage"])
-    # Randomization follows at once, in this transaction (DESIGN.md: registration calls randomize).
+    # Randomization follows at once, in this transaction (registration calls randomize): it moves the
+    # patient from registered to randomized (screening.stages: there is no stage in between), and a refused
+    # randomization rolls this secondary registration back.
     randomize(patient=patient, factors=allocation_factors(registration), user=user)
     return registration
 
@@ -550,16 +539,9 @@ def take_off_study(*, patient: Patient, user, date: date, reason: str, details: 
         raise AlreadyRegistered(_("%(patient)s is already off study since %(date)s.")
                                 % {"patient": patient.screening_number, "date": _d(existing.date)},
                                 code="already_off_study")
-    if patient.stage not in (Patient.Stage.REGISTERED, Patient.Stage.READY_TO_RANDOMIZE):
-        raise OutOfOrder(_("%(patient)s cannot be taken off study at the stage \"%(stage)s\": off study is "
-                           "recorded after primary registration and before randomization.")
-                         % {"patient": patient.screening_number, "stage": _stage_label(patient)},
-                         code="stage")
+    require_step(patient, stages.Step.TAKE_OFF_STUDY, out_of_order=OutOfOrder)
     if reason not in OffStudy.Reason.values:
         raise InvalidEntry(_("Unknown off-study reason %(reason)s.") % {"reason": reason})
-    if reason == OffStudy.Reason.PROGRESSION and patient.stage != Patient.Stage.REGISTERED:
-        raise InvalidEntry(_("Progression before secondary registration: the patient is already secondary "
-                             "registered."), code="contradiction")
     details = (details or "").strip()
     if reason == OffStudy.Reason.OTHER and not details:
         raise InvalidEntry(_("Describe the reason in the details."), code="missing_fields")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 
 from . import windows
 
@@ -45,8 +45,9 @@ class Course:
 class Mark:
     day: int
     date: date
-    label: str
+    label: str  # English, for tests and logs
     css: str
+    text: str = ""  # the label in the reader's language
     x: float = 0.0
     label_x: float = 0.0
     label_y: float = 0.0
@@ -90,25 +91,28 @@ def timeline_picture(timeline: windows.PatientTimeline, today: date, translate=l
     def day(d: date) -> int:
         return windows.day_number(primary, d)
 
-    raw: list[tuple[date, str, str]] = [(primary, _("Day 0: primary registration"), "tl-mark-primary")]
+    # (date, label template, its parameters, css): the day counts come from windows, never written here.
+    raw: list[tuple[date, str, dict, str]] = [(primary, _("Day 0: primary registration"), {}, "tl-mark-primary")]
     due = timeline.evaluation_due_date
     if due is not None and evaluation is None:
-        raw.append((due, _("Evaluation due"), "tl-mark-due"))
+        raw.append((due, _("Evaluation due"), {}, "tl-mark-due"))
     if evaluation is not None:
-        raw.append((evaluation, _("Response evaluation"), "tl-mark-evaluation"))
-    raw.append((windows.window_open(primary), _("Day 84"), "tl-mark-window"))
-    raw.append((primary + timedelta(days=windows.WINDOW_CLOSE_DAY), _("Day 126"), "tl-mark-window"))
+        raw.append((evaluation, _("Response evaluation"), {}, "tl-mark-evaluation"))
+    raw.append((windows.window_open(primary), _("Day %(day)s"), {"day": windows.WINDOW_OPEN_DAY}, "tl-mark-window"))
+    raw.append((windows.last_window_day(primary), _("Day %(day)s"), {"day": windows.WINDOW_CLOSE_DAY},
+                "tl-mark-window"))
     if evaluation is not None:
-        raw.append((evaluation + timedelta(days=windows.EVALUATION_TO_SECONDARY_DAYS), _("Evaluation + 28"),
-                    "tl-mark-window"))
+        raw.append((windows.evaluation_close(evaluation), _("Evaluation + %(days)s"),
+                    {"days": windows.EVALUATION_TO_SECONDARY_DAYS}, "tl-mark-window"))
     if timeline.secondary_registration_date is not None:
-        raw.append((timeline.secondary_registration_date, _("Secondary registration"), "tl-mark-secondary"))
+        raw.append((timeline.secondary_registration_date, _("Secondary registration"), {}, "tl-mark-secondary"))
     if timeline.off_study_date is not None:
-        raw.append((timeline.off_study_date, _("Off study"), "tl-mark-off"))
-    raw.append((today, _("Today"), "tl-mark-today"))
+        raw.append((timeline.off_study_date, _("Off study"), {}, "tl-mark-off"))
+    raw.append((today, _("Today"), {}, "tl-mark-today"))
 
-    first = min(-7, *(day(d) - 7 for d, _l, _c in raw))
-    last = max(133, *(day(d) + 7 for d, _l, _c in raw if d != today), min(day(today), MAX_DAYS_SHOWN) + 7)
+    first = min(-7, *(day(d) - 7 for d, *_rest in raw))
+    last = max(windows.WINDOW_CLOSE_DAY + 7, *(day(d) + 7 for d, *_rest in raw if d != today),
+               min(day(today), MAX_DAYS_SHOWN) + 7)
     last = min(last, MAX_DAYS_SHOWN + 7)
     span = WIDTH - 2 * MARGIN
 
@@ -132,8 +136,9 @@ def timeline_picture(timeline: windows.PatientTimeline, today: date, translate=l
     rows = [(y, True) for y in LABEL_ROWS_ABOVE] + [(y, False) for y in LABEL_ROWS_BELOW]
     row_end = {y: -1e9 for y, _above in rows}
     marks = []
-    for d, label, css in sorted(raw, key=lambda item: (item[0], item[2] != "tl-mark-primary")):
-        text = f"{translate(label)} {d.isoformat()}"
+    for d, template, params, css in sorted(raw, key=lambda item: (item[0], item[3] != "tl-mark-primary")):
+        label, shown = template % params, translate(template) % params
+        text = f"{shown} {d.isoformat()}"
         mx = x(day(d))
         width = _text_width(text)
         anchor, start = ("start", mx) if mx + width <= WIDTH - 2 else ("end", mx - width)
@@ -143,7 +148,7 @@ def timeline_picture(timeline: windows.PatientTimeline, today: date, translate=l
         row_end[chosen] = start + width
         above = chosen < AXIS_Y
         marks.append(Mark(
-            day=day(d), date=d, label=label, css=css, x=mx, label_x=mx, label_y=chosen, anchor=anchor,
+            day=day(d), date=d, label=label, css=css, text=shown, x=mx, label_x=mx, label_y=chosen, anchor=anchor,
             line_top=chosen + 3 if above else AXIS_Y, line_bottom=AXIS_Y if above else chosen - FONT_PX,
             clipped=not (first <= day(d) <= last)))
     return Picture(

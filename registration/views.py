@@ -5,7 +5,6 @@ manager) gets 403 on the pages that enter data (EDIT) or sign (SIGN), and reads 
 """
 
 from collections import Counter
-from datetime import timedelta
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -23,8 +22,9 @@ from oligami_site.access import Action
 from oligami_site.exceptions import DomainError
 from oligami_site.models import Membership
 from screening import eligibility as rules
-from screening import verdicts
+from screening import stages, verdicts
 from screening.models import Patient
+from screening.stages import Step
 
 from . import ical, selectors, services, windows
 from .exceptions import NotEligible
@@ -106,8 +106,6 @@ def _action(row, user_sites_edit, user_sites_sign):
         return _("Record off study (progression)"), progression_off_study_url(patient.pk)
     if status == S.WINDOW_MISSED and may(user_sites_edit):
         return _("Record off study"), reverse("registration:off_study", kwargs=kwargs)
-    if status == S.READY_TO_RANDOMIZE:
-        return _("Randomize"), reverse("registration:patient", kwargs=kwargs)
     return _("Open patient"), reverse("registration:patient", kwargs=kwargs)
 
 
@@ -176,11 +174,12 @@ def patient(request, pk):
         "picture": timeline_picture(timeline, today, translate=gettext),
         "notices": list(patient.notices.order_by("-due_date", "kind", "audience")),
         "today": today,
-        "can_register_primary": can_sign and patient.stage == Patient.Stage.ELIGIBLE,
-        "can_evaluate": can_edit and patient.stage == Patient.Stage.REGISTERED,
-        "can_register_secondary": can_sign and patient.stage == Patient.Stage.REGISTERED and evaluation is not None,
-        "can_take_off_study": can_edit and patient.stage in (Patient.Stage.REGISTERED,
-                                                             Patient.Stage.READY_TO_RANDOMIZE),
+        # The stage machine says which step is open (screening.stages); the role says who may take it.
+        "can_register_primary": can_sign and stages.allowed(patient.stage, Step.REGISTER_PRIMARY),
+        "can_evaluate": can_edit and stages.allowed(patient.stage, Step.RECORD_EVALUATION),
+        "can_register_secondary": (can_sign and stages.allowed(patient.stage, Step.REGISTER_SECONDARY)
+                                   and evaluation is not None),
+        "can_take_off_study": can_edit and stages.allowed(patient.stage, Step.TAKE_OFF_STUDY),
         "progression_off_study_url": progression_off_study_url(patient.pk),
     })
 
@@ -225,8 +224,8 @@ def primary(request, pk):
         "today": today,
         "form": form,
         "failures": failures,
-        "meaning": services.PRIMARY_MEANING,
-        "can_register": registration is None and patient.stage == Patient.Stage.ELIGIBLE,
+        "meaning": services.PRIMARY_MEANING, "lab_days": windows.LAB_VALIDITY_DAYS,
+        "can_register": registration is None and stages.allowed(patient.stage, Step.REGISTER_PRIMARY),
     })
 
 
@@ -268,8 +267,8 @@ def evaluation(request, pk):
                                      primary.plan.cycle_length_days)
     return render(request, "registration/evaluation.html", {
         "patient": patient, "primary": primary, "existing": existing, "form": form, "lab_form": lab_form,
-        "evaluation_due": due,
-        "allowed": patient.stage == Patient.Stage.REGISTERED,
+        "evaluation_due": due, "lab_days": windows.LAB_VALIDITY_DAYS,
+        "allowed": stages.allowed(patient.stage, Step.RECORD_EVALUATION),
     })
 
 
@@ -294,7 +293,8 @@ def secondary(request, pk):
     primary = PrimaryRegistration.objects.select_related("plan").filter(patient=patient).first()
     evaluation = ResponseEvaluation.objects.select_related("labs").filter(patient=patient).first()
     verdict = window = None
-    if primary is not None and patient.stage == Patient.Stage.REGISTERED:
+    can_register = stages.allowed(patient.stage, Step.REGISTER_SECONDARY)
+    if primary is not None and can_register:
         verdict = services.secondary_checklist(primary, evaluation, today)
         window = windows.secondary_window(primary.registration_date, evaluation.date if evaluation else None)
     return render(request, "registration/secondary.html", {
@@ -302,12 +302,13 @@ def secondary(request, pk):
         "verdict": verdict, "checklist": _checklist(verdict), "window": window, "today": today,
         "day_today": windows.day_number(primary.registration_date, today) if primary else None,
         "day_84": windows.window_open(primary.registration_date) if primary else None,
-        "day_126": windows.window_close(primary.registration_date, None) if primary else None,
+        "day_126": windows.last_window_day(primary.registration_date) if primary else None,
         "days_left": windows.days_remaining(window.close, today) if window else None,
-        "evaluation_close": (evaluation.date + timedelta(days=windows.EVALUATION_TO_SECONDARY_DAYS)
-                             if evaluation else None),
+        "evaluation_close": windows.evaluation_close(evaluation.date) if evaluation else None,
+        "window_days": {"open": windows.WINDOW_OPEN_DAY, "close": windows.WINDOW_CLOSE_DAY,
+                        "after_evaluation": windows.EVALUATION_TO_SECONDARY_DAYS},
         "meaning": services.SECONDARY_MEANING,
-        "can_register": patient.stage == Patient.Stage.REGISTERED and evaluation is not None,
+        "can_register": can_register and evaluation is not None,
     })
 
 
@@ -332,7 +333,7 @@ def off_study(request, pk):
             return redirect("registration:patient", pk=patient.pk)
     return render(request, "registration/off_study.html", {
         "patient": patient, "form": form, "existing": existing,
-        "allowed": patient.stage in (Patient.Stage.REGISTERED, Patient.Stage.READY_TO_RANDOMIZE),
+        "allowed": stages.allowed(patient.stage, Step.TAKE_OFF_STUDY),
     })
 
 

@@ -1,7 +1,8 @@
 """OLIGAMI visit windows, patient status and reminder rules: dates in, windows and due reminders out.
 
-Pure rules (stdlib only, no Django, no project imports), so they are tested exhaustively without a
-database. Source: shared/protocol/ELIGIBILITY.md, "Dates and day counts", S3/S4, "Reminder-worthy dates".
+Pure rules (stdlib only, no Django; of the project only the pure eligibility engine, which owns the
+protocol's day counts), so they are tested exhaustively without a database. Source:
+shared/protocol/ELIGIBILITY.md, "Dates and day counts", S3/S4, "Reminder-worthy dates".
 
 Conventions (apply to every function here):
 
@@ -28,6 +29,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import NamedTuple
 
+from screening.eligibility import EVALUATION_WINDOW_DAYS, LAB_WINDOW_DAYS, SECONDARY_WINDOW_DAYS
+
 
 def _(message: str) -> str:
     """No-op marker for xgettext (``_ = lambda s: s``, written as a def for the linter)."""
@@ -35,11 +38,13 @@ def _(message: str) -> str:
 
 
 # --- Protocol constants (ELIGIBILITY.md, "Dates and day counts") -------------------------------------
+# The numbers are the criteria's, written once in screening.eligibility (the engine that applies S3, S4,
+# P16/S8); the windows are named here for the date arithmetic below. Everything else (services, views,
+# the timeline, labels) asks this module.
 
-WINDOW_OPEN_DAY = 84  # S4: 84 <= secondary - primary
-WINDOW_CLOSE_DAY = 126  # S4: secondary - primary <= 126
-EVALUATION_TO_SECONDARY_DAYS = 28  # S3: 0 <= secondary - evaluation <= 28
-LAB_VALIDITY_DAYS = 14  # P16/S8: 0 <= registration - lab <= 14
+WINDOW_OPEN_DAY, WINDOW_CLOSE_DAY = SECONDARY_WINDOW_DAYS  # S4: 84 <= secondary - primary <= 126
+EVALUATION_TO_SECONDARY_DAYS = EVALUATION_WINDOW_DAYS  # S3: 0 <= secondary - evaluation <= 28
+LAB_VALIDITY_DAYS = LAB_WINDOW_DAYS  # P16/S8: 0 <= registration - lab <= 14
 WINDOW_CLOSING_DAYS = 7  # status "window closing": 7 days or fewer left (issue 4)
 
 
@@ -68,18 +73,28 @@ def window_open(primary_date: date) -> date:
     return primary_date + _days(WINDOW_OPEN_DAY)
 
 
+def last_window_day(primary_date: date) -> date:
+    """Day 126 (S4): the latest the window can close, whatever the evaluation."""
+    _check_date(primary_date, "primary_date")
+    return primary_date + _days(WINDOW_CLOSE_DAY)
+
+
+def evaluation_close(evaluation_date: date) -> date:
+    """Evaluation + 28 (S3): the last day a secondary registration may follow the evaluation."""
+    _check_date(evaluation_date, "evaluation_date")
+    return evaluation_date + _days(EVALUATION_TO_SECONDARY_DAYS)
+
+
 def window_close(primary_date: date, evaluation_date: date | None) -> date:
     """Last day of the window: the earlier of day 126 (S4) and evaluation + 28 (S3).
 
     Without a response evaluation the close is day 126: that is the latest the window can ever close,
     so the coordinator is never told a later date than the protocol allows.
     """
-    _check_date(primary_date, "primary_date")
-    day_126 = primary_date + _days(WINDOW_CLOSE_DAY)
+    day_126 = last_window_day(primary_date)
     if evaluation_date is None:
         return day_126
-    _check_date(evaluation_date, "evaluation_date")
-    return min(day_126, evaluation_date + _days(EVALUATION_TO_SECONDARY_DAYS))
+    return min(day_126, evaluation_close(evaluation_date))
 
 
 def days_remaining(deadline: date, today: date) -> int:
@@ -243,7 +258,6 @@ class Status(enum.StrEnum):
     EVALUATION_DUE = "evaluation_due"
     WINDOW_OPEN = "window_open"
     WINDOW_CLOSING = "window_closing"
-    READY_TO_RANDOMIZE = "ready_to_randomize"
     RANDOMIZED = "randomized"
     PROGRESSION = "progression"
     WINDOW_MISSED = "window_missed"
@@ -262,7 +276,6 @@ STATUS_LABELS: dict[Status, str] = {
     Status.EVALUATION_DUE: _("Response evaluation due"),
     Status.WINDOW_OPEN: _("Secondary registration window open"),
     Status.WINDOW_CLOSING: _("Secondary registration window closing"),
-    Status.READY_TO_RANDOMIZE: _("Ready to randomize"),
     Status.RANDOMIZED: _("Randomized"),
     Status.PROGRESSION: _("Progression at response evaluation: record off study"),
     Status.WINDOW_MISSED: _("Secondary registration window missed"),
@@ -319,28 +332,27 @@ def _facts(timeline: PatientTimeline, today: date) -> _Facts:
 # screening rows run only for primarily registered patients (those rows catch every unregistered one).
 #
 #  1 off_study           off study recorded (date or flag), whatever else is recorded
-#  2 randomized          randomization recorded
-#  3 ready_to_randomize  secondary registration recorded, randomization not yet
-#  4 screen_failed       not registered, screening outcome "screen_failed"
-#  5 eligible            not registered, screening outcome "eligible" (awaiting primary registration)
-#  6 screening           not registered, no outcome yet or a draft
-#  7 progression         the evaluation shows progression / new distant metastasis (S2 can never be
+#  2 randomized          randomization or secondary registration recorded (one transaction does both:
+#                        screening.stages has no stage between them)
+#  3 screen_failed       not registered, screening outcome "screen_failed"
+#  4 eligible            not registered, screening outcome "eligible" (awaiting primary registration)
+#  5 screening           not registered, no outcome yet or a draft
+#  6 progression         the evaluation shows progression / new distant metastasis (S2 can never be
 #                        met): its own status from the day it is entered, prompting "record off study,
 #                        reason progression" (issue 15: it was "window missed" up to four weeks later)
-#  7b window_missed      secondary registration can no longer happen: today > close, or the window is
+#  6b window_missed      secondary registration can no longer happen: today > close, or the window is
 #                        empty (evaluation + 28 < day 84, or evaluation after day 126: "can never be
 #                        met", shown as missed as soon as it is recorded, not only after close).
 #                        The patient is off the randomized part; the coordinator records off study.
-#  8 window_closing      close - today <= 7 (0 = the close day, still open); also before day 84 when an
+#  7 window_closing      close - today <= 7 (0 = the close day, still open); also before day 84 when an
 #                        early evaluation makes the close come within 7 days: urgency wins
-#  9 evaluation_due      no evaluation recorded and today >= the evaluation due date (or >= day 84
+#  8 evaluation_due      no evaluation recorded and today >= the evaluation due date (or >= day 84
 #                        when the plan is unknown): secondary registration needs the evaluation first
-# 10 window_open         today >= day 84 (an evaluation is recorded, by row 9)
-# 11 on_therapy          otherwise: registered, before the evaluation is due and before day 84
+#  9 window_open         today >= day 84 (an evaluation is recorded, by row 8)
+# 10 on_therapy          otherwise: registered, before the evaluation is due and before day 84
 _STATUS_PRECEDENCE: tuple[tuple[Status, Callable[[_Facts], bool]], ...] = (
     (Status.OFF_STUDY, lambda f: f.timeline.is_off_study),
-    (Status.RANDOMIZED, lambda f: f.timeline.randomized),
-    (Status.READY_TO_RANDOMIZE, lambda f: f.timeline.secondary_registration_date is not None),
+    (Status.RANDOMIZED, lambda f: f.timeline.randomized or f.timeline.secondary_registration_date is not None),
     (
         Status.SCREEN_FAILED,
         lambda f: not f.registered and f.timeline.screening_outcome == ScreeningOutcome.SCREEN_FAILED,
@@ -387,7 +399,6 @@ def patient_status(timeline: PatientTimeline, today: date) -> Status:
 
 
 class DeadlineKind(enum.StrEnum):
-    RANDOMIZE = "randomize"
     LABS_EXPIRE = "labs_expire"
     EVALUATION_DUE = "evaluation_due"
     WINDOW_CLOSES = "window_closes"
@@ -398,7 +409,6 @@ class DeadlineKind(enum.StrEnum):
 
 
 DEADLINE_LABELS: dict[DeadlineKind, str] = {
-    DeadlineKind.RANDOMIZE: _("Randomize now (secondary registration done on %(deadline)s)"),
     DeadlineKind.LABS_EXPIRE: _("Lab results valid until %(deadline)s"),
     DeadlineKind.EVALUATION_DUE: _("Response evaluation due on %(deadline)s"),
     DeadlineKind.WINDOW_CLOSES: _("Secondary registration window closes on %(deadline)s"),
@@ -432,8 +442,6 @@ def _labs_pending(facts: _Facts, status: Status) -> bool:
 def next_deadline(timeline: PatientTimeline, today: date) -> Deadline | None:
     """The nearest date by which the site must act, for sorting the coordinator worklist; None if none.
 
-    - ready_to_randomize: the secondary registration date (randomization follows at once, so it is
-      overdue from the next day and sorts first);
     - eligible: the lab expiry (register by then or redraw labs); None without labs;
     - while a secondary registration is possible: the earliest of the window close, the evaluation due
       date (no evaluation recorded, due date not yet passed) and the expiry of the pending labs (still
@@ -454,8 +462,6 @@ def status_and_deadline(timeline: PatientTimeline, today: date) -> tuple[Status,
 
 def _deadline(facts: _Facts, status: Status) -> Deadline | None:
     timeline, today = facts.timeline, facts.today
-    if status == Status.READY_TO_RANDOMIZE:
-        return Deadline(timeline.secondary_registration_date, DeadlineKind.RANDOMIZE)
     if status == Status.ELIGIBLE:
         if timeline.lab_date is None:
             return None
@@ -492,8 +498,9 @@ class ReminderKind(enum.StrEnum):
         return REMINDER_LABELS[self]
 
 
-# Placeholders: %(deadline)s (the date the reminder hangs on, formatted by the caller) and
-# %(days_left)d (days_remaining(deadline, day of sending); negative once past). See Reminder.params().
+# Placeholders: %(deadline)s (the date the reminder hangs on, formatted by the caller),
+# %(days_left)d (days_remaining(deadline, day of sending); negative once past) and the protocol's day
+# numbers of LABEL_NUMBERS (%(day)s: day 84). See Reminder.params().
 REMINDER_LABELS: dict[ReminderKind, str] = {
     ReminderKind.LABS_EXPIRING: _(
         "Lab results are valid for registration until %(deadline)s (days left: %(days_left)d): "
@@ -506,7 +513,7 @@ REMINDER_LABELS: dict[ReminderKind, str] = {
         "Response evaluation due on %(deadline)s (days left: %(days_left)d): book the imaging"
     ),
     ReminderKind.EVALUATION_DUE: _("Response evaluation due on %(deadline)s: record the evaluation"),
-    ReminderKind.WINDOW_OPENING: _("Secondary registration window opens on %(deadline)s (day 84)"),
+    ReminderKind.WINDOW_OPENING: _("Secondary registration window opens on %(deadline)s (day %(day)s)"),
     ReminderKind.WINDOW_CLOSING_7: _(
         "Secondary registration window closes on %(deadline)s (days left: %(days_left)d)"
     ),
@@ -522,6 +529,10 @@ REMINDER_LABELS: dict[ReminderKind, str] = {
         "record off study with reason progression"
     ),
 }
+
+
+# The protocol numbers a label may name; every caller that fills a label passes them too.
+LABEL_NUMBERS: dict[str, int] = {"day": WINDOW_OPEN_DAY}
 
 
 class Recipient(enum.StrEnum):
@@ -659,6 +670,7 @@ class Reminder:
             "deadline": self.deadline,
             "days_left": days_remaining(self.deadline, today),
             "due_date": self.due_date,
+            **LABEL_NUMBERS,
         }
 
 
@@ -672,13 +684,13 @@ def due_reminders(timeline: PatientTimeline, today: date) -> list[Reminder]:
     day it is returned: the caller sends it at most once by keying its notice table on
     (patient, kind, due_date), with a unique constraint. Due dates are never after ``today``.
 
-    Nothing is ever due for screening, screen-failed, ready-to-randomize, randomized or off-study
+    Nothing is ever due for screening, screen-failed, randomized or off-study
     patients; labs reminders are for an eligible patient awaiting primary registration or a pending
     secondary registration only.
     """
     facts = _facts(timeline, today)
     status = _status(facts)
-    if status in FINAL_STATUSES or status in (Status.SCREENING, Status.READY_TO_RANDOMIZE):
+    if status in FINAL_STATUSES or status == Status.SCREENING:
         return []
     latest_in_chain: dict[str, tuple[date, int, Reminder]] = {}
     for index, rule in enumerate(REMINDER_RULES):

@@ -23,13 +23,13 @@ YES_NO_UNKNOWN = [(True, _("Yes")), (False, _("No"))]
 
 class Patient(models.Model):
     class Stage(models.TextChoices):
-        """Where the patient is in the trial's flow; moved only by the services, in their transaction."""
+        """Where the patient is in the trial's flow; moved only by the services, in their transaction, as the
+        stage machine allows (screening.stages: the same values, and the table of which step is allowed when)."""
 
         SCREENING = "screening", _("Screening")
         SCREEN_FAILED = "screen_failed", _("Screen failed")
         ELIGIBLE = "eligible", _("Eligible, awaiting primary registration")
         REGISTERED = "registered", _("Primary registered, on systemic therapy")
-        READY_TO_RANDOMIZE = "ready_to_randomize", _("Ready to randomize")
         RANDOMIZED = "randomized", _("Randomized")
         OFF_STUDY = "off_study", _("Off study")
 

@@ -19,6 +19,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from oligami_site import access, sites
@@ -27,12 +28,12 @@ from oligami_site.models import Site
 from oligami_site.site_status import SiteAction
 
 from . import eligibility as rules
-from . import verdicts
+from . import stages, verdicts
 from .exceptions import ReasonRequired, ScreeningError, ScreeningLocked
 from .models import LabPanel, Lesion, Patient, Screening
 
-# A patient's screening facts may change only until primary registration uses them.
-OPEN_STAGES = frozenset({Patient.Stage.SCREENING, Patient.Stage.ELIGIBLE, Patient.Stage.SCREEN_FAILED})
+# The stage a screening's outcome puts the patient in (the facts may change until primary registration:
+# stages.Step.EDIT_SCREENING).
 STAGE_FOR_OUTCOME = {
     Screening.Outcome.DRAFT: Patient.Stage.SCREENING,
     Screening.Outcome.ELIGIBLE: Patient.Stage.ELIGIBLE,
@@ -203,13 +204,22 @@ def _lock_open_patient(patient: Patient, user) -> Patient:
     # One writer per patient at a time: the screening number n+1 and the stage move are read-then-write.
     patient = Patient.objects.select_for_update().select_related("site").get(pk=patient.pk)
     sites.require(patient.site, SiteAction.SCREENING)
-    if patient.stage not in OPEN_STAGES:
-        raise ScreeningLocked(
-            _("%(patient)s is already registered (%(stage)s): the screening facts can no longer change.")
-            % {"patient": patient.screening_number, "stage": patient.get_stage_display()},
-            code="registered",
-        )
+    require_step(patient, stages.Step.EDIT_SCREENING, out_of_order=ScreeningLocked)
     return patient
+
+
+def require_step(patient: Patient, step: stages.Step, *, out_of_order: type[Exception],
+                 already_done: type[Exception] | None = None) -> None:
+    """Raise the caller's domain error, with the stage machine's translated reason, when `step` is refused
+    at the patient's stage (screening.stages.TABLE). Every service that moves a patient asks this first,
+    with the patient row locked."""
+    refusal = stages.check(patient.stage, step)
+    if refusal is None:
+        return
+    error = already_done if already_done is not None and refusal.kind == stages.Kind.ALREADY_DONE else out_of_order
+    number = patient.screening_number
+    raise error(gettext(refusal.message) % {"patient": number, "number": number, "step": gettext(step.label),
+                                            "stage": str(patient.get_stage_display())}, code=refusal.code)
 
 
 def _clean_lesions(lesions) -> list[dict[str, Any]]:

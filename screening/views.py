@@ -28,7 +28,7 @@ from oligami_site.exceptions import DomainError
 from oligami_site.site_status import SiteAction
 
 from . import eligibility as rules
-from . import services, verdicts
+from . import services, stages, verdicts
 from .exceptions import ReasonRequired
 from .forms import SCREENING_FIELDS, LabPanelForm, PatientForm, RescreenForm, ScreeningForm, lesion_formset
 from .models import Patient, Screening
@@ -60,8 +60,8 @@ def _screening(request, pk) -> Screening:
 
 
 def _is_open(patient: Patient) -> bool:
-    """Screening facts may change: the patient is not registered and her site screens (site_status)."""
-    return patient.stage in services.OPEN_STAGES and patient.site.allows(SiteAction.SCREENING)
+    """Screening facts may change: the stage machine allows it and her site screens (site_status)."""
+    return stages.allowed(patient.stage, stages.Step.EDIT_SCREENING) and patient.site.allows(SiteAction.SCREENING)
 
 
 def _site_refusal(request, patient: Patient):
@@ -224,7 +224,8 @@ def screening_edit(request, pk):
     screening = _screening(request, pk)
     patient = screening.patient
     _require_edit(request.user, patient.site)
-    if patient.stage in services.OPEN_STAGES and (refused := _site_refusal(request, patient)) is not None:
+    editable = stages.allowed(patient.stage, stages.Step.EDIT_SCREENING)
+    if editable and (refused := _site_refusal(request, patient)) is not None:
         return refused
     latest_number = patient.screenings.order_by("-number").values_list("number", flat=True).first()
     if not _is_open(patient) or screening.number != latest_number:

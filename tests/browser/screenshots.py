@@ -88,7 +88,7 @@ def pages_by_user():
     allocation = Allocation.objects.select_related("patient").filter(patient__site__code="TMDU").first()
     screening = Screening.objects.filter(patient__site__code="TMDU", outcome="eligible").latest("id")
     registered = PrimaryRegistration.objects.filter(patient__site__code="TMDU").select_related("patient")
-    on_therapy = registered.filter(patient__stage__in=["registered", "ready_to_randomize"]).first()
+    on_therapy = registered.filter(patient__stage__in=["registered"]).first()
     unscreened = tmdu.filter(stage="screening").first() or tmdu.first()
     randomized = allocation.patient if allocation else screening.patient
     site = [("/", "worklist"), ("/screening/patients/", "patients"),

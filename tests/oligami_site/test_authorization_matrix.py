@@ -105,6 +105,9 @@ GET = {
     "deviations:detail":                 (L, 200, 200, 200, 404, 200, 403, 403),  # pk: a deviation of the patient
     "oversight:monitoring":              (L, 200, 200, 200, 200, 200, 403, 403),
     "oversight:monitoring_csv":          (L, 200, 200, 200, 200, 200, 403, 403),
+    "oversight:cutoffs":                 (L, 403, 403, 403, 403, 200, 403, 403),
+    "oversight:cutoff":                  (L, 403, 403, 403, 403, 200, 403, 403),  # pk: a declared cut-off
+    "oversight:cutoff_snapshot":         (L, 403, 403, 403, 403, 404, 403, 403),  # not locked: no data set
     "admin:index":                       (L, L, L, L, L, 200, 200, L),
 }
 
@@ -145,6 +148,8 @@ POST = {
     "queries:step":                      (L, R, R, 403, 404, R, 403, 403),  # step "answer", no text
     "deviations:new":                    (L, 200, 200, 403, 200, 200, 403, 403),
     "deviations:detail":                 (L, 200, 200, 403, 404, 200, 403, 403),
+    "oversight:cutoffs":                 (L, 403, 403, 403, 403, 200, 403, 403),
+    "oversight:cutoff":                  (L, 403, 403, 403, 403, 200, 403, 403),
     "logout":                            (L, L, L, L, L, L, L, L),  # sent last: it ends the session
 }
 
@@ -211,7 +216,7 @@ def scene(site_a, site_b, coordinator_a, investigator_a, monitor_a, coordinator_
 
     query = {key: data_queries.open_query(user=data_manager, patient=p, text="Please check the ECOG.")
              for key, p in patients.items()}
-    from oversight import deviations
+    from oversight import cutoffs, deviations
 
     deviation = {key: deviations.record_deviation(
         user=data_manager, site_id=0, patient=p, values={
@@ -226,6 +231,7 @@ def scene(site_a, site_b, coordinator_a, investigator_a, monitor_a, coordinator_
                                                 user=data_manager),
         "query": query,
         "deviation": deviation,
+        "cutoff": cutoffs.declare_cutoff(user=data_manager, cutoff_date=JUDGED_ON, purpose="Interim"),
     }
 
 
@@ -240,6 +246,8 @@ def arguments(name, route, scene, target):
             kwargs[converter] = patient.site_id
         elif converter == "pk" and name in ("queries:detail", "queries:step"):
             kwargs[converter] = scene["query"][target].pk
+        elif converter == "pk" and name.startswith("oversight:cutoff"):
+            kwargs[converter] = scene["cutoff"].pk
         elif converter == "pk" and name == "deviations:detail":
             kwargs[converter] = scene["deviation"][target].pk
         elif converter == "step":

@@ -83,7 +83,7 @@ def consume(response):
 
 @pytest.fixture
 def scene(site_a, site_b, coordinator_a, investigator_a, data_manager, coordinator_b):
-    from oversight import deviations
+    from oversight import cutoffs, deviations
     from oversight import queries as data_queries
     from randomization.models import Allocation
     from registration import ical
@@ -110,6 +110,7 @@ def scene(site_a, site_b, coordinator_a, investigator_a, data_manager, coordinat
         "deviation": deviations.record_deviation(user=data_manager, site_id=0, patient=randomized, values={
             "date": JUDGED_ON, "category": "schedule", "description": "Late.", "impact_safety": "none",
             "impact_endpoint": "none"}),
+        "cutoff": cutoffs.declare_cutoff(user=data_manager, cutoff_date=JUDGED_ON, purpose="Interim"),
     }
 
 
@@ -123,6 +124,9 @@ def url_for(name, route, scene):
                }.get(name, scene["randomized"])
     kwargs = {}
     for converter in re.findall(r"<(?:\w+:)?(\w+)>", route):
+        if converter == "pk" and name.startswith("oversight:cutoff"):
+            kwargs[converter] = scene["cutoff"].pk
+            continue
         if converter == "pk" and name in ("queries:detail", "queries:step", "deviations:detail"):
             kwargs[converter] = scene["deviation" if name.startswith("deviations") else "query"].pk
             continue

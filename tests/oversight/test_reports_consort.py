@@ -113,7 +113,7 @@ def test_the_consort_numbers_add_up_for_the_demo_data(client, settings, data_man
 
 # --- random trials (hypothesis) -------------------------------------------------------------------------
 
-KINDS = ("unscreened", "draft", "failed", "eligible", "registered", "off_study", "ready", "randomized")
+KINDS = ("unscreened", "draft", "failed", "eligible", "registered", "off_study", "randomized")
 CRITERIA = ("P5", "P9", "P16", "E7", "E13")
 
 
@@ -126,7 +126,7 @@ def patient_specs(draw):
     if kind in ("registered", "off_study"):
         spec["primary_days_ago"] = draw(st.integers(0, 220))
         spec["evaluation_day"] = draw(st.one_of(st.none(), st.integers(60, 140)))
-    if kind in ("ready", "randomized"):  # secondary registered: evaluated, day 84 or later
+    if kind == "randomized":  # secondary registered: evaluated, day 84 or later
         spec["primary_days_ago"] = draw(st.integers(84, 220))
         spec["evaluation_day"] = draw(st.integers(60, 84))
     if "primary_days_ago" in spec:
@@ -146,7 +146,7 @@ class Builder:
 
     def build(self, spec):
         stage = {"unscreened": "screening", "draft": "screening", "failed": "screen_failed", "eligible": "eligible",
-                 "registered": "registered", "off_study": "off_study", "ready": "ready_to_randomize",
+                 "registered": "registered", "off_study": "off_study",
                  "randomized": "randomized"}[spec["kind"]]
         patient = PatientFactory(site=self.sites[spec["site"]], stage=stage)
         if spec["kind"] == "unscreened":
@@ -175,7 +175,7 @@ class Builder:
                 labs=LabPanel.objects.create(patient=patient, date=primary_on + evaluation_day * DAY))
         if spec["kind"] == "off_study":
             OffStudy.objects.create(patient=patient, date=self.today, reason=spec["off_reason"], details="x")
-        if spec["kind"] in ("ready", "randomized") and evaluation is not None:
+        if spec["kind"] == "randomized" and evaluation is not None:
             SecondaryRegistration.objects.create(
                 patient=patient, primary=primary, registration_date=self.today, evaluation=evaluation, verdict={},
                 engine_version="test", signature=self._signature(patient))
@@ -211,7 +211,7 @@ def test_the_consort_numbers_add_up_for_random_trials(specs, site_a, site_b, coo
             assert_flat_rows_agree(site_ids)
         box_of = {f.patient.pk: f.box for f in reports.flows_for(None)}
         expected = {"draft": {Box.SCREENING}, "failed": {Box.SCREEN_FAILED}, "eligible": {Box.ELIGIBLE},
-                    "off_study": {Box.OFF_STUDY}, "ready": {Box.AWAITING_RANDOMIZATION},
+                    "off_study": {Box.OFF_STUDY},
                     "randomized": {Box.RANDOMIZED}, "registered": {Box.BEFORE_SECONDARY, Box.WINDOW_MISSED}}
         for spec, patient in built:
             if spec["kind"] == "unscreened":

@@ -9,7 +9,8 @@ FACTORS = {"subtype": "luminal", "lesions": "1"}
 
 
 def ready_patient(site, **kwargs):
-    return PatientFactory(site=site, stage=Patient.Stage.READY_TO_RANDOMIZE, **kwargs)
+    """A patient as randomize sees her inside the secondary-registration transaction: stage registered."""
+    return PatientFactory(site=site, stage=Patient.Stage.REGISTERED, **kwargs)
 
 
 def minimization_config(user=None, **values):

@@ -45,8 +45,9 @@ def scene(site_a, coordinator_a, investigator_a, monitor_a, data_manager, statis
     for _ in range(BlockListEntry.objects.filter(config=config, stratum="tnbc|2-3").count()):
         with django_capture_on_commit_callbacks(execute=True):
             services.randomize(patient=ready_patient(site_a), factors=tnbc, user=coordinator_a)
-    with pytest.raises(BlockListExhausted):
+    with pytest.raises(BlockListExhausted) as refused:
         services.randomize(patient=ready_patient(site_a), factors=tnbc, user=coordinator_a)
+    services.send_pending_alert(refused.value)  # as the caller does once its transaction has ended
     config.refresh_from_db()
     return config, patients
 

@@ -75,7 +75,7 @@ def test_fifty_different_patients_at_once(sites_and_users):
         assert errors == [], f"round {round_no}: {errors[:3]}"
         assert len({r[1] for r in results}) == 50
         assert Allocation.objects.count() == 50 * (round_no + 1)
-        assert not Patient.objects.filter(stage=Patient.Stage.READY_TO_RANDOMIZE).exists()
+        assert not Patient.objects.filter(stage=Patient.Stage.REGISTERED).exists()
     sequences = list(Allocation.objects.order_by("sequence").values_list("sequence", flat=True))
     assert sequences == list(range(1, 50 * ROUNDS + 1))
     out = io.StringIO()

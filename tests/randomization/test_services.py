@@ -27,13 +27,16 @@ from tests.randomization.factories import FACTORS, blocks_config, minimization_c
 pytestmark = pytest.mark.django_db
 
 
-def test_patient_not_ready_is_refused(site_a, coordinator_a):
+@pytest.mark.parametrize("stage", [Patient.Stage.SCREENING, Patient.Stage.ELIGIBLE, Patient.Stage.OFF_STUDY])
+def test_patient_not_ready_is_refused(site_a, coordinator_a, stage):
+    # The stage machine allows randomize for a registered patient only (its one caller, secondary
+    # registration, writes the secondary registration first in the same transaction).
     minimization_config()
-    patient = PatientFactory(site=site_a, stage=Patient.Stage.REGISTERED)
-    with pytest.raises(NotReadyToRandomize):
+    patient = PatientFactory(site=site_a, stage=stage)
+    with pytest.raises(NotReadyToRandomize, match="is not ready to randomize"):
         services.randomize(patient=patient, factors=FACTORS, user=coordinator_a)
     patient.refresh_from_db()
-    assert patient.stage == Patient.Stage.REGISTERED
+    assert patient.stage == stage
     assert not Allocation.objects.exists()
 
 
@@ -164,8 +167,12 @@ def test_factor_values_are_checked(site_a, coordinator_a):
 
 
 def test_not_configured_is_a_clear_error_and_alerts_data_managers(site_a, coordinator_a, data_manager):
-    with pytest.raises(NotConfigured):
+    with pytest.raises(NotConfigured) as refused:
         services.randomize(patient=ready_patient(site_a), factors=FACTORS, user=coordinator_a)
+    # The test's transaction is still open: no mail under it; the caller sends the alert once it has ended.
+    assert mail.outbox == []
+    services.send_pending_alert(refused.value)
+    services.send_pending_alert(refused.value)  # at most once
     assert [m.to for m in mail.outbox] == [[data_manager.email]]
 
 
@@ -277,14 +284,17 @@ def test_exhausted_list_is_a_clear_error_and_alerts_data_managers(site_a, coordi
         services.randomize(patient=ready_patient(site_a), factors=FACTORS, user=coordinator_a)
     third = ready_patient(site_a)
     mail.outbox.clear()
-    # Inside the caller's transaction (secondary registration), which rolls back: the alert still goes out.
+    # Inside the caller's transaction (secondary registration), which rolls back: the alert still goes out,
+    # after the transaction (and its configuration lock) has ended.
     with pytest.raises(BlockListExhausted) as refused, transaction.atomic():
         services.randomize(patient=third, factors=FACTORS, user=coordinator_a)
+    assert mail.outbox == []
+    services.send_pending_alert(refused.value)
     assert "used up" in refused.value.message and "data centre has been alerted" in refused.value.message
     assert len(mail.outbox) == 1 and mail.outbox[0].to == [data_manager.email]
     assert third.screening_number in mail.outbox[0].body and "luminal|1" in mail.outbox[0].body
     third.refresh_from_db()
-    assert third.stage == Patient.Stage.READY_TO_RANDOMIZE and not Allocation.objects.filter(patient=third).exists()
+    assert third.stage == Patient.Stage.REGISTERED and not Allocation.objects.filter(patient=third).exists()
     # other strata still allocate
     services.randomize(patient=third, factors={"subtype": "tnbc", "lesions": "1"}, user=coordinator_a)
     assert Allocation.objects.filter(config=config).count() == 3

@@ -189,7 +189,8 @@ class TestConditions:
 
 NO_REMINDERS = {
     "randomized": registered(evaluation_date=day(80), secondary_registration_date=day(85), randomized=True),
-    "ready_to_randomize": registered(evaluation_date=day(80), secondary_registration_date=day(85)),
+    # secondary registered (randomization is in the same transaction, so the flag may lag in a timeline)
+    "secondary_registered": registered(evaluation_date=day(80), secondary_registration_date=day(85)),
     "off_study_flag": registered(off_study=True, lab_date=day(90)),
     "off_study_date": registered(evaluation_date=day(80), off_study_date=day(100)),
     "screen_failed": PatientTimeline(screening_outcome="screen_failed", lab_date=day(90)),

@@ -72,7 +72,8 @@ def test_rule_boundaries_through_the_daily_task(kind, builder, due, deadline, pl
     assert {n.pk: n.sent_at for n in notices} == first_sent
 
     days_left = (deadline - due).days
-    text = windows.RULES_BY_KIND[kind].kind.label % {"deadline": deadline.isoformat(), "days_left": days_left}
+    text = windows.RULES_BY_KIND[kind].kind.label % {"deadline": deadline.isoformat(), "days_left": days_left,
+                                                     **windows.LABEL_NUMBERS}
     with_text = [m for m in messages_to(coordinator_a.email) if text in m.body]
     assert len(with_text) == 1, f"{kind}: sent {len(with_text)} times to the coordinator"
     if kind == K.WINDOW_MISSED:

@@ -107,9 +107,8 @@ def test_secondary_registration_refused_where_the_table_says(status, plans, site
 @pytest.mark.parametrize("status", STATUSES)
 def test_randomize_itself_asks_the_table(status, plans, site_a, coordinator_a):
     # randomize() is the one door to an allocation: it checks the status itself, whoever calls it.
+    # registered: the stage randomize takes inside secondary registration (screening.stages)
     patient = register(make_eligible_screening(site=site_a), coordinator_a).patient
-    patient.stage = Patient.Stage.READY_TO_RANDOMIZE
-    patient.save()
     set_status(site_a, status)
     factors = {"site": site_a.code, "subtype": "luminal", "lesions": "1", "bone_only": "no", "response": "PR"}
     expect(status, SiteAction.RANDOMIZATION, lambda: randomize(patient=patient, factors=factors, user=coordinator_a))

@@ -357,10 +357,11 @@ class TestStatusTransitionsAfterEvaluation:
 
 
 class TestStatusAfterSecondaryRegistration:
-    def test_ready_to_randomize_until_randomized(self):
+    def test_secondary_registration_is_randomization(self):
+        # One transaction records both (screening.stages has no stage between them).
         timeline = registered(evaluation_date=day(84), secondary_registration_date=day(90))
-        assert status_on(timeline, 90) == Status.READY_TO_RANDOMIZE
-        assert status_on(timeline, 200) == Status.READY_TO_RANDOMIZE  # never "missed" once registered
+        assert status_on(timeline, 90) == Status.RANDOMIZED
+        assert status_on(timeline, 200) == Status.RANDOMIZED  # never "missed" once registered
 
     def test_randomized(self):
         timeline = registered(evaluation_date=day(84), secondary_registration_date=day(90), randomized=True)
@@ -384,7 +385,7 @@ class TestStatusAfterSecondaryRegistration:
 
 def test_precedence_lists_every_status_once_with_off_study_first():
     assert sorted(STATUS_PRECEDENCE) == sorted(Status)
-    assert STATUS_PRECEDENCE[:3] == (Status.OFF_STUDY, Status.RANDOMIZED, Status.READY_TO_RANDOMIZE)
+    assert STATUS_PRECEDENCE[:2] == (Status.OFF_STUDY, Status.RANDOMIZED)
     assert STATUS_PRECEDENCE[-1] == Status.ON_THERAPY
 
 
@@ -422,9 +423,9 @@ class TestNextDeadline:
         timeline = registered(evaluation_date=day(80), lab_date=day(94))  # expiry day 108 == close
         assert next_deadline(timeline, day(95)) == Deadline(day(108), DeadlineKind.WINDOW_CLOSES)
 
-    def test_ready_to_randomize_is_due_at_once(self):
+    def test_nothing_is_due_after_secondary_registration(self):
         timeline = registered(evaluation_date=day(84), secondary_registration_date=day(90))
-        assert next_deadline(timeline, day(91)) == Deadline(day(90), DeadlineKind.RANDOMIZE)
+        assert next_deadline(timeline, day(91)) is None
 
     @pytest.mark.parametrize(
         "timeline",

@@ -1,0 +1,135 @@
+"""Cut-off and data lock: the writes (data managers only; one transaction; audited) and what blocks a lock.
+
+1. `declare_cutoff`: the data centre names the cut-off date (on or before today) and its purpose.
+2. `blockers`: what must be resolved before the lock (data queries not closed on data up to the cut-off).
+3. `lock_cutoff`: with the data manager's password re-entered (a wrong one saves nothing and counts like
+   a failed login), the analysis data set as of the cut-off is generated, stored, and its SHA-256 kept:
+   `verify_snapshot` shows later that the stored data set is the one locked.
+4. `unlock_cutoff`: a data manager unlocks with a reason (the history keeps the lock, its signature and
+   its SHA-256; the data set is kept until the next lock replaces it).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import date
+
+from django.contrib.auth.signals import user_login_failed
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from oligami_site import access
+from oligami_site.exceptions import DomainError
+
+from . import exports, monitoring
+from .models import Cutoff, DataQuery
+
+LOCK_MEANING = "data_lock"  # the signature's meaning code (shown as MEANINGS[code] in the reader's language)
+MEANINGS = {LOCK_MEANING: _("I lock the trial data as of this cut-off date")}
+
+
+class CutoffRefused(DomainError):
+    pass
+
+
+def _audit(obj, user, reason: str) -> None:
+    obj._history_user = user
+    obj._change_reason = reason[:100]
+
+
+def _data_manager(user) -> None:
+    if not access.is_data_manager(user):
+        raise CutoffRefused(_("Only a data manager declares, locks or unlocks a cut-off."), code="not_allowed")
+
+
+@transaction.atomic
+def declare_cutoff(*, user, cutoff_date: date, purpose: str) -> Cutoff:
+    _data_manager(user)
+    purpose = (purpose or "").strip()
+    if not isinstance(cutoff_date, date):
+        raise CutoffRefused(_("Enter the cut-off date."), code="date_required")
+    if cutoff_date > timezone.localdate():
+        raise CutoffRefused(_("The cut-off date %(date)s is in the future.") % {"date": cutoff_date.isoformat()},
+                            code="future_date")
+    if not purpose or len(purpose) > 200:
+        raise CutoffRefused(_("Say what the cut-off is for (at most 200 characters)."), code="purpose")
+    cutoff = Cutoff(date=cutoff_date, purpose=purpose, declared_by=user)
+    _audit(cutoff, user, "Cut-off declared")
+    try:
+        with transaction.atomic():
+            cutoff.save()
+    except IntegrityError:
+        raise CutoffRefused(_("A cut-off on %(date)s exists already.") % {"date": cutoff_date.isoformat()},
+                            code="duplicate") from None
+    return cutoff
+
+
+@dataclass(frozen=True)
+class Blocker:
+    code: str
+    label: object
+    count: int
+
+
+def blockers(cutoff: Cutoff) -> list[Blocker]:
+    """What must be resolved before the lock (empty: the lock may proceed). One query per kind."""
+    found = []
+    open_queries = DataQuery.objects.exclude(status=DataQuery.Status.CLOSED).filter(
+        opened_at__lt=monitoring.end_of_day(cutoff.date)).count()
+    if open_queries:
+        found.append(Blocker("open_queries", _("Data queries not closed"), open_queries))
+    return found
+
+
+def _snapshot(cutoff_date: date) -> tuple[bytes, int]:
+    """The analysis data set as of the cut-off: the same rows and columns as the analysis export."""
+    rows = list(exports.analysis_rows(today=cutoff_date))
+    text = "".join(exports.csv_lines(exports.analysis_header(), rows))
+    return text.encode("utf-8"), len(rows)
+
+
+def lock_cutoff(*, user, cutoff: Cutoff, password: str, request=None) -> Cutoff:
+    _data_manager(user)
+    if not password or not user.check_password(password):
+        # Counted like a failed login (the login throttle sees it), after nothing was written.
+        user_login_failed.send(sender=__name__, credentials={"username": user.get_username()}, request=request)
+        raise CutoffRefused(_("The password is not correct: nothing was signed or locked."), code="wrong_password")
+    with transaction.atomic():
+        cutoff = Cutoff.objects.select_for_update().get(pk=cutoff.pk)
+        if cutoff.locked:
+            raise CutoffRefused(_("This cut-off is locked already."), code="locked")
+        found = blockers(cutoff)
+        if found:
+            raise CutoffRefused(_("Resolve what blocks the lock first: %(list)s.") % {
+                "list": ", ".join(f"{b.label} ({b.count})" for b in found)}, code="blocked")
+        data, count = _snapshot(cutoff.date)
+        now = timezone.now()
+        cutoff.locked_by, cutoff.locked_at = user, now
+        cutoff.signed_name, cutoff.signature_meaning = user.printed_name, LOCK_MEANING
+        cutoff.snapshot, cutoff.snapshot_sha256, cutoff.snapshot_rows = data, hashlib.sha256(data).hexdigest(), count
+        _audit(cutoff, user, "Data locked")
+        cutoff.save()
+    return cutoff
+
+
+@transaction.atomic
+def unlock_cutoff(*, user, cutoff: Cutoff, reason: str) -> Cutoff:
+    _data_manager(user)
+    reason = (reason or "").strip()
+    if not reason:
+        raise CutoffRefused(_("Give the reason for unlocking."), code="reason_required")
+    cutoff = Cutoff.objects.select_for_update().get(pk=cutoff.pk)
+    if not cutoff.locked:
+        raise CutoffRefused(_("This cut-off is not locked."), code="not_locked")
+    cutoff.locked_by, cutoff.locked_at = None, None
+    _audit(cutoff, user, f"Data unlocked: {reason}")
+    cutoff.save()
+    return cutoff
+
+
+def verify_snapshot(cutoff: Cutoff) -> bool:
+    """The stored data set still has the SHA-256 recorded at the lock."""
+    return bool(cutoff.snapshot_sha256) and hashlib.sha256(bytes(cutoff.snapshot or b"")).hexdigest() == \
+        cutoff.snapshot_sha256
