@@ -81,8 +81,11 @@ def status(origin: date, periods: Sequence[Period], assessments: Iterable[date],
     last = assessments[-1] if assessments else None
     if not periods:
         return Status(next_due=None, overdue=())
-    # Far enough ahead to hold the first due assessment after today (one longest interval).
-    dues = due_dates(origin, periods, today + timedelta(days=max(p.interval_days for p in periods) + 1))
+    # Far enough ahead to hold the first due assessment not yet done after today: two longest intervals and
+    # a window (today may sit in a window already done, and a period may change on the way).
+    longest = max(p.interval_days for p in periods)
+    widest = max(p.window_days for p in periods)
+    dues = due_dates(origin, periods, today + timedelta(days=2 * longest + widest + 1))
 
     def done(due: Due) -> bool:
         return any(due.window_start <= a <= due.window_end for a in assessments)
