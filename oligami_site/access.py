@@ -7,7 +7,6 @@ only the randomization set-up and balance reports. Nothing here depends on a tri
 
 from enum import StrEnum
 
-from django.contrib.auth.models import Group
 from django.db.models import QuerySet
 from django.http import Http404
 
@@ -116,6 +115,3 @@ def get_scoped_or_404(queryset: QuerySet, user, action: Action = Action.VIEW, si
 def has_any_site_role(user) -> bool:
     return bool(site_roles(user))
 
-
-def trial_groups():
-    return Group.objects.filter(name__in=TrialRole.ALL)

@@ -17,11 +17,10 @@ from django.http import Http404
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
-from . import access
+from . import access, auditing
 from .access import Action
 
 REASON_FIELD = "change_reason"
-REASON_MAX_LENGTH = 100  # simple-history's history_change_reason column
 
 
 def with_reason(form_class):
@@ -29,7 +28,7 @@ def with_reason(form_class):
 
     class ReasonForm(form_class):
         change_reason = forms.CharField(
-            label=_("Reason for change"), max_length=REASON_MAX_LENGTH, required=False,
+            label=_("Reason for change"), max_length=auditing.REASON_MAX_LENGTH, required=False,
             help_text=_("Required for a change: it is kept in the audit trail with your name and the time."))
 
         def clean(self):
@@ -112,8 +111,8 @@ class AuditedAdmin(SimpleHistoryAdmin):
         return reason or default
 
     def save_model(self, request, obj, form, change):
-        obj._change_reason = self.change_reason(form, change, "Changed in the admin" if change else
-                                                "Created in the admin")
+        auditing.mark(obj, user=request.user, reason=self.change_reason(
+            form, change, "Changed in the admin" if change else "Created in the admin"))
         super().save_model(request, obj, form, change)
 
 

@@ -18,12 +18,12 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from . import access, site_status
+from . import access, auditing, site_status
 from .exceptions import DomainError
 from .models import Site
 from .site_status import SiteAction
 
-REASON_MAX_LENGTH = 100  # simple-history's history_change_reason column
+REASON_MAX_LENGTH = auditing.REASON_MAX_LENGTH
 PROTOCOL_VERSION_MAX_LENGTH = 20
 EARLIEST_DATE = dt.date(2000, 1, 1)  # the trial's documents cannot predate this; earlier is a typing error
 
@@ -98,16 +98,11 @@ def _clean_reason(reason) -> str:
     reason = (reason or "").strip()
     if not reason:
         raise SiteChangeRefused(_("Give a reason (it is kept in the audit trail)."), code="reason_required")
-    if len(reason) > REASON_MAX_LENGTH:
-        raise SiteChangeRefused(_("The reason is too long (at most %(max)s characters).") % {"max": REASON_MAX_LENGTH},
-                                code="reason_too_long")
-    return reason
+    return auditing.clean_reason(reason, error=SiteChangeRefused)
 
 
 def _save(site: Site, user, reason: str, fields: list[str]) -> None:
-    site._history_user = user
-    site._change_reason = reason
-    site.save(update_fields=fields)
+    auditing.save(site, user=user, reason=reason, update_fields=fields)
 
 
 @transaction.atomic

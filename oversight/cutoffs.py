@@ -20,7 +20,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from oligami_site import access
+from oligami_site import access, auditing
 from oligami_site.exceptions import DomainError
 
 from . import exports, monitoring
@@ -35,8 +35,7 @@ class CutoffRefused(DomainError):
 
 
 def _audit(obj, user, reason: str) -> None:
-    obj._history_user = user
-    obj._change_reason = reason[:100]
+    auditing.mark(obj, user=user, reason=reason)
 
 
 def _data_manager(user) -> None:

@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from oligami_site import access
+from oligami_site import access, auditing
 from oligami_site.access import Action
 from oligami_site.exceptions import DomainError
 from registration.models import PrimaryRegistration, SecondaryRegistration
@@ -37,8 +37,7 @@ class DeviationRefused(DomainError):
 
 
 def _audit(obj, user, reason: str) -> None:
-    obj._history_user = user
-    obj._change_reason = reason[:100]
+    auditing.mark(obj, user=user, reason=reason)
 
 
 def may_record(user, site_id: int) -> bool:

@@ -11,18 +11,16 @@ Codes, not translated labels, are exported (stable across languages); the dictio
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from decimal import Decimal
 
 from django.utils import timezone
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
 from followup import selectors as followup_selectors
+from oligami_site import csvfiles
 from randomization.models import Allocation
 from registration.models import OffStudy, PrimaryRegistration, ResponseEvaluation, SecondaryRegistration
 from registration.selectors import related
@@ -36,48 +34,12 @@ CHUNK_SIZE = 1000  # rows per fetch of a table export
 ANALYSIS_CHUNK_SIZE = 250  # patients per fetch of the analysis set (each with its records and screenings)
 
 
-class Echo:
-    """A file-like object whose write returns the line, for csv.writer in a streamed response."""
-
-    def write(self, value):
-        return value
-
-
-def cell(value) -> str:
-    """One CSV cell: ISO dates, Tokyo times, JSON for structures; a leading = + - @ is quoted as text
-    (spreadsheets would run it as a formula: CSV injection)."""
-    if value is None:
-        text = ""
-    elif isinstance(value, bool):
-        text = "true" if value else "false"
-    elif isinstance(value, dt.datetime):
-        text = timezone.localtime(value).isoformat(timespec="seconds")
-    elif isinstance(value, dt.date):
-        text = value.isoformat()
-    elif isinstance(value, Decimal):
-        text = str(value)
-    elif isinstance(value, list | dict):
-        text = json.dumps(value, ensure_ascii=False, sort_keys=True)
-    else:
-        text = str(value)
-    if text[:1] in ("=", "+", "@", "\t", "\r") or (text[:1] == "-" and not _is_number(text)):
-        return "'" + text
-    return text
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
+# One CSV kit for every app (oligami_site.csvfiles): the cell rules and the formula-injection guard.
+cell = csvfiles.cell
 
 
 def csv_lines(header: list[str], rows: Iterable[Iterable]) -> Iterator[str]:
-    writer = csv.writer(Echo())
-    yield writer.writerow(header)
-    for row in rows:
-        yield writer.writerow([cell(v) for v in row])
+    return csvfiles.lines(header, rows)
 
 
 # --------------------------------------------------------------------------------------------------

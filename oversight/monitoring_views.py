@@ -1,20 +1,17 @@
 """The central monitoring report page and its CSV: data managers (all sites), monitors and site staff
 (their sites). Numbers from oversight/monitoring.py, as of the chosen cut-off."""
 
-import csv
-import io
 from datetime import date
 
 from django import forms
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from oligami_site import access
+from oligami_site import access, csvfiles
 
 from . import monitoring
 
@@ -78,14 +75,10 @@ def monitoring_report_csv(request):
     site_ids = _scope(request.user)
     _form, cutoff = _cutoff(request)
     result = monitoring.report(cutoff=cutoff, site_ids=site_ids)
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
     keys = [*monitoring.COUNT_KEYS, monitoring.PERCENT_KEY]
-    writer.writerow([gettext("Cut-off date"), gettext("Site"), *(str(LABELS[k]) for k in keys)])
-    for row in [*(s.as_dict() for s in result.sites),
-                {"code": gettext("Total"), **result.total.as_dict(with_code=False)}]:
-        writer.writerow([cutoff.isoformat(), row["code"], *("" if row[k] is None else row[k] for k in keys)])
-    # Codes and counts only (no free text), so no cell can start a spreadsheet formula.
-    response = HttpResponse(buffer.getvalue(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="monitoring-{cutoff.isoformat()}.csv"'
-    return response
+    header = [gettext("Cut-off date"), gettext("Site"), *(str(LABELS[k]) for k in keys)]
+    rows = [[cutoff.isoformat(), row["code"], *("" if row[k] is None else row[k] for k in keys)]
+            for row in [*(s.as_dict() for s in result.sites),
+                        {"code": gettext("Total"), **result.total.as_dict(with_code=False)}]]
+    return csvfiles.response(csvfiles.lines(header, rows), filename=f"monitoring-{cutoff.isoformat()}.csv",
+                             excel=csvfiles.wants_excel(request))

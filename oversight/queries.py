@@ -15,7 +15,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from oligami_site import access
+from oligami_site import access, auditing
 from oligami_site.access import Action
 from oligami_site.exceptions import DomainError
 from screening.models import Patient
@@ -67,8 +67,7 @@ def _check(step, status, side) -> querystate.Status:
 
 
 def _audit(obj, user, reason: str) -> None:
-    obj._history_user = user
-    obj._change_reason = reason
+    auditing.mark(obj, user=user, reason=reason)
 
 
 def _target(patient: Patient, record_type: str, record_id, field: str) -> tuple[str, int | None, str]:

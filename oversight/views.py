@@ -21,7 +21,7 @@ from django.utils.translation import get_language
 from django.views.decorators.http import require_safe
 
 from followup import selectors as followup_selectors
-from oligami_site import access, dataversion
+from oligami_site import access, csvfiles, dataversion
 from oligami_site.access import Action
 from screening.models import Patient
 
@@ -125,11 +125,9 @@ def _require_data_manager(user):
         raise PermissionDenied
 
 
-def _csv_response(lines, name: str) -> StreamingHttpResponse:
-    response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
+def _csv_response(request, lines, name: str) -> StreamingHttpResponse:
     stamp = timezone.localdate().isoformat()
-    response["Content-Disposition"] = f'attachment; filename="oligami-{name}-{stamp}.csv"'
-    return response
+    return csvfiles.response(lines, filename=f"oligami-{name}-{stamp}.csv", excel=csvfiles.wants_excel(request))
 
 
 @login_required
@@ -146,14 +144,14 @@ def export_table(request, table):
     spec = exports.TABLES.get(table)
     if spec is None:
         raise Http404
-    return _csv_response(exports.csv_lines(spec.header(), spec.rows()), spec.key)
+    return _csv_response(request, exports.csv_lines(spec.header(), spec.rows()), spec.key)
 
 
 @login_required
 @require_safe
 def export_analysis(request):
     _require_data_manager(request.user)
-    return _csv_response(exports.csv_lines(exports.analysis_header(), exports.analysis_rows()), "analysis")
+    return _csv_response(request, exports.csv_lines(exports.analysis_header(), exports.analysis_rows()), "analysis")
 
 
 @login_required
@@ -167,5 +165,5 @@ def data_dictionary(request):
 @require_safe
 def data_dictionary_csv(request):
     _require_data_manager(request.user)
-    return _csv_response(exports.csv_lines(["column", "type", "description", "values"], exports.dictionary_rows()),
-                         "analysis-dictionary")
+    lines = exports.csv_lines(["column", "type", "description", "values"], exports.dictionary_rows())
+    return _csv_response(request, lines, "analysis-dictionary")

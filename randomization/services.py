@@ -18,7 +18,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from oligami_site import access, sites
+from oligami_site import access, auditing, sites
 from oligami_site.access import Action, TrialRole
 from oligami_site.models import Membership, User
 from oligami_site.site_status import SiteAction
@@ -51,10 +51,6 @@ LIST_FIELDS = ("method", "factors", "block_sizes", "slots_per_stratum")
 # ---------------------------------------------------------------------------------------------------
 # Configuration
 # ---------------------------------------------------------------------------------------------------
-
-
-def active_config() -> RandomizationConfig | None:
-    return RandomizationConfig.objects.filter(active=True).first()
 
 
 def validate_config(*, method, factors: list, weights: dict | None, p, block_sizes, slots_per_stratum=340):
@@ -112,9 +108,8 @@ def validate_config(*, method, factors: list, weights: dict | None, p, block_siz
 
 def _record_refusal(*, config, user, action: str, attempted: dict, refusal: str) -> ConfigChangeAttempt:
     attempt = ConfigChangeAttempt(config=config, user=user, action=action, attempted=attempted, refusal=refusal)
-    attempt._history_user = user
-    attempt._change_reason = f"Refused set-up change ({action})"  # the refusal itself is in the row
-    attempt.save()
+    # The refusal itself is in the row; the reason says which action was refused.
+    auditing.save(attempt, user=user, reason=f"Refused set-up change ({action})")
     logger.warning("Refused randomization set-up change %s by %s: %s", action, user, refusal)
     return attempt
 
@@ -156,13 +151,9 @@ def create_config(*, user, reason: str = "Randomization set-up created", **value
         else:
             if previous is not None:
                 previous.active = False
-                previous._history_user = user
-                previous._change_reason = "Replaced by a new configuration"
-                previous.save(update_fields=["active"])
+                auditing.save(previous, user=user, reason="Replaced by a new configuration", update_fields=["active"])
             config = RandomizationConfig(**clean)
-            config._history_user = user
-            config._change_reason = reason
-            config.save()
+            auditing.save(config, user=user, reason=reason)
     if refused:  # outside the transaction: the recorded attempt stays
         raise ConfigFrozen(frozen_message(), code="frozen")
     return config, warnings
@@ -192,9 +183,7 @@ def update_config(*, config, user, reason: str = "Randomization set-up changed",
                 list_discarded = True
             for k in CONFIG_FIELDS:
                 setattr(locked, k, clean[k])
-            locked._history_user = user
-            locked._change_reason = reason
-            locked.save()
+            auditing.save(locked, user=user, reason=reason)
     if refused:
         raise ConfigFrozen(frozen_message(), code="frozen")
     for k in CONFIG_FIELDS:
@@ -204,8 +193,7 @@ def update_config(*, config, user, reason: str = "Randomization set-up changed",
 
 def _discard_list(config, user):
     for entry in BlockListEntry.objects.filter(config=config):
-        entry._history_user = user
-        entry._change_reason = "Allocation list discarded before go-live"
+        auditing.mark(entry, user=user, reason="Allocation list discarded before go-live")
         entry.delete()
     config.block_list_seed = ""
     config.block_list_sha256 = ""
@@ -244,18 +232,14 @@ def generate_block_list(*, config, user, seed: int | None = None) -> Randomizati
             for slot in allocation.iter_slots(block_list):
                 entry = BlockListEntry(config=locked, stratum=slot.stratum, position=slot.position, block=slot.block,
                                        block_size=slot.block_size, arm=slot.arm)
-                entry._history_user = user
-                entry._change_reason = "Allocation list generated"
-                entry.save()
+                auditing.save(entry, user=user, reason="Allocation list generated")
                 size += 1
             locked.block_list_seed = str(seed)
             locked.block_list_sha256 = allocation.block_list_sha256(block_list)
             locked.block_list_size = size
             locked.block_list_generated_at = timezone.now()
             locked.block_list_generated_by = user
-            locked._history_user = user
-            locked._change_reason = "Allocation list generated"
-            locked.save()
+            auditing.save(locked, user=user, reason="Allocation list generated")
     if refused:
         raise ConfigFrozen(frozen_message(), code="frozen")
     return locked
@@ -483,21 +467,15 @@ def _allocate(*, patient, given: dict, user, meaning: str) -> Allocation:
     record.allocated_at = now
     record.signed_at = now
     record.hash = ledger.compute_hash(record)
-    record._history_user = user
-    record._change_reason = "Randomized"
-    record.save()
+    auditing.save(record, user=user, reason="Randomized")
     _count_allocation(config, levels, locked.site_id, record.arm, tally_rows)
 
     if config.frozen_at is None:
         config.frozen_at = now
-        config._history_user = user
-        config._change_reason = "Frozen by the first allocation"
-        config.save(update_fields=["frozen_at"])
+        auditing.save(config, user=user, reason="Frozen by the first allocation", update_fields=["frozen_at"])
 
     locked.stage = Patient.Stage.RANDOMIZED
-    locked._history_user = user
-    locked._change_reason = f"Randomized (allocation #{record.sequence})"
-    locked.save(update_fields=["stage"])
+    auditing.save(locked, user=user, reason=f"Randomized (allocation #{record.sequence})", update_fields=["stage"])
     patient.stage = locked.stage  # the caller's instance must not save a stale stage later
 
     allocation_id = record.pk

@@ -4,10 +4,10 @@ from crispy_forms.helper import FormHelper
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from oligami_site import auditing
 from screening.models import LabPanel
 
 from .models import OffStudy, ResponseEvaluation
-from .services import REASON_MAX_LENGTH
 
 
 class DateInput(forms.DateInput):
@@ -45,7 +45,7 @@ class ResponseEvaluationForm(forms.ModelForm):
     progression = _yes_no(_("Progression"))
     new_distant_metastasis = _yes_no(_("New distant metastasis"))
     mdt_since_primary = _yes_no(_("Metastasis-directed therapy (radiation or surgery) since primary registration"))
-    reason = forms.CharField(label=_("Reason for the change"), max_length=REASON_MAX_LENGTH, required=False,
+    reason = forms.CharField(label=_("Reason for the change"), max_length=auditing.REASON_MAX_LENGTH, required=False,
                              help_text=_("Required when an evaluation is already recorded."))
 
     class Meta:

@@ -30,7 +30,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from oligami_site import sites
+from oligami_site import auditing, sites
 from oligami_site.site_status import SiteAction
 from randomization.exceptions import RandomizationError
 from randomization.services import lock_configuration, randomize, send_pending_alert
@@ -79,22 +79,6 @@ LAB_FIELDS = ("date", "anc", "hemoglobin", "platelets", "bilirubin", "ast", "alt
 # --- helpers ----------------------------------------------------------------------------------------
 
 
-REASON_MAX_LENGTH = 100  # simple-history's history_change_reason column
-
-
-def _save(obj, user, reason, **kwargs):
-    """Save with the audit user and reason on the simple-history row."""
-    obj._history_user = user
-    obj._change_reason = str(reason)[:REASON_MAX_LENGTH]
-    obj.save(**kwargs)
-
-
-def _clean_reason(reason) -> str:
-    reason = (reason or "").strip()
-    if len(reason) > REASON_MAX_LENGTH:
-        raise InvalidEntry(_("The reason is too long (at most %(max)s characters).") % {"max": REASON_MAX_LENGTH},
-                           code="reason_too_long")
-    return reason
 
 
 def _d(value: date) -> str:
@@ -151,7 +135,7 @@ def _count_signature_failure(*, user, kind: str, patient, request=None) -> None:
     with transaction.atomic():
         failure = SignatureFailure(user=user, attempted_at=timezone.now(), kind=kind,
                                    patient_id=getattr(patient, "pk", patient), ip_address=ip or None)
-        _save(failure, user, "Wrong signature password")
+        auditing.save(failure, user=user, reason="Wrong signature password")
     log.warning("Signature refused (wrong password): user=%s kind=%s patient=%s ip=%s",
                 user.get_username(), kind, getattr(patient, "pk", patient), ip)
 
@@ -159,7 +143,7 @@ def _count_signature_failure(*, user, kind: str, patient, request=None) -> None:
 def _sign(*, user, kind: str, meaning, subject: str) -> Signature:
     signature = Signature(user=user, printed_name=user.printed_name, signed_at=timezone.now(),
                           meaning=str(meaning), kind=kind, subject=subject)
-    _save(signature, user, f"Signed: {meaning}")
+    auditing.save(signature, user=user, reason=f"Signed: {meaning}")
     return signature
 
 
@@ -199,7 +183,7 @@ def save_therapy_plan(*, subtype: str, regimen: str, planned_courses: int, cycle
     version = max(versions, default=0) + 1
     plan = TherapyPlan(subtype=subtype, version=version, regimen=regimen.strip(), planned_courses=planned_courses,
                        cycle_length_days=cycle_length_days, effective_from=effective_from)
-    _save(plan, user, reason or f"Therapy plan {subtype} version {version}")
+    auditing.save(plan, user=user, reason=reason or f"Therapy plan {subtype} version {version}")
     return plan
 
 
@@ -296,13 +280,13 @@ def _register_primary(*, screening, user, patient, password, registration_date):
         engine_version=verdict.engine_version, subtype=verdict.subtype, plan=plan, signature=signature)
     try:
         with transaction.atomic():  # the OneToOne on patient backs up the patient lock
-            _save(registration, user, "Primary registration")
+            auditing.save(registration, user=user, reason="Primary registration")
     except IntegrityError:
         if PrimaryRegistration.objects.filter(patient=patient).exists():
             raise _already_primary(patient) from None
         raise
     patient.stage = Patient.Stage.REGISTERED
-    _save(patient, user, f"Primary registration {number}", update_fields=["stage"])
+    auditing.save(patient, user=user, reason=f"Primary registration {number}", update_fields=["stage"])
     return registration
 
 
@@ -331,7 +315,7 @@ def record_evaluation(*, patient: Patient, data: Mapping, labs: Mapping, user, r
     be absent and then S8 is missing). Refused before primary registration, after secondary
     registration and off study.
     """
-    reason = _clean_reason(reason)
+    reason = auditing.clean_reason(reason, error=InvalidEntry)
     patient = _lock_patient(patient)
     # The evaluation decides secondary registration: allowed where that is (open, closed to accrual).
     sites.require(patient.site, SiteAction.SECONDARY_REGISTRATION)
@@ -364,9 +348,9 @@ def record_evaluation(*, patient: Patient, data: Mapping, labs: Mapping, user, r
     evaluation = ResponseEvaluation.objects.select_related("labs").filter(patient=patient).first()
     if evaluation is None:
         panel = LabPanel(patient=patient, **lab_values)
-        _save(panel, user, reason or "Laboratory values of the response evaluation")
+        auditing.save(panel, user=user, reason=reason or "Laboratory values of the response evaluation")
         evaluation = ResponseEvaluation(patient=patient, labs=panel, **values)
-        _save(evaluation, user, reason or "Response evaluation recorded")
+        auditing.save(evaluation, user=user, reason=reason or "Response evaluation recorded")
         return evaluation
     if not reason:
         raise InvalidEntry(_("A response evaluation is already recorded for %(patient)s: give a reason for the "
@@ -374,10 +358,10 @@ def record_evaluation(*, patient: Patient, data: Mapping, labs: Mapping, user, r
     panel = evaluation.labs
     for name, value in lab_values.items():
         setattr(panel, name, value)
-    _save(panel, user, reason)
+    auditing.save(panel, user=user, reason=reason)
     for name, value in values.items():
         setattr(evaluation, name, value)
-    _save(evaluation, user, reason)
+    auditing.save(evaluation, user=user, reason=reason)
     return evaluation
 
 
@@ -492,7 +476,7 @@ def _register_secondary(*, user, patient, password, registration_date):
         verdict=verdicts.snapshot(verdict), engine_version=verdict.engine_version, signature=signature)
     try:
         with transaction.atomic():
-            _save(registration, user, "Secondary registration")
+            auditing.save(registration, user=user, reason="Secondary registration")
     except IntegrityError:
         if not SecondaryRegistration.objects.filter(patient=patient).exists():
             raise
@@ -552,7 +536,7 @@ def take_off_study(*, patient: Patient, user, date: date, reason: str, details: 
                              "today (%(today)s).") % {"primary": _d(primary.registration_date), "today": _d(today)},
                            code="date")
     off_study = OffStudy(patient=patient, date=date, reason=reason, details=details)
-    _save(off_study, user, f"Off study: {reason}")
+    auditing.save(off_study, user=user, reason=f"Off study: {reason}")
     patient.stage = Patient.Stage.OFF_STUDY
-    _save(patient, user, f"Off study: {reason}", update_fields=["stage"])
+    auditing.save(patient, user=user, reason=f"Off study: {reason}", update_fields=["stage"])
     return off_study

@@ -24,14 +24,14 @@ from django.utils.html import escape, format_html, format_html_join
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from oligami_site import access
+from oligami_site import access, auditing
 from oligami_site import sites as site_services
 from oligami_site.access import Action
 from oligami_site.site_status import SiteAction
 
 from . import eligibility as rules
 from .models import LabPanel, Lesion, Patient, Screening
-from .services import BONE_FIELDS, EARLIEST_DATE, LAB_FIELDS, LESION_FIELDS, RANGES, REASON_MAX_LENGTH
+from .services import BONE_FIELDS, EARLIEST_DATE, LAB_FIELDS, LESION_FIELDS, RANGES
 
 # --------------------------------------------------------------------------------------------------
 # Fields
@@ -278,7 +278,7 @@ SCREENING_FIELDS = [name for *_head, names in SECTIONS if names for name in name
 
 class ScreeningForm(forms.ModelForm):
     reason = forms.CharField(
-        label=_("Reason for the change"), required=False, max_length=REASON_MAX_LENGTH,
+        label=_("Reason for the change"), required=False, max_length=auditing.REASON_MAX_LENGTH,
         help_text=_("Required to change a value already recorded or a screening already evaluated (audit trail)."),
     )
 
@@ -438,4 +438,4 @@ class LabPanelForm(forms.ModelForm):
 
 
 class RescreenForm(forms.Form):
-    reason = forms.CharField(label=_("Reason for re-screening"), required=False, max_length=REASON_MAX_LENGTH)
+    reason = forms.CharField(label=_("Reason for re-screening"), required=False, max_length=auditing.REASON_MAX_LENGTH)

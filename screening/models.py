@@ -89,10 +89,6 @@ class LabPanel(models.Model):
                           bilirubin=self.bilirubin, ast=self.ast, alt=self.alt, creatinine=self.creatinine)
 
 
-def _choices(values, labels=None):
-    return [(v, (labels or {}).get(v, v)) for v in values]
-
-
 RECEPTOR_CHOICES = [("positive", _("positive")), ("negative", _("negative")), ("unknown", _("unknown"))]
 HISTORY_CHOICES = [
     ("none", _("<1> no previous breast cancer")),

@@ -22,7 +22,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from oligami_site import access, sites
+from oligami_site import access, auditing, sites
 from oligami_site.access import Action
 from oligami_site.models import Site
 from oligami_site.site_status import SiteAction
@@ -76,7 +76,6 @@ RANGES: dict[str, tuple[Decimal, Decimal]] = {
     "creatinine": (Decimal("0"), Decimal("30")),
 }
 EARLIEST_DATE = dt.date(1900, 1, 1)
-REASON_MAX_LENGTH = 100  # simple-history's history_change_reason column
 INITIALS = re.compile(r"[A-Z.]{0,4}")
 
 
@@ -88,16 +87,6 @@ INITIALS = re.compile(r"[A-Z.]{0,4}")
 def _require_edit(user, site) -> None:
     if not access.can(user, Action.EDIT, site):
         raise ScreeningError(_("You may not enter screening data at this site."), code="forbidden")
-
-
-def _clean_reason(reason: str | None) -> str:
-    reason = (reason or "").strip()
-    if len(reason) > REASON_MAX_LENGTH:
-        raise ScreeningError(
-            _("The reason is too long (at most %(max)s characters).") % {"max": REASON_MAX_LENGTH},
-            code="reason_too_long",
-        )
-    return reason
 
 
 def _check_date(value, label) -> None:
@@ -149,11 +138,6 @@ def _quantize(obj) -> None:
             setattr(obj, field.attname, value.quantize(Decimal(1).scaleb(-field.decimal_places)))
 
 
-def _audit(obj, user, reason: str) -> None:
-    obj._history_user = user
-    obj._change_reason = reason
-
-
 def _label(model, name):
     return model._meta.get_field(name).verbose_name
 
@@ -189,7 +173,7 @@ def create_patient(*, site: Site, sex: str, birth_date: dt.date, initials: str =
     patient = Patient(site=site, sequence=sequence, screening_number=f"{site.code}-S{sequence:04d}", sex=sex,
                       birth_date=birth_date, initials=initials, stage=Patient.Stage.SCREENING)
     _full_clean(patient, exclude=["site", "screening_number", "sequence"])
-    _audit(patient, user, "Patient created")
+    auditing.mark(patient, user=user, reason="Patient created")
     patient.save()
     return patient
 
@@ -313,7 +297,7 @@ def _move_stage(patient: Patient, outcome: str, user, reason: str) -> None:
     stage = STAGE_FOR_OUTCOME[outcome]
     if patient.stage != stage:
         patient.stage = stage
-        _audit(patient, user, reason)
+        auditing.mark(patient, user=user, reason=reason)
         patient.save(update_fields=["stage"])
 
 
@@ -329,7 +313,7 @@ def save_screening(*, patient: Patient, data: dict[str, Any], lesions, labs, use
     A reason is required to change a value already recorded, or anything of a screening that has an
     outcome (eligible / not eligible); filling in facts a draft still misses needs none.
     """
-    reason = _clean_reason(reason)
+    reason = auditing.clean_reason(reason, error=ScreeningError)
     patient = _lock_open_patient(patient, user)
     unknown = set(data) - set(FACT_FIELDS)
     if unknown:
@@ -407,7 +391,7 @@ def save_screening(*, patient: Patient, data: dict[str, Any], lesions, labs, use
         if panel.pk is None or any(getattr(panel, k) != v for k, v in lab_spec.items()):
             for name, value in lab_spec.items():
                 setattr(panel, name, value)
-            _audit(panel, user, reason)
+            auditing.mark(panel, user=user, reason=reason)
             panel.save()
         screening.labs = panel
     else:
@@ -425,7 +409,7 @@ def save_screening(*, patient: Patient, data: dict[str, Any], lesions, labs, use
         lesion_objects.append(lesion)
 
     _evaluate_into(screening, lesion_objects)
-    _audit(screening, user, reason)
+    auditing.mark(screening, user=user, reason=reason)
     screening.save()
 
     kept = set()
@@ -434,14 +418,14 @@ def save_screening(*, patient: Patient, data: dict[str, Any], lesions, labs, use
             kept.add(lesion.pk)
             if all(getattr(lesion, k) == v for k, v in originals[lesion.pk].items()):
                 continue  # unchanged: no history row
-        _audit(lesion, user, reason)
+        auditing.mark(lesion, user=user, reason=reason)
         lesion.save()
     for pk, lesion in existing_lesions.items():
         if pk not in kept:
-            _audit(lesion, user, reason)
+            auditing.mark(lesion, user=user, reason=reason)
             lesion.delete()
     if old_panel is not None and lab_spec is None:
-        _audit(old_panel, user, reason)
+        auditing.mark(old_panel, user=user, reason=reason)
         old_panel.delete()
 
     _move_stage(patient, screening.outcome, user, reason)
@@ -453,7 +437,7 @@ def start_rescreening(*, patient: Patient, user, reason: str | None = None,
                       screening_date: dt.date | None = None) -> Screening:
     """A new screening n+1 for a patient screened before; the earlier screening and its verdict stay as
     they were. Copies only the facts of her history (RESCREEN_COPIED_FIELDS); it starts as a draft."""
-    reason = _clean_reason(reason)
+    reason = auditing.clean_reason(reason, error=ScreeningError)
     patient = _lock_open_patient(patient, user)
     latest = patient.screenings.order_by("-number").first()
     if latest is None:
@@ -472,7 +456,7 @@ def start_rescreening(*, patient: Patient, user, reason: str | None = None,
         setattr(screening, name, getattr(latest, name))
     _evaluate_into(screening, [])
     reason = reason or f"Re-screening (screening {screening.number})"
-    _audit(screening, user, reason)
+    auditing.mark(screening, user=user, reason=reason)
     screening.save()
     _move_stage(patient, screening.outcome, user, reason)
     return screening

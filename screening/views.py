@@ -7,22 +7,19 @@ stored snapshot (screening.verdicts).
 
 from __future__ import annotations
 
-import csv
-
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import OuterRef, Subquery
-from django.http import StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone, translation
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST, require_safe
 
-from oligami_site import access, sites
+from oligami_site import access, csvfiles, sites
 from oligami_site.access import Action
 from oligami_site.exceptions import DomainError
 from oligami_site.site_status import SiteAction
@@ -349,24 +346,10 @@ def screening_log(request):
     })
 
 
-class _Echo:
-    """A file-like object whose write returns the line, for csv.writer in a streamed response."""
-
-    def write(self, value):
-        return value
-
-
-def _cell(value) -> str:
-    # Spreadsheets run a cell that starts with = + - @ as a formula (CSV injection): quote it as text.
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 @login_required
 @require_safe
 def screening_log_csv(request):
     _filters, screenings = _log_queryset(request)
-    writer = csv.writer(_Echo())
     header = [gettext("site"), gettext("screening number"), gettext("screening no."), gettext("screening date"),
               gettext("outcome"), gettext("subtype"), gettext("failed criteria"), gettext("exclusions that apply"),
               gettext("missing"), gettext("reasons"), gettext("engine version"), gettext("evaluated at")]
@@ -375,23 +358,21 @@ def screening_log_csv(request):
 
     def rows():
         # Streamed after the view returns: the reasons are rendered in the requester's language explicitly.
-        yield writer.writerow(header)
         with translation.override(language):
-            yield from _csv_rows(writer, screenings)
+            yield from _csv_rows(screenings)
 
-    response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
     stamp = timezone.localdate().isoformat()
-    response["Content-Disposition"] = f'attachment; filename="screening-log-{stamp}.csv"'
-    return response
+    return csvfiles.response(csvfiles.lines(header, rows()), filename=f"screening-log-{stamp}.csv",
+                             excel=csvfiles.wants_excel(request))
 
 
-def _csv_rows(writer, screenings):
+def _csv_rows(screenings):
     for s in screenings.iterator(chunk_size=500):
         snap = s.verdict or {}
         blocking = verdicts.blocking_rows(snap)
         evaluated = timezone.localtime(s.evaluated_at).isoformat(timespec="seconds") if s.evaluated_at else ""
-        yield writer.writerow([_cell(v) for v in (
+        yield (
             s.patient.site.code, s.patient.screening_number, s.number, s.screening_date.isoformat(),
             s.get_outcome_display(), s.subtype or "", " ".join(snap.get("failed", [])),
             " ".join(snap.get("excluded_by", [])), " ".join(snap.get("missing", [])),
-            " | ".join(f"{r.id}: {r.reason}" for r in blocking), s.engine_version, evaluated)])
+            " | ".join(f"{r.id}: {r.reason}" for r in blocking), s.engine_version, evaluated)

@@ -87,7 +87,7 @@ def _outputs(client, config, patients, users):
         for name, url in pages.items():
             response = client.get(url)
             if response.status_code == 200:
-                bodies[f"{user.username}:{name}"] = response.content.decode()
+                bodies[f"{user.username}:{name}"] = response.getvalue().decode()  # CSVs stream (oligami_site.csvfiles)
     return bodies
 
 

@@ -78,7 +78,7 @@ def test_balance_for_site_users_and_monitors_is_their_sites_rows_only(client, si
         assert '<td class="text-end" id="total-a">' in html
         a = Allocation.objects.filter(arm="A", patient__site=site_a).count()
         assert f'id="total-a">{a}</td>' in html
-        csv = client.get(reverse("randomization:balance_csv")).content.decode()
+        csv = client.get(reverse("randomization:balance_csv")).getvalue().decode()
         assert "SITEA" in csv and "SITEB" not in csv
     client.logout()
     html = _login(client, statistician).get(reverse("randomization:balance")).content.decode()

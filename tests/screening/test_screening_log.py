@@ -9,8 +9,8 @@ import pytest
 from django.http import StreamingHttpResponse
 from django.urls import reverse
 
+from oligami_site.csvfiles import cell as _cell
 from screening import services
-from screening.views import _cell
 from tests.factories import MembershipFactory
 from tests.screening.factories import eligible_inputs
 
@@ -95,4 +95,4 @@ def test_data_manager_and_multi_site_users_filter_by_site(client, data_manager, 
 
 def test_csv_cells_cannot_become_formulas():
     assert _cell("=HYPERLINK(1)") == "'=HYPERLINK(1)"
-    assert _cell("-1") == "'-1" and _cell("P5") == "P5" and _cell(None) == ""
+    assert _cell("-A1") == "'-A1" and _cell("P5") == "P5" and _cell(None) == ""
