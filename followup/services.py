@@ -29,6 +29,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from oligami_site import auditing
 from randomization.models import Allocation, Arm
 from registration.models import PrimaryRegistration, TherapyPlan
 from screening.models import Lesion, Patient
@@ -58,9 +59,7 @@ TEXT_MAX_LENGTH = 2000
 
 def _save(obj, user, reason, **kwargs):
     """Save with the audit user and reason on the simple-history row."""
-    obj._history_user = user
-    obj._change_reason = str(reason)[:REASON_MAX_LENGTH]
-    obj.save(**kwargs)
+    auditing.save(obj, user=user, reason=str(reason)[:REASON_MAX_LENGTH], **kwargs)
 
 
 def _today() -> date:
