@@ -271,13 +271,10 @@ def arguments(name, route, scene, target):
             kwargs[converter] = scene["feed_token"]
         elif converter == "table":
             kwargs[converter] = scene["export_table"]
-<<<<<<< HEAD
         elif converter == "job":
             kwargs[converter] = scene["export_job"]
-=======
         elif converter == "survey_id":
             kwargs[converter] = scene["survey"].pk
->>>>>>> main
         else:
             raise AssertionError(f"{name}: no value for <{converter}>: teach arguments() about it")
     return kwargs

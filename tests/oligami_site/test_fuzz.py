@@ -135,12 +135,8 @@ def url_for(name, route, scene):
             "pk": scene["screening"].pk if name in ("screening:checklist", "screening:screening_edit")
             else patient.site_id if name.startswith("site_") else patient.pk,
             "patient_id": patient.pk, "token": scene["token"], "table": next(iter(TABLES)),
-<<<<<<< HEAD
             "step": "answer", "job": scene["export_job"],
-=======
             "survey_id": scene["survey"].pk,
-            "step": "answer",
->>>>>>> main
         }[converter]
     return reverse(name, kwargs=kwargs)
 
