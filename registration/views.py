@@ -5,7 +5,9 @@ manager) gets 403 on the pages that enter data (EDIT) or sign (SIGN), and reads 
 """
 
 from collections import Counter
+from urllib.parse import urlencode
 
+from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -109,6 +111,44 @@ def _action(row, user_sites_edit, user_sites_sign):
     return _("Open patient"), reverse("registration:patient", kwargs=kwargs)
 
 
+DUE_WITHIN_MAX_DAYS = 366
+
+
+class WorklistFilterForm(forms.Form):
+    """The worklist's filters; a value that cannot be read is ignored with its error shown (never a 500)."""
+
+    status = forms.ChoiceField(label=_("Status"), required=False)
+    site = forms.TypedChoiceField(label=_("Site"), required=False, coerce=int, empty_value=None)
+    due = forms.IntegerField(label=_("Due within (days)"), required=False, min_value=0,
+                             max_value=DUE_WITHIN_MAX_DAYS)
+
+    def __init__(self, *args, sites, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["status"].choices = [("", _("All statuses"))] + [(s.value, s.label) for s in STATUS_ORDER]
+        self.fields["site"].choices = [("", _("All my sites"))] + [(s.pk, s.code) for s in sites]
+        self.fields["status"].widget.attrs["class"] = self.fields["site"].widget.attrs["class"] = \
+            "form-select form-select-sm"
+        self.fields["due"].widget.attrs.update({"class": "form-control form-control-sm", "size": 4})
+
+    def value(self, name):
+        if not self.is_bound:
+            return None
+        self.is_valid()
+        return self.cleaned_data.get(name)
+
+
+def _filtered(rows, filters):
+    status, site, due = filters.value("status"), filters.value("site"), filters.value("due")
+    if status:
+        rows = [r for r in rows if r.status == status]
+    if site:
+        rows = [r for r in rows if r.patient.site_id == site]
+    if due is not None:
+        # Due within N days: a deadline no later than today + N (overdue ones included: they are due now).
+        rows = [r for r in rows if r.days_left is not None and r.days_left <= due]
+    return rows
+
+
 def render_worklist(request):
     """The coordinator's worklist: patients needing action at the user's sites, nearest deadline first."""
     today = timezone.localdate()
@@ -116,6 +156,8 @@ def render_worklist(request):
     edit_sites = access.site_ids_for(request.user, Action.EDIT)
     sign_sites = access.site_ids_for(request.user, Action.SIGN)
     counts = Counter(row.status for row in rows)
+    filters = WorklistFilterForm(request.GET or None, sites=access.sites_for(request.user))
+    rows = _filtered(rows, filters)
     # Sorted over all rows (the nearest deadline of the sites comes first), shown a page at a time: a busy
     # site has hundreds of patients between the registrations (docs/performance.md).
     rows = Paginator(rows, WORKLIST_PAGE_SIZE).get_page(request.GET.get("page"))
@@ -129,6 +171,8 @@ def render_worklist(request):
     return render(request, "registration/worklist.html", {
         "rows": rows,
         "page": rows,
+        "filters": filters,
+        "query": urlencode({k: v for k, v in request.GET.items() if k in filters.fields}),
         "today": today,
         "memberships": memberships,
         "status_counts": [(status, gettext(status.label), counts[status]) for status in STATUS_ORDER

@@ -12,7 +12,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db.models import OuterRef, Subquery
+from django.db.models import F, OuterRef, Q, Subquery
 from django.shortcuts import redirect, render
 from django.utils import timezone, translation
 from django.utils.translation import gettext
@@ -85,12 +85,35 @@ class SiteFilterForm(forms.Form):
             field.widget.attrs["class"] = "form-select form-select-sm"
 
     def value(self, name):
-        return self.cleaned_data.get(name) if self.is_valid() else None
+        if not self.is_bound:
+            return None
+        self.is_valid()  # fills cleaned_data with the valid fields: they apply even when another is not
+        return self.cleaned_data.get(name)
+
+
+SEARCH_MAX_LENGTH = 40
 
 
 class PatientFilterForm(SiteFilterForm):
+    q = forms.CharField(label=_("Search"), required=False, max_length=SEARCH_MAX_LENGTH, strip=True,
+                        help_text=_("Screening number, registration number or initials"))
     stage = forms.ChoiceField(label=_("Stage"), required=False,
                               choices=[("", _("All stages")), *Patient.Stage.choices])
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["q"].widget.attrs.update({"class": "form-control form-control-sm", "type": "search",
+                                              "autocomplete": "off"})
+
+
+def search(patients, text: str):
+    """Patients whose screening number, registration number or initials contain the text (any case).
+
+    The registration number is reached through the reverse relation by name (registration sits above
+    screening: no import); "S0012", "0012", "OLG-0005" or initials "KT" all find their patient.
+    """
+    return patients.filter(Q(screening_number__icontains=text) | Q(primary_registration__number__icontains=text)
+                           | Q(initials__iexact=text))
 
 
 class LogFilterForm(SiteFilterForm):
@@ -121,6 +144,20 @@ def patient_list(request):
         patients = patients.filter(site_id=filters.value("site"))
     if filters.value("stage"):
         patients = patients.filter(stage=filters.value("stage"))
+    text = filters.value("q")
+    if filters.is_bound and "q" in filters.errors:
+        patients = patients.none()  # a search that cannot be read finds nothing (the error says why)
+    elif text:
+        patients = search(patients, text)
+        if request.GET.get("go") == "1":
+            # From the navigation bar's search: one patient found, open her page at once.
+            found = list(patients.values_list("pk", flat=True)[:2])
+            if len(found) == 1:
+                return redirect("screening:patient_detail", pk=found[0])
+    # The registration number and the arm (when randomized) by the reverse relations' names, in the same
+    # query (open-label after allocation: the site sees its patients' arms; statisticians see no list).
+    patients = patients.annotate(registration_number=F("primary_registration__number"),
+                                 arm=F("allocation__arm"))
     page = Paginator(patients, PAGE_SIZE).get_page(request.GET.get("page"))
     for patient in page:
         patient.latest_outcome_label = OUTCOME_LABELS.get(patient.latest_outcome, "")
