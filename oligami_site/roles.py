@@ -26,6 +26,11 @@ ROLE_PERMISSIONS = {
         ("randomization", "allocation", ["view"]),
         ("randomization", "historicalallocation", ["view"]),
         ("randomization", "configchangeattempt", ["view"]),
+        # Follow-up: clinical records read-only (written on the pages); the schedule of assessments and the
+        # "status unknown" threshold are trial configuration (the schedule freezes at the first assessment).
+        ("followup", "*", ["view"]),
+        ("followup", "schedulerule", ["add", "change"]),
+        ("followup", "followupsettings", ["add", "change"]),
         # Data queries are raised and answered on their pages (services); the admin only reads them.
         ("oversight", "dataquery", ["view"]),
         ("oversight", "querymessage", ["view"]),

@@ -34,6 +34,7 @@ urlpatterns = [
     path("registration/", include("registration.urls")),
     path("calendar/", include("registration.calendar_urls")),  # deadlines feed (token URL, no login)
     path("randomization/", include("randomization.urls")),
+    path("followup/", include("followup.urls")),
     path("", include("oversight.urls")),  # audit trail, reports, exports
     path("queries/", include("oversight.query_urls")),  # data queries (issue 19)
     path("deviations/", include("oversight.deviation_urls")),  # protocol deviations (issue 19)

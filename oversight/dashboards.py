@@ -1,6 +1,7 @@
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 
+from followup import views as followup_views
 from oligami_site import access
 from oligami_site.models import Membership
 from registration.views import render_worklist
@@ -10,7 +11,7 @@ from registration.views import render_worklist
 def home(request):
     """Site users: their worklist (with their sites and roles); the data centre: trial-wide roles and sites."""
     if access.has_any_site_role(request.user):
-        return render_worklist(request)
+        return render_worklist(request, sections=[followup_views.assessments_due_section(request)])
     memberships = (
         Membership.objects.filter(user=request.user, active=True)
         .select_related("site")

@@ -19,8 +19,9 @@ from django.utils import timezone
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
+from followup import selectors as followup_selectors
 from oligami_site import csvfiles
-from randomization.models import Allocation, Arm
+from randomization.models import Allocation
 from registration.models import OffStudy, PrimaryRegistration, ResponseEvaluation, SecondaryRegistration
 from registration.selectors import related
 from registration.windows import Status
@@ -215,7 +216,8 @@ ANALYSIS_COLUMNS = [
            lambda f: f.randomized_on),
     Column("allocation_sequence", "integer", _("Sequence number in the allocation log."), "1, 2, ...",
            _rel("allocation", "sequence")),
-    Column("arm", "code", _("Allocated arm."), _codes(Arm.choices), lambda f: f.arm),
+    # No "arm" column: with the endpoint columns below it would give comparative results, which are for the
+    # statistician only (DESIGN.md, blinding of results).
     *[Column(f"factor_{key}", "code", format_lazy(_("Allocation factor \"{factor}\" as used at randomization "
                                                      "(blank when not randomized or not a factor)."), factor=key),
              "", _factor(key)) for key in ("site", "subtype", "lesions", "bone_only", "response")],
@@ -238,11 +240,63 @@ ANALYSIS_COLUMNS = [
 ]
 
 
+def _endpoint(attr):
+    def get(followup):
+        if followup is None or not followup.result.known:
+            return None
+        value = getattr(followup.result, attr)
+        return int(value) if isinstance(value, bool) else value
+    return get
+
+
+def _fact(getter):
+    def get(followup):
+        return getter(followup) if followup is not None else None
+    return get
+
+
+_F_NOTE = _("Blank when not randomized or when the records contradict each other (see endpoint_problems).")
+
+# The endpoints of protocol/FOLLOWUP.md, from followup/endpoints.py (the function the pages, the pictures and
+# `manage.py compute_endpoints` use). `get` takes the patient's followup.selectors.PatientFollowup.
+ENDPOINT_COLUMNS = [
+    Column("os_days", "integer", format_lazy("{} {}", _(
+        "Overall survival (F1): days from the randomization date to death from any cause, else to the last date "
+        "known alive (the latest of the recorded date, every assessment and the randomization date); after a "
+        "withdrawal of all data use only facts up to its date count (F3); facts before randomization are "
+        "ignored (F4)."), _F_NOTE), "0, 1, ...", _endpoint("os_days")),
+    Column("os_event", "code", format_lazy("{} {}", _("Overall survival: 1 = death, 0 = censored."), _F_NOTE),
+           "0, 1", _endpoint("os_event")),
+    Column("pfs_days", "integer", format_lazy("{} {}", _(
+        "Progression-free survival (F2): days to the first progression (any site) or death, whichever is "
+        "earlier, else to the latest assessment without progression (or the randomization date); F3 and F4 "
+        "as for OS."), _F_NOTE), "0, 1, ...", _endpoint("pfs_days")),
+    Column("pfs_event", "code", format_lazy("{} {}", _("Progression-free survival: 1 = progression or death, "
+                                                       "0 = censored."), _F_NOTE), "0, 1", _endpoint("pfs_event")),
+    Column("endpoint_problems", "code", _("Contradictions that make both endpoints unknown (F5), sorted."),
+           "alive_after_death, death_before_origin, progression_after_death",
+           _fact(lambda f: " ".join(f.result.problems))),
+    Column("death_date", "date", _("Date of death as recorded."), "YYYY-MM-DD", _fact(lambda f: f.facts.death_date)),
+    Column("death_cause", "code", _("Cause of death as recorded."),
+           "breast_cancer, treatment_related, other, unknown", _fact(lambda f: f.death_cause)),
+    Column("withdrawal_date", "date", _("Date of the withdrawal, if any."), "YYYY-MM-DD",
+           _fact(lambda f: f.facts.withdrawal.date if f.facts.withdrawal else None)),
+    Column("withdrawal_kind", "code", _("Kind of withdrawal: treatment, visits or all_data (FOLLOWUP.md)."),
+           "treatment, visits, all_data", _fact(lambda f: f.facts.withdrawal.kind if f.facts.withdrawal else None)),
+    Column("lost_to_follow_up", "code", _("1 when the data manager confirmed the patient lost to follow-up."),
+           "0, 1", _fact(lambda f: int(f.lost_to_follow_up))),
+]
+
+
 def analysis_rows(today: dt.date | None = None) -> Iterator[tuple]:
     today = today or timezone.localdate()
+    # Every randomized patient's follow-up in a handful of queries up front (not per patient).
+    followups = followup_selectors.followup_for(followup_selectors.origins_of(Patient.objects.all()))
     for patient in reports.flow_queryset(None).iterator(chunk_size=ANALYSIS_CHUNK_SIZE):
         flow = reports.classify(patient, today)
-        row = tuple(column.get(flow) for column in ANALYSIS_COLUMNS)
+        followup = followups.get(patient.pk)
+        row = (*(column.get(flow) for column in ANALYSIS_COLUMNS),
+               *(column.get(followup) for column in ENDPOINT_COLUMNS))
         _release(patient)
         yield row
 
@@ -259,9 +313,9 @@ def _release(patient) -> None:
 
 
 def analysis_header() -> list[str]:
-    return [column.name for column in ANALYSIS_COLUMNS]
+    return [column.name for column in (*ANALYSIS_COLUMNS, *ENDPOINT_COLUMNS)]
 
 
 def dictionary_rows() -> list[tuple[str, str, str, str]]:
     return [(c.name, c.kind, str(c.description), str(c.values() if callable(c.values) else c.values))
-            for c in ANALYSIS_COLUMNS]
+            for c in (*ANALYSIS_COLUMNS, *ENDPOINT_COLUMNS)]

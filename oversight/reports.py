@@ -486,8 +486,9 @@ def _short(text: str, limit: int = 58) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def diagram(c: Consort) -> dict:
-    """Boxes and arrows of the CONSORT diagram from the live counts."""
+def diagram(c: Consort, after: dict | None = None) -> dict:
+    """Boxes and arrows of the CONSORT diagram from the live counts; `after` ({arm: followup.selectors.ArmFlow})
+    continues each arm past randomization (FOLLOWUP.md)."""
     boxes: list[DiagramBox] = []
     arrows: list[dict] = []
     y = 10
@@ -536,9 +537,19 @@ def diagram(c: Consort) -> dict:
     # The arms, side by side under "randomized".
     arm_w = (MAIN_W + SIDE_W) // 2
     for n, (arm, label) in enumerate(Arm.choices):
-        box = DiagramBox(f"arm-{arm}", MAIN_X + n * (arm_w + 60), y, arm_w,
-                         [(count(gettext("Arm %(arm)s") % {"arm": arm}, c.arm(arm)), True), (str(label), False)],
-                         "arm")
+        texts = [(count(gettext("Arm %(arm)s") % {"arm": arm}, c.arm(arm)), True), (str(label), False)]
+        flow = (after or {}).get(arm)
+        if flow is not None:
+            texts += [
+                (count(gettext("Received the allocated intervention") if arm == Arm.B else
+                       gettext("Received the allocated intervention (no local therapy outside the protocol)"),
+                       flow.received), False),
+                (count(gettext("Discontinued the intervention"), flow.discontinued), False),
+                (count(gettext("Lost to follow-up"), flow.lost), False),
+                (count(gettext("Withdrawn (visits or data use)"), flow.withdrawn), False),
+                (count(gettext("Analysed"), flow.analysed), True),
+            ]
+        box = DiagramBox(f"arm-{arm}", MAIN_X + n * (arm_w + 60), y, arm_w, texts, "arm")
         boxes.append(box)
         arrows.append({"x1": MAIN_X + MAIN_W // 2, "y1": previous.y + previous.h,
                        "x2": box.x + arm_w // 2, "y2": box.y - 2})

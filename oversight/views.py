@@ -20,6 +20,7 @@ from django.utils.functional import SimpleLazyObject
 from django.utils.translation import get_language
 from django.views.decorators.http import require_safe
 
+from followup import selectors as followup_selectors
 from oligami_site import access, csvfiles, dataversion
 from oligami_site.access import Action
 from screening.models import Patient
@@ -64,7 +65,8 @@ def report_index(request):
         return render_to_string("oversight/reports_body.html", {
             "today": today,
             "consort": consort,
-            "diagram": reports.diagram(consort),
+            "diagram": reports.diagram(consort, after=followup_selectors.after_randomization(
+                Patient.objects.all() if site_ids is None else Patient.objects.filter(site_id__in=site_ids))),
             "terminal": consort.terminal(),
             "breakdowns": [(box, box.label, consort.breakdown(box)) for box in (
                 reports.Box.SCREEN_FAILED, reports.Box.OFF_STUDY, reports.Box.WINDOW_MISSED,

@@ -149,8 +149,10 @@ def _filtered(rows, filters):
     return rows
 
 
-def render_worklist(request):
-    """The coordinator's worklist: patients needing action at the user's sites, nearest deadline first."""
+def render_worklist(request, sections=()):
+    """The coordinator's worklist: patients needing action at the user's sites, nearest deadline first.
+    `sections`: more lists from the apps above (e.g. follow-up assessments due), each a dict with the
+    "template" that draws it; the roof (oversight/dashboards.py) passes them in."""
     today = timezone.localdate()
     rows = selectors.worklist_rows(request.user, today)
     edit_sites = access.site_ids_for(request.user, Action.EDIT)
@@ -177,6 +179,7 @@ def render_worklist(request):
         "memberships": memberships,
         "status_counts": [(status, gettext(status.label), counts[status]) for status in STATUS_ORDER
                           if counts[status]],
+        "sections": sections,
     })
 
 

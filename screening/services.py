@@ -282,14 +282,18 @@ def _evaluate_into(screening: Screening, lesions: list[Lesion]) -> rules.Verdict
     screening.engine_version = verdict.engine_version
     screening.subtype = verdict.subtype
     screening.evaluated_at = now
-    if verdict.missing:
-        # Anything still missing: a draft, whatever else is already known to fail (the coordinator is
-        # still entering facts; the screening log lists drafts apart from screen failures).
-        screening.outcome = Screening.Outcome.DRAFT
-    elif verdict.eligible:
-        screening.outcome = Screening.Outcome.ELIGIBLE
-    else:
+    # Any criterion not met (or any exclusion that applies) is a screen failure whatever else is still
+    # missing: no missing fact can make it eligible (issue 15; the checklist shows both lists, and CONSORT
+    # counts the patient as a screen failure, not as "screening in progress"). One exception: P5 fails
+    # with no lesion rows, and in a screening still missing facts that means "not entered yet" (a fresh
+    # screening or re-screening), not "no oligometastasis": it stays a draft until the rest is recorded.
+    definite = [cid for cid in verdict.failed + verdict.excluded_by if cid != "P5" or lesions]
+    if definite or ((verdict.failed or verdict.excluded_by) and not verdict.missing):
         screening.outcome = Screening.Outcome.NOT_ELIGIBLE
+    elif verdict.missing:
+        screening.outcome = Screening.Outcome.DRAFT  # nothing fails yet: the coordinator is still entering
+    else:
+        screening.outcome = Screening.Outcome.ELIGIBLE
     return verdict
 
 
@@ -376,7 +380,10 @@ def save_screening(*, patient: Patient, data: dict[str, Any], lesions, labs, use
         if after == before:
             return screening  # nothing changed: no write, the stored verdict stands
         changed = sorted(k for k, v in before.items() if v is not None and after.get(k) != v)
-        if not reason and (old_outcome != Screening.Outcome.DRAFT or changed):
+        # Completing facts still missing needs no reason, also in a screen failure that misses some;
+        # a screening whose verdict was complete (nothing missing) needs one for any change.
+        complete = old_outcome != Screening.Outcome.DRAFT and not (screening.verdict or {}).get("missing")
+        if not reason and (complete or changed):
             raise ReasonRequired(
                 _("Give a reason for the change: this screening was already evaluated or the change alters "
                   "recorded facts."),

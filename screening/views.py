@@ -340,6 +340,9 @@ def checklist(request, pk):
         "latest_number": latest_number,
         "subtype_label": gettext(rules.SUBTYPE_LABELS.get(snapshot.get("subtype"), rules.SUBTYPE_LABELS[None])),
         "can_edit": is_latest and _is_open(patient) and access.can(request.user, Action.EDIT, patient.site),
+        # The next step of an eligible checklist (issue 15): primary registration, for those who sign.
+        "can_register_primary": (eligible and is_latest and patient.stage == Patient.Stage.ELIGIBLE
+                                 and access.can(request.user, Action.SIGN, patient.site)),
         "blocking": verdicts.blocking_rows(snapshot),
     })
 

@@ -30,7 +30,7 @@ facts = st.builds(Facts, randomization_date=st.just(ORIGIN),
                   withdrawal=st.none() | withdrawal)
 
 
-@settings(max_examples=200)
+@settings(max_examples=200, deadline=None)
 @given(facts)
 def test_endpoints_are_all_known_or_all_null(f):
     e = compute(f)
@@ -42,7 +42,7 @@ def test_endpoints_are_all_known_or_all_null(f):
         assert None not in values and e.os_days >= 0 and e.pfs_days >= 0
 
 
-@settings(max_examples=200)
+@settings(max_examples=200, deadline=None)
 @given(facts)
 def test_os_days_at_least_pfs_days(f):
     e = compute(f)
@@ -52,7 +52,7 @@ def test_os_days_at_least_pfs_days(f):
         assert not e.os_event or e.pfs_event
 
 
-@settings(max_examples=150)
+@settings(max_examples=150, deadline=None)
 @given(facts, st.integers(min_value=0, max_value=400), st.booleans())
 def test_a_later_assessment_never_shortens_os(f, after, progression):
     before = compute(f)
@@ -64,21 +64,21 @@ def test_a_later_assessment_never_shortens_os(f, after, progression):
         assert e.os_days >= before.os_days
 
 
-@settings(max_examples=150)
+@settings(max_examples=150, deadline=None)
 @given(facts, st.integers(min_value=-5000, max_value=-1))
 def test_facts_before_the_origin_change_nothing_unless_a_death(f, offset):
     baseline = Assessment(ORIGIN + timedelta(days=offset), True)
     assert compute(replace(f, assessments=(*f.assessments, baseline))).as_dict() == compute(f).as_dict()
 
 
-@settings(max_examples=150)
+@settings(max_examples=150, deadline=None)
 @given(facts, st.sampled_from(["treatment", "visits"]), day)
 def test_treatment_and_visits_withdrawals_change_nothing(f, kind, when):
     assert compute(replace(f, withdrawal=Withdrawal(when, kind))).as_dict() == \
         compute(replace(f, withdrawal=None)).as_dict()
 
 
-@settings(max_examples=150)
+@settings(max_examples=150, deadline=None)
 @given(facts, day)
 def test_all_data_withdrawal_uses_no_later_date(f, when):
     e = compute(replace(f, withdrawal=Withdrawal(when, "all_data")))
@@ -87,13 +87,13 @@ def test_all_data_withdrawal_uses_no_later_date(f, when):
         assert e.pfs_days <= (when - ORIGIN).days
 
 
-@settings(max_examples=150)
+@settings(max_examples=150, deadline=None)
 @given(facts)
 def test_order_of_assessments_does_not_matter(f):
     assert compute(replace(f, assessments=tuple(reversed(f.assessments)))) == compute(f)
 
 
-@settings(max_examples=150)
+@settings(max_examples=150, deadline=None)
 @given(st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=12),
                     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
                         st.sampled_from(["randomization_date", "assessments", "date", "progression", "death",

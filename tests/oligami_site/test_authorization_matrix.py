@@ -23,6 +23,7 @@ import pytest
 from django.contrib.auth.models import AnonymousUser
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
+from followup import services as followup_services
 from registration import services as registration_services
 from tests.factories import PASSWORD
 from tests.registration.factories import JUDGED_ON, make_eligible_screening, make_plans, record, register
@@ -71,6 +72,19 @@ GET = {
     "registration:off_study":            (L, 200, 200, 403, 404, 403, 404, 404),
     "calendar":                          (L, 200, 200, 200, 200, 403, 403, 403),  # feed: membership sites only
     "calendar_feed":                     (200, 200, 200, 200, 200, 200, 200, 200),  # the token is the key
+    "followup:patient":                  (L, 200, 200, 200, 404, 200, 404, 404),
+    "followup:course":                   (L, 200, 200, 403, 404, 403, 404, 404),
+    "followup:mdt":                      (L, 200, 200, 403, 404, 403, 404, 404),
+    "followup:contamination":            (L, 200, 200, 403, 404, 403, 404, 404),
+    "followup:assessment":               (L, 200, 200, 403, 404, 403, 404, 404),
+    "followup:death":                    (L, 200, 200, 403, 404, 403, 404, 404),
+    "followup:alive":                    (L, 200, 200, 403, 404, 403, 404, 404),
+    "followup:withdrawal":               (L, 200, 200, 403, 404, 403, 404, 404),
+    "followup:curves":                   (L, 200, 200, 200, 200, 200, 200, 403),
+    "followup:surveys":                  (L, 200, 200, 200, 200, 200, 403, 403),
+    "followup:survey":                   (L, 200, 200, 200, 200, 200, 403, 403),
+    "followup:survey_entry":             (L, 200, 200, 403, 404, 403, 404, 404),
+    "followup:lost":                     (L, 403, 403, 403, 403, R, 403, 403),
     "randomization:result":              (L, 200, 200, 200, 404, 200, 404, 404),
     "randomization:balance":             (L, 200, 200, 200, 200, 200, 200, 404),
     "randomization:balance_csv":         (L, 200, 200, 200, 200, 200, 200, 404),
@@ -118,6 +132,17 @@ POST = {
     "registration:evaluation":           (L, 200, 200, 403, 404, 403, 404, 404),
     "registration:secondary":            (L, 200, 200, 403, 404, 403, 404, 404),
     "registration:off_study":            (L, 200, 200, 403, 404, 403, 404, 404),
+    "followup:course":                   (L, 200, 200, 403, 404, 403, 404, 404),
+    "followup:mdt":                      (L, 200, 200, 403, 404, 403, 404, 404),
+    "followup:contamination":            (L, 200, 200, 403, 404, 403, 404, 404),
+    "followup:assessment":               (L, 200, 200, 403, 404, 403, 404, 404),
+    "followup:death":                    (L, 200, 200, 403, 404, 403, 404, 404),
+    "followup:alive":                    (L, 200, 200, 403, 404, 403, 404, 404),
+    "followup:withdrawal":               (L, 200, 200, 403, 404, 403, 404, 404),
+    "followup:surveys":                  (L, 403, 403, 403, 403, 200, 403, 403),
+    "followup:survey":                   (L, 403, 403, 403, 403, R, 403, 403),
+    "followup:survey_entry":             (L, 200, 200, 403, 404, 403, 404, 404),
+    "followup:lost":                     (L, 403, 403, 403, 403, R, 403, 403),
     "calendar":                          (L, R, R, R, R, 403, 403, 403),
     "queries:open":                      (L, 403, 403, 403, 403, 200, 403, 403),
     "queries:step":                      (L, R, R, 403, 404, R, 403, 403),  # step "answer", no text
@@ -202,6 +227,8 @@ def scene(site_a, site_b, coordinator_a, investigator_a, monitor_a, coordinator_
         "screening": {key: p.screenings.order_by("-number").first() for key, p in patients.items()},
         "feed_token": ical.issue_token(user=coordinator_a).token,
         "export_table": next(iter(TABLES)),
+        "survey": followup_services.open_survey(cutoff_date=dt.date.today() - dt.timedelta(days=1),
+                                                user=data_manager),
         "query": query,
         "deviation": deviation,
         "cutoff": cutoffs.declare_cutoff(user=data_manager, cutoff_date=JUDGED_ON, purpose="Interim"),
@@ -232,6 +259,8 @@ def arguments(name, route, scene, target):
             kwargs[converter] = scene["feed_token"]
         elif converter == "table":
             kwargs[converter] = scene["export_table"]
+        elif converter == "survey_id":
+            kwargs[converter] = scene["survey"].pk
         else:
             raise AssertionError(f"{name}: no value for <{converter}>: teach arguments() about it")
     return kwargs

@@ -19,6 +19,7 @@ from django.urls import get_resolver, reverse
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from followup import services as followup_services
 from oligami_site.lockout import reset_failures
 from registration import services as registration_services
 from tests.conftest import OligamiClient
@@ -52,7 +53,7 @@ value = st.one_of(text_value, st.lists(text_value, max_size=3),
                   st.lists(st.lists(text_value, max_size=2), min_size=1, max_size=2))
 RAW_TYPES = ["application/x-www-form-urlencoded", "multipart/form-data", "multipart/form-data; boundary=xyz",
              "application/json", "text/plain", "application/octet-stream"]
-QUERY_KEYS = ["page", "site", "stage", "outcome", "box", "record", "next", "q", "o", "format", "language"]
+QUERY_KEYS = ["page", "site", "stage", "outcome", "box", "record", "next", "q", "o", "format", "language", "id"]
 # Fields that forms share (the footer's language switch, redirects, reasons, signatures): posted to every view,
 # also to the ones whose own page shows no form.
 COMMON_FIELDS = {"next", "language", "reason", "action", "password", "username", "token"}
@@ -104,6 +105,7 @@ def scene(site_a, site_b, coordinator_a, investigator_a, data_manager, coordinat
         "users": {"coordinator": coordinator_a, "investigator": investigator_a, "data_manager": data_manager},
         "fresh": fresh, "eligible": eligible.patient, "screening": eligible, "registered": registered,
         "randomized": randomized, "token": ical.issue_token(user=coordinator_a).token,
+        "survey": followup_services.open_survey(cutoff_date=dt.date.today() - dt.timedelta(days=1), user=data_manager),
         "query": data_queries.open_query(user=data_manager, patient=randomized, text="Please check."),
         "deviation": deviations.record_deviation(user=data_manager, site_id=0, patient=randomized, values={
             "date": JUDGED_ON, "category": "schedule", "description": "Late.", "impact_safety": "none",
@@ -132,6 +134,7 @@ def url_for(name, route, scene):
             "pk": scene["screening"].pk if name in ("screening:checklist", "screening:screening_edit")
             else patient.site_id if name.startswith("site_") else patient.pk,
             "patient_id": patient.pk, "token": scene["token"], "table": next(iter(TABLES)),
+            "survey_id": scene["survey"].pk,
             "step": "answer",
         }[converter]
     return reverse(name, kwargs=kwargs)

@@ -25,6 +25,7 @@ PAGES = [
     ("randomization:balance", ""),
     ("oversight:reports", ""),
     ("oversight:not_randomized", ""), ("oversight:not_randomized", "?page=2"),
+    ("followup:curves", ""), ("followup:surveys", ""),
 ]
 
 

@@ -102,7 +102,12 @@ def test_the_analysis_data_set_has_one_row_per_screened_patient(client, data_man
     assert len(rows) == Patient.objects.filter(screenings__isnull=False).distinct().count() == 4
     by_number = {r["screening_number"]: r for r in rows}
     randomized = by_number[trial["randomized"].screening_number]
-    assert randomized["consort_box"] == "randomized" and randomized["arm"] in ("A", "B")
+    assert randomized["consort_box"] == "randomized" and "arm" not in randomized  # blinding: statistician only
+    # FOLLOWUP.md endpoints: randomized today with nothing since, so censored at day 0 (F1, F2)
+    assert (randomized["os_days"], randomized["os_event"], randomized["pfs_days"], randomized["pfs_event"],
+            randomized["endpoint_problems"]) == ("0", "0", "0", "0", "")
+    not_randomized = next(r for r in rows if r["consort_box"] != "randomized")
+    assert not_randomized["os_days"] == not_randomized["os_event"] == ""
     assert randomized["registration_number"].startswith("OLG-") and randomized["factor_subtype"] == "luminal"
     assert randomized["randomization_date"] == timezone.localdate().isoformat()
     screened_on = timezone.localdate() - 90 * DAY

@@ -1,5 +1,6 @@
 from django.core.management.base import BaseCommand
 
+from followup.demo import seed as seed_followup
 from oligami_site.demo import demo_password, seed_core
 from oversight.demo import seed as seed_oversight
 from randomization.demo import seed as seed_randomization
@@ -8,7 +9,7 @@ from screening.demo import seed as seed_screening
 
 # Each trial app adds its demo data through a seeder called here, in dependency order.
 # The randomization set-up comes before registration: secondary registration randomizes at once.
-SEEDERS = [seed_screening, seed_randomization, seed_registration, seed_oversight]
+SEEDERS = [seed_screening, seed_randomization, seed_registration, seed_followup, seed_oversight]
 
 
 class Command(BaseCommand):

@@ -1,0 +1,333 @@
+"""Reads that span the follow-up models: treatment facts for safety reporting, each randomized patient's
+endpoint facts (F1-F5 through followup/endpoints.py), all in a bounded number of queries.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from django.db.models import Max, Min, Q
+
+from randomization.models import Arm
+from screening.models import Patient
+
+from . import endpoints, schedule
+from .models import (
+    Assessment,
+    Contamination,
+    Death,
+    FollowupSettings,
+    LastKnownAlive,
+    LostToFollowUp,
+    MetastasisDirectedTherapy,
+    ScheduleRule,
+    SurveyEntry,
+    SystemicCourse,
+    Withdrawal,
+)
+
+
+@dataclass(frozen=True)
+class TreatmentFacts:
+    start_date: date | None  # first day of the first systemic course after primary registration
+    last_day: date | None  # last protocol treatment day (FOLLOWUP.md): latest end of a course or an MDT
+    ongoing: bool  # any course or MDT ongoing
+
+
+NO_TREATMENT = TreatmentFacts(start_date=None, last_day=None, ongoing=False)
+
+
+def treatment_facts(patient) -> TreatmentFacts:
+    pk = patient.pk if isinstance(patient, Patient) else patient
+    return treatment_facts_for([pk]).get(pk, NO_TREATMENT)
+
+
+def treatment_facts_for(patient_ids: Iterable[int]) -> dict[int, TreatmentFacts]:
+    """{patient id: TreatmentFacts} of every given patient, in two queries whatever their number.
+
+    "Last protocol treatment day" is the latest end date of any systemic course or metastasis-directed
+    therapy given under the protocol (courses are recorded from primary registration on; MDT in arm B
+    only; contamination in arm A is not protocol treatment). While something is ongoing, `last_day` is
+    the latest end so far and `ongoing` is True: the safety clock has not started yet.
+    """
+    ids = list(patient_ids)
+    if not ids:
+        return {}
+    rows = defaultdict(lambda: {"start": None, "end": None, "ongoing": False})
+    aggregates = {"start": Min("start_date"), "end": Max("end_date"),
+                  "open": Max("id", filter=Q(end_date__isnull=True))}
+    for model in (SystemicCourse, MetastasisDirectedTherapy):
+        for row in model.objects.filter(patient_id__in=ids).values("patient_id").annotate(**aggregates).order_by():
+            facts = rows[row["patient_id"]]
+            if model is SystemicCourse:
+                facts["start"] = row["start"]
+            if row["end"] is not None and (facts["end"] is None or row["end"] > facts["end"]):
+                facts["end"] = row["end"]
+            facts["ongoing"] = facts["ongoing"] or row["open"] is not None
+    return {pk: TreatmentFacts(start_date=rows[pk]["start"], last_day=rows[pk]["end"], ongoing=rows[pk]["ongoing"])
+            if pk in rows else NO_TREATMENT for pk in ids}
+
+
+# --- endpoints --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PatientFollowup:
+    """A randomized patient's follow-up as the pages, exports and pictures need it."""
+
+    patient_id: int
+    origin: date
+    facts: endpoints.Facts
+    result: endpoints.Endpoints
+    death_cause: str | None
+    lost_to_follow_up: bool
+
+
+def randomized_patients(queryset=None):
+    """Randomized patients (stage randomized, with a secondary registration), their origin as `origin`."""
+    queryset = queryset if queryset is not None else Patient.objects.all()
+    return queryset.filter(stage=Patient.Stage.RANDOMIZED, secondary_registration__isnull=False)
+
+
+def followup_for(origins: dict[int, date]) -> dict[int, PatientFollowup]:
+    """{patient id: PatientFollowup} for {patient id: randomization date}, in five queries whatever the
+    number of patients (on PostgreSQL the id list is one array parameter)."""
+    ids = list(origins)
+    if not ids:
+        return {}
+    assessments = defaultdict(list)
+    for pid, day, progression in Assessment.objects.filter(patient_id__in=ids).values_list(
+            "patient_id", "date", "progression").order_by():
+        assessments[pid].append(endpoints.Assessment(day, progression))
+    alive = dict(LastKnownAlive.objects.filter(patient_id__in=ids).values("patient_id")
+                 .annotate(latest=Max("date")).values_list("patient_id", "latest").order_by())
+    deaths = {pid: (day, cause) for pid, day, cause in
+              Death.objects.filter(patient_id__in=ids).values_list("patient_id", "date", "cause")}
+    withdrawals = {pid: endpoints.Withdrawal(day, kind) for pid, day, kind in
+                   Withdrawal.objects.filter(patient_id__in=ids).values_list("patient_id", "date", "kind")}
+    lost = set(LostToFollowUp.objects.filter(patient_id__in=ids).values_list("patient_id", flat=True))
+    result = {}
+    for pid, origin in origins.items():
+        death = deaths.get(pid)
+        facts = endpoints.Facts(randomization_date=origin, assessments=tuple(assessments.get(pid, ())),
+                                last_known_alive=alive.get(pid), death_date=death[0] if death else None,
+                                withdrawal=withdrawals.get(pid))
+        result[pid] = PatientFollowup(patient_id=pid, origin=origin, facts=facts, result=endpoints.compute(facts),
+                                      death_cause=death[1] if death else None, lost_to_follow_up=pid in lost)
+    return result
+
+
+def origins_of(queryset) -> dict[int, date]:
+    """{patient id: randomization date} of the randomized patients of a queryset (one query)."""
+    return dict(randomized_patients(queryset).values_list("id", "secondary_registration__registration_date"))
+
+
+def followup_of(patient) -> PatientFollowup | None:
+    pk = patient.pk if isinstance(patient, Patient) else patient
+    return followup_for(origins_of(Patient.objects.filter(pk=pk))).get(pk)
+
+
+# --- follow-up surveys ---------------------------------------------------------------------------------
+
+
+@dataclass
+class SurveyRow:
+    patient_id: int
+    screening_number: str
+    registration_number: str
+    site_id: int
+    site_code: str
+    origin: date
+    last_known_alive: date | None  # F1's date known alive (recorded, assessments, origin), None when dead
+    death_date: date | None
+    withdrawal: endpoints.Withdrawal | None
+    lost: bool
+    entry_status: str | None  # the site's confirmation for this survey
+    entry_alive: date | None
+    state: str  # "confirmed" | "dead" | "lost" | "withdrawn" | "to_update"
+    status_unknown: bool
+
+
+COMPLETE_STATES = ("confirmed", "dead", "lost", "withdrawn")
+
+
+def status_unknown_days() -> int | None:
+    return FollowupSettings.objects.values_list("status_unknown_days", flat=True).first()
+
+
+def survey_rows(survey, patients) -> list[SurveyRow]:
+    """Every randomized patient of `patients` (a queryset, already scoped to the user's sites) randomized on
+    or before the survey's cut-off, with what the survey needs of them; a constant number of queries."""
+    cutoff = survey.cutoff_date
+    base = (randomized_patients(patients).filter(secondary_registration__registration_date__lte=cutoff)
+            .values_list("id", "screening_number", "primary_registration__number", "site_id", "site__code",
+                         "secondary_registration__registration_date").order_by("site__code", "sequence"))
+    patients_rows = list(base)
+    followups = followup_for({row[0]: row[5] for row in patients_rows})
+    entries = {pid: (status, alive) for pid, status, alive in SurveyEntry.objects.filter(
+        survey=survey, patient_id__in=[row[0] for row in patients_rows]).values_list(
+        "patient_id", "status", "last_known_alive")}
+    threshold = status_unknown_days()
+    rows = []
+    for pid, number, registration_number, site_id, site_code, origin in patients_rows:
+        f = followups[pid]
+        death = f.facts.death_date
+        withdrawal = f.facts.withdrawal
+        entry = entries.get(pid)
+        alive = None if death is not None else endpoints.last_known_alive(endpoints.usable_facts(f.facts))
+        if entry is not None:
+            state = "confirmed"
+        elif death is not None and death <= cutoff:
+            state = "dead"
+        elif f.lost_to_follow_up:
+            state = "lost"
+        elif withdrawal is not None and withdrawal.kind == endpoints.WITHDRAWAL_ALL_DATA and withdrawal.date <= cutoff:
+            state = "withdrawn"  # nothing after the withdrawal date may be collected (FOLLOWUP.md)
+        else:
+            state = "to_update"
+        unknown = (state == "to_update" and threshold is not None and alive is not None
+                   and (cutoff - alive).days > threshold)
+        rows.append(SurveyRow(patient_id=pid, screening_number=number, registration_number=registration_number or "",
+                              site_id=site_id, site_code=site_code, origin=origin, last_known_alive=alive,
+                              death_date=death, withdrawal=withdrawal, lost=f.lost_to_follow_up,
+                              entry_status=entry[0] if entry else None, entry_alive=entry[1] if entry else None,
+                              state=state, status_unknown=unknown))
+    return rows
+
+
+@dataclass
+class SiteCompleteness:
+    site_code: str
+    total: int
+    complete: int
+
+    @property
+    def percent(self) -> int:
+        return round(100 * self.complete / self.total) if self.total else 100
+
+
+def completeness(rows: list[SurveyRow]) -> list[SiteCompleteness]:
+    by_site: dict[str, SiteCompleteness] = {}
+    for row in rows:
+        site = by_site.setdefault(row.site_code, SiteCompleteness(row.site_code, 0, 0))
+        site.total += 1
+        site.complete += row.state in COMPLETE_STATES
+    return [by_site[code] for code in sorted(by_site)]
+
+
+# --- Kaplan-Meier --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SurvivalData:
+    """(days, event) of OS and PFS per group ("all", or the arms), and the patients left out by F5."""
+
+    os: dict[str, tuple[tuple[int, bool], ...]]
+    pfs: dict[str, tuple[tuple[int, bool], ...]]
+    unknown: int
+    total: int
+
+
+def survival_data(patients, *, by_arm: bool) -> SurvivalData:
+    """From the randomized patients of `patients` (scoped by the caller). `by_arm` is for the statistician
+    only (DESIGN.md, blinding): the caller decides, this function only groups."""
+    rows = list(randomized_patients(patients).values_list("id", "secondary_registration__registration_date",
+                                                          "allocation__arm"))
+    followups = followup_for({pid: origin for pid, origin, _arm in rows})
+    os_groups, pfs_groups = defaultdict(list), defaultdict(list)
+    unknown = 0
+    for pid, _origin, arm in rows:
+        result = followups[pid].result
+        if not result.known:
+            unknown += 1
+            continue
+        group = (arm or "?") if by_arm else "all"
+        os_groups[group].append((result.os_days, result.os_event))
+        pfs_groups[group].append((result.pfs_days, result.pfs_event))
+    return SurvivalData(os={k: tuple(v) for k, v in sorted(os_groups.items())},
+                        pfs={k: tuple(v) for k, v in sorted(pfs_groups.items())}, unknown=unknown, total=len(rows))
+
+
+# --- CONSORT after randomization ----------------------------------------------------------------------
+
+
+@dataclass
+class ArmFlow:
+    """CONSORT after randomization for one arm (FOLLOWUP.md "Pictures and who sees them")."""
+
+    allocated: int = 0
+    received: int = 0  # arm B: MDT given; arm A: no local therapy outside the protocol (contamination)
+    discontinued: int = 0  # withdrawal from protocol treatment
+    lost: int = 0  # lost to follow-up, confirmed by the data manager
+    withdrawn: int = 0  # no more study visits, or no further data use
+    analysed: int = 0  # endpoints known (no F5 contradiction)
+
+
+def after_randomization(patients) -> dict[str, ArmFlow]:
+    """{arm: ArmFlow} of the randomized patients of `patients` (a queryset), in a constant number of queries."""
+    rows = list(randomized_patients(patients).values_list("id", "secondary_registration__registration_date",
+                                                          "allocation__arm"))
+    ids = [pid for pid, _origin, _arm in rows]
+    followups = followup_for({pid: origin for pid, origin, _arm in rows})
+    with_mdt = set(MetastasisDirectedTherapy.objects.filter(patient_id__in=ids).values_list("patient_id", flat=True))
+    contaminated = set(Contamination.objects.filter(patient_id__in=ids).values_list("patient_id", flat=True))
+    flows = {arm: ArmFlow() for arm in Arm.values}
+    for pid, _origin, arm in rows:
+        flow = flows.setdefault(arm, ArmFlow())
+        f = followups[pid]
+        withdrawal = f.facts.withdrawal
+        flow.allocated += 1
+        flow.received += (pid in with_mdt) if arm == Arm.B else (pid not in contaminated)
+        flow.discontinued += withdrawal is not None and withdrawal.kind == endpoints.WITHDRAWAL_TREATMENT
+        flow.withdrawn += withdrawal is not None and withdrawal.kind != endpoints.WITHDRAWAL_TREATMENT
+        flow.lost += f.lost_to_follow_up
+        flow.analysed += f.result.known
+    return flows
+
+
+# --- schedule of assessments: next due and overdue -----------------------------------------------------
+
+DUE_SOON_DAYS = 14  # the worklist shows an assessment from this many days before its window opens
+
+
+@dataclass
+class DueRow:
+    patient_id: int
+    screening_number: str
+    site_code: str
+    next_due: schedule.Due | None
+    overdue: tuple[schedule.Due, ...]
+
+
+def schedule_periods() -> list[schedule.Period]:
+    return [schedule.Period(*row) for row in
+            ScheduleRule.objects.order_by("from_day").values_list("from_day", "interval_days", "window_days")]
+
+
+def assessments_due(patients, today: date) -> list[DueRow]:
+    """Randomized patients of `patients` (scoped by the caller) still followed with study visits whose next
+    assessment's window opens within DUE_SOON_DAYS, or with an overdue one; overdue first, then by date.
+    A constant number of queries: the schedule, the patients, their assessments and the stops."""
+    periods = schedule_periods()
+    if not periods:
+        return []
+    base = randomized_patients(patients).filter(death__isnull=True, lost_to_follow_up__isnull=True).exclude(
+        withdrawal__kind__in=(endpoints.WITHDRAWAL_VISITS, endpoints.WITHDRAWAL_ALL_DATA))
+    rows = list(base.values_list("id", "screening_number", "site__code", "secondary_registration__registration_date"))
+    dates = defaultdict(list)
+    for pid, day in Assessment.objects.filter(patient_id__in=[r[0] for r in rows]).values_list(
+            "patient_id", "date").order_by():
+        dates[pid].append(day)
+    result = []
+    horizon = today + timedelta(days=DUE_SOON_DAYS)
+    for pid, number, site_code, origin in rows:
+        status = schedule.status(origin, periods, dates.get(pid, ()), today)
+        soon = status.next_due is not None and status.next_due.window_start <= horizon
+        if status.overdue or soon:
+            result.append(DueRow(pid, number, site_code, status.next_due if soon else None, status.overdue))
+    result.sort(key=lambda r: (not r.overdue, r.overdue[0].date if r.overdue else r.next_due.date, r.site_code,
+                               r.screening_number))
+    return result

@@ -1,0 +1,68 @@
+"""Kaplan-Meier (followup/km.py) against hand calculations, its picture, and the curves page's blinding."""
+
+import pytest
+from django.urls import reverse
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from followup import km, services
+from tests.followup.factories import day, randomized_patient
+
+
+def test_product_limit_by_hand():
+    # 5 patients: events on 10, 20 (two) ; censored on 15 and 30
+    curve = km.kaplan_meier([(10, True), (15, False), (20, True), (20, True), (30, False)])
+    assert [(s.day, round(s.survival, 4)) for s in curve.steps] == [(0, 1.0), (10, 0.8), (20, round(0.8 / 3, 4))]
+    assert curve.censored == ((15, 0.8), (30, pytest.approx(0.8 / 3)))
+    assert (curve.n, curve.events, curve.last_day) == (5, 3, 30)
+    assert km.median(curve) == 20
+
+
+def test_censored_on_an_event_day_are_at_risk_for_it():
+    curve = km.kaplan_meier([(10, True), (10, False)])
+    assert curve.steps[-1].survival == 0.5
+
+
+def test_event_at_day_0():
+    curve = km.kaplan_meier([(0, True), (5, False)])
+    assert curve.steps == (km.Step(0, 0.5),)
+
+
+def test_numbers_at_risk():
+    obs = [(0, True), (30, False), (61, True)]
+    assert [km.at_risk(obs, d) for d in (0, 1, 30, 31, 61, 62)] == [3, 2, 2, 1, 1, 0]
+
+
+@settings(deadline=None)  # timing is not under test (a loaded CI machine)
+@given(st.lists(st.tuples(st.integers(0, 3000), st.booleans()), min_size=1, max_size=40))
+def test_survival_never_rises_and_stays_in_0_1(obs):
+    curve = km.kaplan_meier(obs)
+    values = [s.survival for s in curve.steps]
+    assert all(0 <= v <= 1 for v in values) and values == sorted(values, reverse=True)
+    assert curve.events == sum(e for _d, e in obs)
+    pic = km.picture([km.Series("all", "All", tuple(obs))])
+    assert pic["risk_rows"][0]["cells"][0]["n"] == len(obs)
+
+
+@pytest.mark.django_db
+def test_curves_pooled_for_site_staff_by_arm_for_the_statistician(client, plans, site_a, coordinator_a,
+                                                                   statistician, data_manager, no_role_user,
+                                                                   django_assert_max_num_queries):
+    a = randomized_patient(site_a, coordinator_a, arm="A")
+    b = randomized_patient(site_a, coordinator_a, arm="B")
+    services.record_death(patient=a, user=coordinator_a, data={"date": day(40), "cause": "other"})
+    services.record_assessment(patient=b, user=coordinator_a, data={"date": day(60), "progression": False})
+    url = reverse("followup:curves")
+    client.force_login(coordinator_a)
+    page = client.get(url).content.decode()
+    assert 'data-group="all"' in page and 'data-group="A"' not in page and "by-arm-note" not in page
+    client.force_login(data_manager)
+    with django_assert_max_num_queries(20):
+        page = client.get(url).content.decode()
+    assert 'data-group="all"' in page and 'data-group="B"' not in page
+    client.force_login(statistician)
+    page = client.get(url).content.decode()
+    assert 'data-group="A"' in page and 'data-group="B"' in page and 'data-group="all"' not in page
+    assert a.screening_number not in page and b.screening_number not in page
+    client.force_login(no_role_user)
+    assert client.get(url).status_code == 403
