@@ -4,6 +4,8 @@ Another site's patient answers 404; a user of the patient's site without EDIT (a
 gets 403 on the forms and reads the follow-up page (VIEW).
 """
 
+from collections.abc import Callable
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -147,12 +149,29 @@ def assessment(request, pk):
                    lambda data: services.record_assessment(patient=patient, data=data, user=request.user))
 
 
+# Pages of the apps above that a recorded death leads to (safety's assessment of it: R1). Registered at
+# start-up (safety/apps.py); follow-up imports none of them (docs/architecture.md, the arrows).
+_after_death: list[Callable] = []
+
+
+def register_after_death(next_url: Callable) -> None:
+    """`next_url(patient) -> str | None`: where to go after a death is recorded, if anywhere."""
+    if next_url not in _after_death:
+        _after_death.append(next_url)
+
+
 @login_required
 def death(request, pk):
     patient = _patient(request, pk, Action.EDIT)
     form = forms.DeathForm(request.POST or None)
-    return _record(request, patient, form, _("Death"),
-                   lambda data: services.record_death(patient=patient, data=data, user=request.user))
+    response = _record(request, patient, form, _("Death"),
+                       lambda data: services.record_death(patient=patient, data=data, user=request.user))
+    if request.method == "POST" and response.status_code == 302:
+        for next_url in _after_death:
+            url = next_url(patient)
+            if url:
+                return redirect(url)
+    return response
 
 
 @login_required

@@ -25,13 +25,14 @@ class Action(StrEnum):
     VIEW = "view"  # read patient records of the site
     EDIT = "edit"  # enter screening facts, evaluations; create patients
     SIGN = "sign"  # sign a registration with an electronic signature (registers the patient)
+    SIGN_REPORT = "sign_report"  # sign an expedited safety report: the site investigator (SAFETY.md)
 
 
 # What a site role may do at its own site. Coordinators register with their own signature as JCOG
 # sites do through the data centre's web system; investigators may do all a coordinator does.
 SITE_ROLE_ACTIONS = {
     Membership.Role.COORDINATOR: {Action.VIEW, Action.EDIT, Action.SIGN},
-    Membership.Role.INVESTIGATOR: {Action.VIEW, Action.EDIT, Action.SIGN},
+    Membership.Role.INVESTIGATOR: {Action.VIEW, Action.EDIT, Action.SIGN, Action.SIGN_REPORT},
     Membership.Role.MONITOR: {Action.VIEW},
 }
 # Trial-wide roles act on every site, read-only on clinical data.

@@ -31,6 +31,12 @@ ROLE_PERMISSIONS = {
         ("followup", "*", ["view"]),
         ("followup", "schedulerule", ["add", "change"]),
         ("followup", "followupsettings", ["add", "change"]),
+        # Safety: events and reports read-only here (recorded, signed and acknowledged on the pages); the
+        # CTCAE version, the deadlines (frozen once an event was judged) and the expected events are
+        # trial configuration (SAFETY.md).
+        ("safety", "*", ["view"]),
+        ("safety", "safetysettings", ["add", "change"]),
+        ("safety", "expectedevent", ["add", "change"]),
         # Data queries are raised and answered on their pages (services); the admin only reads them.
         ("oversight", "dataquery", ["view"]),
         ("oversight", "querymessage", ["view"]),

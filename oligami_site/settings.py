@@ -217,6 +217,9 @@ CELERY_BEAT_SCHEDULE = {
     "daily-checks": {"task": "oversight.tasks.daily_checks", "schedule": crontab(hour=7, minute=30)},
     # Expired export files deleted (their download answers 404 from the expiry on anyway).
     "exports-purge": {"task": "oversight.tasks.purge_exports", "schedule": crontab(minute=15)},
+    # Expedited safety reports: a deadline 24 hours away or passed is e-mailed within minutes, at any hour
+    # (safety/deadlines.py; SAFETY.md "Deadlines"), not in the next morning's digest.
+    "scan-safety-deadlines": {"task": "safety.tasks.scan_deadlines", "schedule": crontab(minute="*/5")},
 }
 # A worker that loses Redis keeps trying to reconnect instead of giving up after 100 attempts; when kombu
 # crashes the worker instead (an unacknowledged message being restored while Redis is down), the process

@@ -35,6 +35,7 @@ urlpatterns = [
     path("calendar/", include("registration.calendar_urls")),  # deadlines feed (token URL, no login)
     path("randomization/", include("randomization.urls")),
     path("followup/", include("followup.urls")),
+    path("safety/", include("safety.urls")),  # adverse events and expedited reports (issue 18)
     path("", include("oversight.urls")),  # audit trail, reports, exports
     path("queries/", include("oversight.query_urls")),  # data queries (issue 19)
     path("deviations/", include("oversight.deviation_urls")),  # protocol deviations (issue 19)

@@ -21,6 +21,7 @@ from django.db.models import Count, Min
 from oligami_site.models import Site
 from randomization.models import Allocation
 from registration.models import PrimaryRegistration
+from safety.models import ExpeditedReport
 from screening.models import Screening
 
 from . import querystate
@@ -102,11 +103,7 @@ def _queries_as_of(cutoff, site_ids) -> tuple[Counter, Counter]:
 
 
 def _expedited_reports(cutoff, site_ids) -> Counter:
-    """Expedited safety reports signed on or before the cut-off (the safety app's reports)."""
-    try:
-        from safety.models import ExpeditedReport
-    except ImportError:  # the safety app's reports have not landed: nothing can have been reported
-        return Counter()
+    """Expedited safety reports signed on or before the cut-off (first, second and follow-up reports)."""
     return _grouped(ExpeditedReport.objects.filter(signed_at__lt=end_of_day(cutoff)),
                     "adverse_event__patient__site_id", site_ids)
 

@@ -10,6 +10,7 @@ lines folded at 75 octets), so the run time needs no extra package; the tests pa
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from urllib.parse import urlsplit
@@ -121,7 +122,8 @@ def events_for(user, today: date) -> list[Event]:
     second factor, so it must not open the whole trial's deadline list to whoever holds a data
     manager's link.
     """
-    queryset = Patient.objects.filter(stage__in=selectors.WORKLIST_STAGES, site_id__in=list(access.site_roles(user)))
+    site_ids = list(access.site_roles(user))
+    queryset = Patient.objects.filter(stage__in=selectors.WORKLIST_STAGES, site_id__in=site_ids)
     domain = _domain()
     events = []
     for patient in selectors.patients_with_records(queryset.order_by("pk")):
@@ -133,8 +135,25 @@ def events_for(user, today: date) -> list[Event]:
             where = f"{number} ({patient.screening_number}, {patient.site.code})"
             events.append(Event(uid=f"oligami-{patient.pk}-{kind}@{domain}", day=day, summary=f"{number}: {label}",
                                 description=f"{where}\n{label}\n{url}", url=url))
+    events.extend(extra_events(user, site_ids, today))
     events.sort(key=lambda e: (e.day, e.summary))
     return events
+
+
+# --- events of the apps above (registered at start-up; registration imports none of them) -----------------
+
+_sources: list[Callable] = []
+
+
+def register_source(source: Callable) -> None:
+    """`source(user, site_ids, today) -> list[Event]`: more deadlines for the feed (e.g. safety's expedited
+    reports), of the patients at `site_ids` only. The app above registers it in its AppConfig.ready."""
+    if source not in _sources:
+        _sources.append(source)
+
+
+def extra_events(user, site_ids: list[int], today: date) -> list[Event]:
+    return [event for source in _sources for event in source(user, site_ids, today)]
 
 
 def _domain() -> str:

@@ -64,6 +64,7 @@ class Signature(models.Model):
     class Kind(models.TextChoices):
         PRIMARY_REGISTRATION = "primary_registration", _("Primary registration")
         SECONDARY_REGISTRATION = "secondary_registration", _("Secondary registration")
+        SAFETY_REPORT = "safety_report", _("Expedited safety report")  # signed through safety/signatures.py
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+",
                              verbose_name=_("signer"))

@@ -5,3 +5,13 @@ from django.utils.translation import gettext_lazy as _
 class SafetyConfig(AppConfig):
     name = "safety"
     verbose_name = _("Safety")
+
+    def ready(self):
+        from followup import views as followup_views
+        from registration import ical
+
+        from . import calendar, links
+
+        # The apps below cannot import safety (docs/architecture.md, the arrows); they ask through these.
+        ical.register_source(calendar.events)  # report deadlines in the calendar feed
+        followup_views.register_after_death(links.after_death)  # a death asks for its safety assessment (R1)

@@ -25,7 +25,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from followup import services as followup_services
 from registration import services as registration_services
-from tests.factories import PASSWORD
+from tests.factories import PASSWORD, MembershipFactory
 from tests.registration.factories import JUDGED_ON, make_eligible_screening, make_plans, record, register
 
 pytestmark = pytest.mark.django_db
@@ -111,6 +111,16 @@ GET = {
     "oversight:cutoffs":                 (L, 403, 403, 403, 403, 200, 403, 403),
     "oversight:cutoff":                  (L, 403, 403, 403, 403, 200, 403, 403),  # pk: a declared cut-off
     "oversight:cutoff_snapshot":         (L, 403, 403, 403, 403, 404, 403, 403),  # not locked: no data set
+    "safety:patient_events":             (L, 200, 200, 200, 404, 200, 404, 404),
+    "safety:event_create":               (L, 200, 200, 403, 404, 403, 404, 404),
+    "safety:death_assessment":           (L, 404, 404, 403, 404, 403, 404, 404),  # no death recorded
+    "safety:event":                      (L, 200, 200, 200, 404, 200, 404, 404),  # event_id: the patient's AE
+    "safety:event_edit":                 (L, 200, 200, 403, 404, 403, 404, 404),
+    "safety:report_sign":                (L, 403, R, 403, 404, 403, 404, 404),  # the site investigator only
+    "safety:report_acknowledge":         (L, 403, 403, 403, 403, R, 403, 403),  # the data managers only
+    "safety:log":                        (L, 200, 200, 200, 200, 200, 403, 403),
+    "safety:log_csv":                    (L, 200, 200, 200, 200, 200, 403, 403),
+    "safety:frequency":                  (L, 200, 200, 200, 200, 200, 200, 403),
     "admin:index":                       (L, L, L, L, L, 200, 200, L),
 }
 
@@ -154,10 +164,15 @@ POST = {
     "deviations:detail":                 (L, 200, 200, 403, 404, 200, 403, 403),
     "oversight:cutoffs":                 (L, 403, 403, 403, 403, 200, 403, 403),
     "oversight:cutoff":                  (L, 403, 403, 403, 403, 200, 403, 403),
+    "safety:event_create":               (L, 200, 200, 403, 404, 403, 404, 404),
+    "safety:death_assessment":           (L, 404, 404, 403, 404, 403, 404, 404),
+    "safety:event_edit":                 (L, 200, 200, 403, 404, 403, 404, 404),
+    "safety:report_sign":                (L, 403, R, 403, 404, 403, 404, 404),  # empty: refused with a message
+    "safety:report_acknowledge":         (L, 403, 403, 403, 403, R, 403, 403),  # empty: refused with a message
     "logout":                            (L, L, L, L, L, L, L, L),  # sent last: it ends the session
 }
 
-OBJECT_ARGUMENTS = {"pk", "patient_id"}
+OBJECT_ARGUMENTS = {"pk", "patient_id", "event_id", "report_id"}
 
 
 def walk(patterns, prefix=""):
@@ -227,8 +242,14 @@ def scene(site_a, site_b, coordinator_a, investigator_a, monitor_a, coordinator_
         user=data_manager, site_id=0, patient=p, values={
             "date": p.primary_registration.registration_date, "category": "schedule", "description": "Late.",
             "impact_safety": "none", "impact_endpoint": "none"}) for key, p in patients.items()}
+    adverse_event, report = {}, {}
+    investigators = {"A": investigator_a,
+                     "B": MembershipFactory(site=site_b, role="investigator", user__username="pi_b").user}
+    for key, p in patients.items():
+        adverse_event[key], report[key] = _reported_event(p, users["coordinator"] if key == "A" else coordinator_b,
+                                                          investigators[key])
     return {
-        "patients": patients, "users": users, "marks": marks,
+        "patients": patients, "users": users, "marks": marks, "adverse_event": adverse_event, "report": report,
         "screening": {key: p.screenings.order_by("-number").first() for key, p in patients.items()},
         "feed_token": ical.issue_token(user=coordinator_a).token,
         "export_table": next(iter(TABLES)),
@@ -239,6 +260,23 @@ def scene(site_a, site_b, coordinator_a, investigator_a, monitor_a, coordinator_
         "deviation": deviation,
         "cutoff": cutoffs.declare_cutoff(user=data_manager, cutoff_date=JUDGED_ON, purpose="Interim"),
     }
+
+
+def _reported_event(patient, user, investigator):
+    """A Grade 4 adverse event during protocol treatment (R2b) with its first report signed (safety)."""
+    from safety import services as safety_services
+
+    plan = patient.primary_registration.plan
+    followup_services.record_course(patient=patient, user=user, data={
+        "plan": plan, "start_date": JUDGED_ON + dt.timedelta(days=3), "end_date": None, "dose_modified": False,
+        "stopped_early": False})
+    onset = JUDGED_ON + dt.timedelta(days=90)
+    event = safety_services.record_event(patient=patient, user=user, data={
+        "term": "Febrile neutropenia", "grade": 4, "onset_date": onset, "hospitalization_24h": True,
+        "causality": "probable", "awareness": dt.datetime.combine(onset, dt.time(9), tzinfo=dt.UTC)})
+    report = safety_services.sign_report(event=event, kind="first", narrative="Admitted.", user=investigator,
+                                         password=PASSWORD)
+    return event, report
 
 
 def _written_job(export_jobs, user, kind, settings, folder) -> int:
@@ -262,6 +300,10 @@ def arguments(name, route, scene, target):
             kwargs[converter] = scene["cutoff"].pk
         elif converter == "pk" and name == "deviations:detail":
             kwargs[converter] = scene["deviation"][target].pk
+        elif converter == "event_id":
+            kwargs[converter] = scene["adverse_event"][target].pk
+        elif converter == "report_id":
+            kwargs[converter] = scene["report"][target].pk
         elif converter == "step":
             kwargs[converter] = "answer"
         elif converter == "pk":
@@ -336,7 +378,10 @@ def test_authorization_matrix(client, scene, role):
                     leaks.append(f"{method.upper()} {url} ({name}, patient of site {target}): {got}, table says {want}")
                 if response.status_code == 200:
                     text = body(response)
-                    for mark in foreign_marks(role, scene, target):
+                    # The feed's token is its owner's credential (coordinator A, calendar programs cannot log
+                    # in): whoever holds it reads what coordinator A may read, never another site's patients.
+                    reader = "coordinator" if name == "calendar_feed" else role
+                    for mark in foreign_marks(reader, scene, target):
                         if mark in text:
                             leaks.append(f"{method.upper()} {url} ({name}) shows {mark} to {role}")
     if os.environ.get("MATRIX_PRINT"):

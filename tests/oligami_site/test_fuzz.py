@@ -100,6 +100,9 @@ def scene(site_a, site_b, coordinator_a, investigator_a, data_manager, coordinat
                                              registration_date=JUDGED_ON + dt.timedelta(days=86))
     assert Allocation.objects.filter(patient=randomized).exists()
     fresh = PatientFactory(site=site_a)
+    from tests.oligami_site.test_authorization_matrix import _reported_event
+
+    adverse_event, report = _reported_event(randomized, coordinator_a, investigator_a)
     make_eligible_screening(site=site_b)  # another site's patient in every list, never shown
     return {
         "users": {"coordinator": coordinator_a, "investigator": investigator_a, "data_manager": data_manager},
@@ -112,6 +115,7 @@ def scene(site_a, site_b, coordinator_a, investigator_a, data_manager, coordinat
             "date": JUDGED_ON, "category": "schedule", "description": "Late.", "impact_safety": "none",
             "impact_endpoint": "none"}),
         "cutoff": cutoffs.declare_cutoff(user=data_manager, cutoff_date=JUDGED_ON, purpose="Interim"),
+        "adverse_event": adverse_event, "report": report,
     }
 
 
@@ -137,6 +141,7 @@ def url_for(name, route, scene):
             "patient_id": patient.pk, "token": scene["token"], "table": next(iter(TABLES)),
             "step": "answer", "job": scene["export_job"],
             "survey_id": scene["survey"].pk,
+            "event_id": scene["adverse_event"].pk, "report_id": scene["report"].pk,
         }[converter]
     return reverse(name, kwargs=kwargs)
 
