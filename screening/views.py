@@ -254,6 +254,7 @@ def patient_correct(request, pk):
     return render(request, "screening/patient_correct.html", {
         "patient": patient, "form": form, "allowed": allowed,
         "registered": not stages.allowed(patient.stage, stages.Step.EDIT_SCREENING),
+        "age_min": rules.AGE_MIN, "age_max": rules.AGE_MAX,
         "data_manager": access.is_data_manager(request.user)})
 
 
