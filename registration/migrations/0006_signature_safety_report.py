@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('registration', '0004_reminder_run'),
+        ('registration', '0005_evaluation_void'),
     ]
 
     operations = [
