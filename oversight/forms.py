@@ -3,12 +3,12 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from oligami_site.widgets import IsoDateInput
 
-class DateInput(forms.DateInput):
-    input_type = "date"
 
+class DateInput(IsoDateInput):
     def __init__(self, attrs=None):
-        super().__init__(attrs={"class": "form-control form-control-sm", **(attrs or {})}, format="%Y-%m-%d")
+        super().__init__(attrs={"class": "form-control form-control-sm", **(attrs or {})})
 
 
 class AuditSearchForm(forms.Form):
