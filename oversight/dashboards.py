@@ -9,10 +9,13 @@ from registration.views import render_worklist
 from safety import selectors as safety_selectors
 from safety import views as safety_views
 
+from . import todo
+
 
 @login_required
 def home(request):
-    """Site users: their worklist (with their sites and roles); the data centre: trial-wide roles and sites."""
+    """Site users: their worklist (with their sites and roles); data managers: the trial-wide to-do
+    (oversight/todo.py); statisticians and others: their roles."""
     if access.has_any_site_role(request.user):
         return render_worklist(request, sections=[safety_views.deadlines_section(request),
                                                   followup_views.assessments_due_section(request)])
@@ -37,4 +40,5 @@ def home(request):
         "memberships": memberships,
         "trial_roles": trial_roles,
         "visible_sites": access.sites_for(request.user) if not memberships else None,
+        "todo": todo.sections(request.user) if access.is_data_manager(request.user) else None,
     })

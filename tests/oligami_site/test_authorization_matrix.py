@@ -123,6 +123,7 @@ GET = {
     "safety:log":                        (L, 200, 200, 200, 200, 200, 403, 403),
     "safety:log_csv":                    (L, 200, 200, 200, 200, 200, 403, 403),
     "safety:frequency":                  (L, 200, 200, 200, 200, 200, 200, 403),
+    "oversight:audit_search":            (L, 403, 403, 403, 403, 200, 403, 403),
     "admin:index":                       (L, L, L, L, L, 200, 200, L),
 }
 
