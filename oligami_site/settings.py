@@ -229,7 +229,7 @@ EXPORT_DIR = Path(env.str("OLIGAMI_EXPORT_DIR", default=str(VAR_DIR / "exports")
 EXPORT_TTL_HOURS = env.int("OLIGAMI_EXPORT_TTL_HOURS", default=24)
 
 # Sections that apps above registration add to the daily digest e-mail (registration/reminders.py).
-OLIGAMI_DIGEST_SECTIONS = ["oversight.digest.data_queries"]
+OLIGAMI_DIGEST_SECTIONS = ["followup.reconsent.digest_section", "oversight.digest.data_queries"]
 
 # How long the reports keep a computed classification at most (oligami_site.dataversion): it is reused only
 # while no audited write has committed since; the limit covers writes made outside the application. 0 = off.

@@ -1,6 +1,7 @@
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 
+from followup import reconsent
 from followup import views as followup_views
 from oligami_site import access
 from oligami_site.models import Membership
@@ -11,7 +12,8 @@ from registration.views import render_worklist
 def home(request):
     """Site users: their worklist (with their sites and roles); the data centre: trial-wide roles and sites."""
     if access.has_any_site_role(request.user):
-        return render_worklist(request, sections=[followup_views.assessments_due_section(request)])
+        return render_worklist(request, sections=[reconsent.worklist_section(request),
+                                                  followup_views.assessments_due_section(request)])
     memberships = (
         Membership.objects.filter(user=request.user, active=True)
         .select_related("site")
@@ -27,4 +29,6 @@ def home(request):
         "memberships": memberships,
         "trial_roles": trial_roles,
         "visible_sites": access.sites_for(request.user) if not memberships else None,
+        # The data centre sees every site's patients who must re-consent (issue 17).
+        "sections": [reconsent.worklist_section(request)] if access.is_data_manager(request.user) else [],
     })
