@@ -8,7 +8,8 @@ trial (docs/sites-and-consent.md):
 - at a site whose status allows follow-up (open, closed to accrual; a closed site is read-only);
 - not withdrawn from study visits or from any further data use (followup.Withdrawal, FOLLOWUP.md): she
   is no longer seen at the site, so nobody can ask her. A patient who only stopped protocol treatment is
-  still followed at visits and is asked.
+  still followed at visits and is asked;
+- not dead, and not confirmed lost to follow-up.
 She stays on the list until the re-consent is recorded (screening.consents.record_reconsent).
 """
 
@@ -50,7 +51,8 @@ def candidates(patients: QuerySet[Patient]) -> QuerySet[Patient]:
     """The patients of `patients` who are still asked for consent (stage, site status, withdrawal)."""
     return (patients.filter(stage__in=STAGES,
                             site__status__in=site_services.statuses_allowing(SiteAction.FOLLOW_UP))
-            .exclude(withdrawal__kind__in=NOT_ASKED)
+            .exclude(withdrawal__kind__in=NOT_ASKED).exclude(death__isnull=False)
+            .exclude(lost_to_follow_up__isnull=False)
             .select_related("site").order_by("site__code", "sequence"))
 
 

@@ -116,6 +116,13 @@ def test_withdrawn_patients_not_seen_any_more_are_not_asked(plans, v2, site_a, c
     assert (patient.screening_number in awaiting_numbers()) is asked
 
 
+def test_a_patient_who_died_is_not_asked(plans, v2, site_a, coordinator_a):
+    patient = randomized_patient(site_a, coordinator_a)
+    followup_services.record_death(patient=patient, data={"date": day(40), "cause": "breast_cancer"},
+                                   user=coordinator_a)
+    assert awaiting_numbers() == []
+
+
 @pytest.mark.parametrize(("status", "asked"), [("open", True), ("closed_to_accrual", True), ("closed", False)])
 def test_site_status_decides_who_is_asked(plans, v2, site_a, coordinator_a, data_manager, status, asked):
     randomized_patient(site_a, coordinator_a)
