@@ -116,6 +116,18 @@ def pages_by_user():
           ("/reports/not-randomized/", "not-randomized"), ("/exports/", "exports"),
           ("/exports/analysis/dictionary/", "data-dictionary"), ("/accounts/locked/", "locked-accounts"),
           ("/randomization/balance/", "balance"), (f"/audit/patients/{randomized.pk}/", "dm-audit-trail")]
+    # Sites and consent (issue 17, docs/sites-and-consent.md): the pending demo site and the patient who
+    # awaits re-consent.
+    from oligami_site.models import Site
+
+    dm += [("/sites/", "sites"), ("/screening/consent-documents/", "dm-consent-documents")]
+    kyoto = Site.objects.filter(code="KYOTO").first()
+    if kyoto:
+        dm.append((f"/sites/{kyoto.pk}/", "site-pending"))
+    awaiting = Patient.objects.filter(site__code="OKAYAMA", initials="FC").first()
+    if awaiting:
+        dm.append((f"/screening/patients/{awaiting.pk}/reconsent/", "reconsent"))
+    site.append(("/screening/consent-documents/", "consent-documents"))
     stat = [("/", "stat-home"), ("/randomization/balance/", "stat-balance")]
     monitor = [("/", "monitor-home"), ("/screening/patients/", "monitor-patients")]
     visitor = [("/accounts/login/", "login"), ("/no-such-page/", "visitor-404")]
