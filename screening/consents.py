@@ -178,10 +178,13 @@ def record_reconsent(*, patient: Patient, document: ConsentDocument, date: dt.da
     return reconsent
 
 
-def latest_consents(patient_ids) -> dict[int, tuple[ConsentDocument | None, dt.date | None]]:
-    """{patient id: (version, date) of her latest consent} for many patients in three queries."""
+def latest_consents(patient_ids, documents: dict[int, ConsentDocument] | None = None
+                    ) -> dict[int, tuple[ConsentDocument | None, dt.date | None]]:
+    """{patient id: (version, date) of her latest consent} for many patients in two queries (three without
+    `documents`, the versions by id)."""
     patient_ids = list(patient_ids)
-    documents = {d.pk: d for d in ConsentDocument.objects.all()}
+    if documents is None:
+        documents = {d.pk: d for d in ConsentDocument.objects.all()}
     result: dict[int, tuple[ConsentDocument | None, dt.date | None]] = {}
     for patient_id, version_id, date in (Screening.objects.filter(patient_id__in=patient_ids)
                                          .order_by("patient_id", "number")
@@ -194,12 +197,17 @@ def latest_consents(patient_ids) -> dict[int, tuple[ConsentDocument | None, dt.d
     return result
 
 
-def awaiting_reconsent(patients, today: dt.date) -> list[tuple[Patient, ConsentDocument | None, dt.date | None]]:
+def awaiting_reconsent(patients, today: dt.date, documents: list[ConsentDocument] | None = None
+                       ) -> list[tuple[Patient, ConsentDocument | None, dt.date | None]]:
     """(patient, version, date of her latest consent) of each of `patients` whose re-consent is due today
     (screening.eligibility.consent.reconsent_due), in the queryset's order. The caller chooses the patients
-    (stages, sites, withdrawals: followup.reconsent)."""
+    (stages, sites, withdrawals: followup.reconsent). Until a version has been superseded nobody is asked:
+    one query (the versions), whatever the number of patients; else three more."""
+    documents = versions() if documents is None else documents
+    if not any(d.superseded_date is not None and d.superseded_date <= today for d in documents):
+        return []
     patients = list(patients)
-    latest = latest_consents(p.pk for p in patients)
+    latest = latest_consents((p.pk for p in patients), {d.pk: d for d in documents})
     rows = []
     for patient in patients:
         document, date = latest.get(patient.pk, (None, None))

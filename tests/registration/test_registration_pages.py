@@ -183,7 +183,8 @@ def test_worklist_and_patient_page_queries_are_bounded(client, plans, coordinato
     patients = bulk_patients(site_a, n, plan=plans["luminal"], user=coordinator_a, today=today)
     bulk_patients(site_b, 5, plan=plans["luminal"], user=coordinator_a, today=today, start=1)
     client.force_login(coordinator_a)
-    with django_assert_max_num_queries(12):
+    # 13: the worklist's 12 and the re-consent list's one (the consent document versions; docs/sites-and-consent.md)
+    with django_assert_max_num_queries(13):
         response = client.get("/")
     # one row each, site A, a page at a time (the worklist paginates: docs/performance.md)
     assert response.content.decode().count('class="btn btn-sm btn-outline-primary"') == min(n, WORKLIST_PAGE_SIZE)
@@ -193,7 +194,7 @@ def test_worklist_and_patient_page_queries_are_bounded(client, plans, coordinato
         client.get(url("patient", registered))
     page = _count_queries(client, url("patient", registered))
     print(f"\nqueries with {n} patients: worklist {worklist}, patient page {page}")
-    assert worklist <= 12 and page <= 12
+    assert worklist <= 13 and page <= 12
 
 
 def test_worklist_for_a_monitor_links_to_the_patient_page(client, registered_a, site_a):
