@@ -53,7 +53,8 @@ value = st.one_of(text_value, st.lists(text_value, max_size=3),
                   st.lists(st.lists(text_value, max_size=2), min_size=1, max_size=2))
 RAW_TYPES = ["application/x-www-form-urlencoded", "multipart/form-data", "multipart/form-data; boundary=xyz",
              "application/json", "text/plain", "application/octet-stream"]
-QUERY_KEYS = ["page", "site", "stage", "outcome", "box", "record", "next", "q", "o", "format", "language", "id"]
+QUERY_KEYS = ["page", "site", "stage", "outcome", "box", "record", "next", "q", "o", "format", "language", "id",
+              "user", "date_from", "date_to", "patient"]
 # Fields that forms share (the footer's language switch, redirects, reasons, signatures): posted to every view,
 # also to the ones whose own page shows no form.
 COMMON_FIELDS = {"next", "language", "reason", "action", "password", "username", "token"}
@@ -128,6 +129,7 @@ def url_for(name, route, scene):
     patient = {"screening:screening_create": scene["fresh"], "screening:rescreen": scene["eligible"],
                "registration:primary": scene["eligible"], "registration:evaluation": scene["registered"],
                "registration:secondary": scene["registered"], "registration:off_study": scene["registered"],
+               "registration:evaluation_void": scene["registered"], "screening:patient_correct": scene["fresh"],
                }.get(name, scene["randomized"])
     kwargs = {}
     for converter in re.findall(r"<(?:\w+:)?(\w+)>", route):
