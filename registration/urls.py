@@ -10,6 +10,7 @@ urlpatterns = [
     path("patients/<int:pk>/randomization-certificate/", views.randomization_certificate,
          name="randomization_certificate"),
     path("patients/<int:pk>/evaluation/", views.evaluation, name="evaluation"),
+    path("patients/<int:pk>/evaluation/void/", views.evaluation_void, name="evaluation_void"),
     path("patients/<int:pk>/secondary/", views.secondary, name="secondary"),
     path("patients/<int:pk>/off-study/", views.off_study, name="off_study"),
 ]
