@@ -112,6 +112,8 @@ def pages_by_user():
         site.append((f"/registration/patients/{on_therapy.patient.pk}/secondary/", "secondary-registration"))
     if allocation:
         site.append((f"/randomization/patient/{allocation.patient.pk}/", "randomization-result"))
+        site.append((f"/registration/patients/{allocation.patient.pk}/randomization-certificate/",
+                     "randomization-certificate"))
     dm = [("/", "dm-home"), ("/screening/patients/", "dm-patients"), ("/reports/", "reports-consort"),
           ("/reports/not-randomized/", "not-randomized"), ("/exports/", "exports"),
           ("/exports/analysis/dictionary/", "data-dictionary"), ("/accounts/locked/", "locked-accounts"),

@@ -71,6 +71,7 @@ GET = {
     "registration:patient":              (L, 200, 200, 200, 404, 200, 404, 404),
     "registration:primary":              (L, 200, 200, 403, 404, 403, 404, 404),
     "registration:certificate":          (L, 200, 200, 200, 404, 200, 404, 404),
+    "registration:randomization_certificate": (L, 200, 200, 200, 404, 200, 404, 404),
     "registration:evaluation":           (L, 200, 200, 403, 404, 403, 404, 404),
     "registration:secondary":            (L, 200, 200, 403, 404, 403, 404, 404),
     "registration:off_study":            (L, 200, 200, 403, 404, 403, 404, 404),
