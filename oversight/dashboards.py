@@ -2,6 +2,7 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 from django.utils import timezone
 
+from followup import reconsent
 from followup import views as followup_views
 from oligami_site import access
 from oligami_site.models import Membership, Site
@@ -18,6 +19,7 @@ def home(request):
     (oversight/todo.py); statisticians and others: their roles."""
     if access.has_any_site_role(request.user):
         return render_worklist(request, sections=[safety_views.deadlines_section(request),
+                                                  reconsent.worklist_section(request),
                                                   followup_views.assessments_due_section(request)])
     memberships = (
         Membership.objects.filter(user=request.user, active=True)
