@@ -2,14 +2,14 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 from django.utils.translation import gettext_lazy as _
 
-from .audited_admin import AuditedAdmin, BoundedChangelistMixin, ReadOnlyMixin, SiteListFilter
+from .audited_admin import AuditedAdmin, BoundedChangelistMixin, ReadOnlyMixin, SafeAutocompleteMixin, SiteListFilter
 from .models import AccessEvent, Membership, Site, User
 
 admin.site.site_header = _("OLIGAMI data centre")
 admin.site.site_title = _("OLIGAMI")
 
 
-class MembershipInline(admin.TabularInline):
+class MembershipInline(SafeAutocompleteMixin, admin.TabularInline):
     model = Membership
     extra = 0
     can_delete = False  # deactivate instead: who worked where stays on record

@@ -69,11 +69,19 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Response headers only, listed early so that answers given by the middleware below (the 400 of a
+    # NUL, the two-factor redirects) carry them too.
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
+    # A NUL anywhere in the request: 400 before any view or query (PostgreSQL cannot store one; issue 13).
+    "oligami_site.middleware.RejectNulMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Cache-Control: no-store on every answer to a signed-in user (shared ward computers; issue 13).
+    "oligami_site.middleware.NoStoreMiddleware",
     # A signed-in user's profile language wins over the cookie / Accept-Language LocaleMiddleware chose.
     "oligami_site.language.UserLanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -81,8 +89,6 @@ MIDDLEWARE = [
     # users who need it (trial-wide roles, admin staff, site users who enrolled) to enrol or verify.
     "django_otp.middleware.OTPMiddleware",
     "oligami_site.two_factor.TwoFactorMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "csp.middleware.CSPMiddleware",
     # Records the request user on every historical row (audit trail).
     "simple_history.middleware.HistoryRequestMiddleware",
     # Last (django-axes): turns a lockout during the request into the locked-out page.
