@@ -426,6 +426,9 @@ def off_study(request, pk):
 # --- reminders: the iCalendar feed ----------------------------------------------------------------
 
 
+NEW_FEED_SESSION_KEY = "calendar_new_feed_token"
+
+
 @login_required
 def calendar_page(request):
     """Create, replace or revoke one's own feed URL: users with a site role (the feed is site-scoped)."""
@@ -436,12 +439,15 @@ def calendar_page(request):
             ical.revoke_tokens(user=request.user)
             messages.success(request, _("Your calendar feed URL is revoked: calendars subscribed to it get nothing."))
         else:
-            ical.issue_token(user=request.user)
+            # Only the token's hash is stored: the new URL is shown once, on the page this redirect leads to
+            # (kept in the session until then; the page answers no-store, like every signed-in page).
+            request.session[NEW_FEED_SESSION_KEY] = ical.issue_token(user=request.user).token
             messages.success(request, _("New calendar feed URL created; any earlier URL no longer works."))
         return redirect("calendar")
     token = ical.active_token(request.user)
+    new_token = request.session.pop(NEW_FEED_SESSION_KEY, None)
     return render(request, "registration/calendar.html", {
-        "token": token, "feed_url": ical.feed_url(token) if token else None})
+        "token": token, "feed_url": ical.feed_url(new_token) if token and new_token else None})
 
 
 def calendar_feed(request, token):
