@@ -24,13 +24,14 @@ from oligami_site import access
 from oligami_site.access import Action
 from oligami_site.exceptions import DomainError
 from oligami_site.models import Membership
+from randomization.models import Allocation
 from screening import eligibility as rules
 from screening import stages, verdicts
 from screening.models import Patient
 from screening.stages import Step
 
 from . import ical, selectors, services, windows
-from .exceptions import NeedsConfirmation, NotEligible
+from .exceptions import AlreadyRegistered, NeedsConfirmation, NotEligible
 from .forms import LabPanelForm, OffStudyForm, ResponseEvaluationForm, SignatureForm, VoidEvaluationForm
 from .models import OffStudy, PrimaryRegistration, ResponseEvaluation, SecondaryRegistration
 from .selectors import related
@@ -361,6 +362,10 @@ def evaluation_void(request, pk):
 # --- secondary registration -----------------------------------------------------------------------
 
 
+def _existing_allocation(patient):
+    return Allocation.objects.filter(patient=patient).only("pk", "signed_name", "allocated_at").first()
+
+
 @login_required
 def secondary(request, pk):
     patient = _patient(request, pk, Action.SIGN)
@@ -371,6 +376,19 @@ def secondary(request, pk):
         try:
             services.register_secondary(patient=patient, user=request.user, password=form.cleaned_data["password"],
                                         request=request)
+        except AlreadyRegistered as exc:
+            allocation = _existing_allocation(patient) if exc.code == "already_registered" else None
+            if allocation is None:
+                failures = _refusal(form, exc)
+            else:
+                # A double submit whose first request committed (and perhaps lost its worker before answering):
+                # the user's wish is done, so show its result rather than a refusal (issue 13).
+                messages.info(request, _(
+                    "%(patient)s was already secondary registered and randomized (%(time)s, signed by %(name)s): "
+                    "this is the result. Your repeated submission changed nothing.") % {
+                    "patient": patient.screening_number, "name": allocation.signed_name,
+                    "time": timezone.localtime(allocation.allocated_at).strftime("%Y-%m-%d %H:%M")})
+                return redirect("randomization:result", patient_id=patient.pk)
         except DomainError as exc:
             failures = _refusal(form, exc)
         else:
