@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('screening', '0004_screen_failure_whatever_is_missing'),
+        ('screening', '0006_existing_consents_get_a_version'),
     ]
 
     operations = [
