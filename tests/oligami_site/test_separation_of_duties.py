@@ -426,3 +426,12 @@ def test_accounts_from_before_their_history_get_a_first_row(coordinator_a, data_
     data_manager.groups.remove(group(TrialRole.DATA_MANAGER))
     latest = data_manager.history.order_by("-history_id").first()
     assert [c.field for c in latest.diff_against(latest.prev_record).changes] == ["groups"]
+
+
+def test_the_refusal_names_the_roles_in_the_readers_language(data_manager, site_a):
+    from django.utils import translation
+
+    membership = Membership(user=data_manager, site=site_a, role="coordinator")
+    with translation.override("ja"), pytest.raises(DomainError) as refused:
+        duties.check_membership(membership)
+    assert "データマネージャー" in str(refused.value.message) and "SITEA" in str(refused.value.message)
