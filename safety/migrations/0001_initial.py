@@ -13,7 +13,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('followup', '0001_initial'),
-        ('registration', '0006_signature_safety_report'),
+        ('registration', '0007_signature_safety_report'),
         ('screening', '0004_screen_failure_whatever_is_missing'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
