@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 from django.utils.translation import gettext_lazy as _
 
+from .account_admin import OnboardingAdminMixin
 from .audited_admin import AuditedAdmin, BoundedChangelistMixin, ReadOnlyMixin, SiteListFilter
 from .models import AccessEvent, Membership, Site, User
 
@@ -17,7 +18,7 @@ class MembershipInline(admin.TabularInline):
 
 
 @admin.register(User)
-class OligamiUserAdmin(UserAdmin):
+class OligamiUserAdmin(OnboardingAdminMixin, UserAdmin):
     fieldsets = UserAdmin.fieldsets + ((_("Trial"), {"fields": ("preferred_language",)}),)
     list_display = ("username", "first_name", "last_name", "email", "is_active", "preferred_language")
     inlines = [MembershipInline]
