@@ -3,7 +3,7 @@ gets the one-time activation link by e-mail (oligami_site.accounts); "Send activ
 (an expired link, or a second factor to set up after a lost phone). Trial administrators (superusers) only.
 
 A mixin, so that the user admin itself (oligami_site/admin.py: separation of duties, role history) stays one
-class: `class OligamiUserAdmin(OnboardingAdminMixin, UserAdmin)`.
+class: `class OligamiUserAdmin(TrialAdministratorOnly, OnboardingAdminMixin, AuditedAdmin, UserAdmin)`.
 """
 
 from django import forms
