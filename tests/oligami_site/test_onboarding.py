@@ -129,6 +129,15 @@ def test_the_admin_action_sends_the_link_again(client):
     assert "activation link" in response.content.decode().lower()
 
 
+def test_only_the_trial_administrator_sends_links(client, data_manager):
+    user = new_account("newcrc")
+    client.force_login(data_manager)
+    client.post(reverse("admin:oligami_site_user_changelist"),
+                {"action": "send_activation_links", "_selected_action": [user.pk]})
+    assert not mail.outbox
+    assert "send_activation_links" not in client.get(reverse("admin:oligami_site_user_changelist")).content.decode()
+
+
 def test_the_command_sends_the_link(db):
     user = new_account("newdm", group="Data manager")
     call_command("send_activation", "newdm")
