@@ -245,10 +245,12 @@ def test_an_inactive_account_cannot_be_activated(client, site_a):
 @pytest.mark.parametrize("token", ["abc-def", "%00", "1-%00", "zzzzzzzzzzzzzzzzzz-1", "set-password"])
 def test_malformed_links_get_a_clear_page(client, uidb64, token, db):
     client.raise_request_exception = False
+    # A NUL anywhere is refused before the view (400, the null character page: oligami_site.middleware).
     response = client.get(f"/accounts/activate/{uidb64}/{token}/")
-    assert response.status_code == 200 and "not valid" in response.content.decode()
+    nul = "%00" in uidb64 + token
+    assert response.status_code == (400 if nul else 200) and (nul or "not valid" in response.content.decode())
     response = client.post(f"/accounts/activate/{uidb64}/{token}/", {"new_password1": "x\x00"})
-    assert response.status_code == 200
+    assert response.status_code in (200, 400)
 
 
 # --- no secret for the password alone ------------------------------------------------------------------

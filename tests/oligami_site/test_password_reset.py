@@ -157,14 +157,15 @@ def test_an_expired_reset_link_is_refused(client, coordinator_a, settings):
 def test_malformed_reset_links_get_a_clear_page(client, uidb64, token, db):
     client.raise_request_exception = False
     response = client.get(f"{RESET}{uidb64}/{token}/")
-    assert response.status_code == 200 and "not valid" in response.content.decode()
+    nul = "%00" in uidb64 + token  # refused before the view: 400 (oligami_site.middleware)
+    assert response.status_code == (400 if nul else 200) and (nul or "not valid" in response.content.decode())
 
 
 def test_hostile_reset_requests(client, db):
     client.raise_request_exception = False
     for email in ["", "\x00", "a\x00@b.example", "x" * 10_000 + "@b.example", ["a@b.example", "c@d.example"]]:
         response = client.post(RESET, {"email": email})
-        assert response.status_code in (200, 302)
+        assert response.status_code in (200, 302, 400)
     assert not mail.outbox
 
 
