@@ -9,8 +9,19 @@ class OligamiSiteConfig(AppConfig):
     verbose_name = _("OLIGAMI trial")
 
     def ready(self):
-        from . import audit, dataversion, lockout, two_factor  # noqa: F401  (connect the receivers)
+        from django.core import checks
+        from django.db.models.signals import m2m_changed, pre_save
+
+        from . import audit, dataversion, duties, lockout, two_factor  # noqa: F401  (connect the receivers)
+        from .models import Membership, User
         from .roles import sync_role_groups
+
+        # Separation of duties (issue 13): the model layer's last line behind the admin forms' checks, and
+        # the check of existing accounts (`manage.py check --database default`).
+        pre_save.connect(duties.guard_membership_save, sender=Membership, dispatch_uid="oligami_duties_membership")
+        pre_save.connect(duties.guard_user_save, sender=User, dispatch_uid="oligami_duties_user")
+        m2m_changed.connect(duties.guard_group_grant, sender=User.groups.through, dispatch_uid="oligami_duties_groups")
+        checks.register(duties.check_separation_of_duties, checks.Tags.database)
 
         # After every app's permissions exist (sender: the last app of INSTALLED_APPS to migrate
         # would do, but any sender is fine: the sync is idempotent and cheap).

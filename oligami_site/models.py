@@ -4,6 +4,7 @@ Core models import no trial app (see DESIGN.md: dependencies flow one way).
 """
 
 from django.contrib.auth.models import AbstractUser
+from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
 from django.utils.translation import get_language, pgettext_lazy
@@ -11,6 +12,37 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
 from . import site_status
+
+
+class UserHistory(HistoricalRecords):
+    """The history of accounts: every change of a user's roles (groups, permissions, superuser and staff
+    flags) with who, when and why (issue 13: "who made this person a statistician").
+
+    - No password hash is copied into the history table (`excluded_fields`); a password set in the admin
+      still leaves a row with its reason.
+    - A login only moves `last_login` (Django saves it alone): no history row for it, logins are in
+      AccessEvent.
+    - Groups granted from the group's side (``group.user_set.add(user)``) are recorded on each user:
+      simple-history records the forward side only and would fail on the group.
+    """
+
+    def post_save(self, instance, created, using=None, **kwargs):
+        if not created and set(kwargs.get("update_fields") or ()) == {"last_login"}:
+            return
+        super().post_save(instance, created, using=using, **kwargs)
+
+    def m2m_changed(self, instance, action, attr, pk_set, reverse, **kwargs):
+        if not reverse:
+            return super().m2m_changed(instance, action, attr, pk_set, reverse, **kwargs)
+        if action == "pre_clear":
+            instance._oligami_cleared_user_ids = list(instance.user_set.values_list("pk", flat=True))
+            return
+        if action == "post_clear":
+            pk_set = getattr(instance, "_oligami_cleared_user_ids", [])
+        elif action not in ("post_add", "post_remove"):
+            return
+        for user in User.objects.filter(pk__in=pk_set or []):
+            super().m2m_changed(user, action, attr, pk_set, False, **kwargs)
 
 
 class User(AbstractUser):
@@ -24,6 +56,7 @@ class User(AbstractUser):
         _("language"), max_length=8, choices=Language.choices, default=Language.JAPANESE,
         help_text=_("Language of the pages and e-mails for this user."),
     )
+    history = UserHistory(m2m_fields=["groups", "user_permissions"], excluded_fields=["password", "last_login"])
 
     class Meta(AbstractUser.Meta):
         swappable = "AUTH_USER_MODEL"
@@ -116,6 +149,16 @@ class Membership(models.Model):
 
     def __str__(self):
         return f"{self.user} @ {self.site.code}: {self.get_role_display()}"
+
+    def clean(self):
+        # Separation of duties (issue 13): no signing site role beside a trial-wide role (oligami_site.duties).
+        from .duties import RoleGrantRefused, check_membership
+
+        super().clean()
+        try:
+            check_membership(self)
+        except RoleGrantRefused as refused:
+            raise ValidationError(refused.message, code=refused.code) from None
 
 
 class AccessEvent(models.Model):

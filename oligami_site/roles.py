@@ -14,8 +14,8 @@ ROLE_PERMISSIONS = {
     TrialRole.DATA_MANAGER: [
         ("oligami_site", "*", ["view"]),
         ("oligami_site", "site", ["add", "change"]),
-        ("oligami_site", "membership", ["add", "change"]),
-        ("oligami_site", "user", ["add", "change"]),
+        # Users and memberships: view only (the "*" above). Accounts and roles are the trial
+        # administrator's (superuser's) alone, and the admin asks for a superuser besides (issue 13).
         ("screening", "*", ["view"]),
         ("registration", "*", ["view"]),
         ("registration", "therapyplan", ["add", "change"]),  # each save is a new plan version

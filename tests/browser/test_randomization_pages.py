@@ -10,7 +10,7 @@ from tests.randomization.factories import minimization_config, ready_patient
 
 
 @pytest.mark.django_db(transaction=True)
-def test_site_opens_the_result_and_the_balance(page, coordinator_a, investigator_a, site_a):
+def test_site_opens_the_result(page, coordinator_a, investigator_a, site_a):
     minimization_config()
     patient = ready_patient(site_a)
     record = services.randomize(patient=patient, factors={"subtype": "her2", "lesions": "2-3"}, user=investigator_a)

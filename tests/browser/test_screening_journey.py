@@ -21,6 +21,8 @@ def fill_screening(page, data, lesions, labs):
         text = post_value(value)
         if kind == "radio":
             page.check(f"input[name='{name}'][value='{text}']")
+        elif kind == "checkbox":  # P14's "not given" parts
+            page.set_checked(f"input[name='{name}']", bool(value))
         elif tag == "SELECT":
             page.select_option(f"select[name='{name}']", text)
         else:

@@ -218,17 +218,18 @@ def test_site_edited_in_the_admin_needs_a_reason(client, data_manager, site_a):
     assert row.prev_record.name_en == "Site A Hospital" and row.name_en == "Site A University Hospital"
 
 
-def test_membership_edited_in_the_admin_needs_a_reason(client, data_manager, site_a, coordinator_a):
+def test_membership_edited_in_the_admin_needs_a_reason(client, superuser, site_a, coordinator_a):
+    """Roles are the trial administrator's to grant (issue 13: data managers read memberships only)."""
     since = timezone.now()
     membership = Membership.objects.get(user=coordinator_a)
-    client.force_login(data_manager)
+    client.force_login(superuser)
     url = reverse("admin:oligami_site_membership_change", args=[membership.pk])
     post = {"user": coordinator_a.pk, "site": site_a.pk, "role": "investigator", "active": "on"}
     assert client.post(url, post).status_code == 200
     assert Membership.objects.get(pk=membership.pk).role == "coordinator"
     assert client.post(url, {**post, "change_reason": "Now the site investigator"}).status_code == 302
     row = Membership.objects.get(pk=membership.pk).history.first()
-    _assert_history(row, data_manager, "Now the site investigator", since)
+    _assert_history(row, superuser, "Now the site investigator", since)
     assert (row.prev_record.role, row.role) == ("coordinator", "investigator")
 
 

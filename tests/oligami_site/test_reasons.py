@@ -107,7 +107,9 @@ def test_the_admin_history_reads_in_japanese(client, randomized_a, data_manager)
     assert response.status_code == 200
     html = response.content.decode()
     number = randomized_a.primary_registration.number
-    for japanese in ("変更理由", "変更者", f"一次登録 {number}", f"二次登録 {number}"):
+    # The patient's stage moves at primary registration and at randomization (screening.stages: secondary
+    # registration and randomization are one step, so the patient's row says "randomized").
+    for japanese in ("変更理由", "変更者", f"一次登録 {number}", "ランダム化（割付 #"):
         assert japanese in html, japanese
     assert f"Primary registration {number}" not in html and "Change reason" not in html
 

@@ -28,6 +28,13 @@ def evaluated(site, user, **overrides):
     return patient
 
 
+def progressed(site, user, **overrides):
+    """Registered on P, evaluated on P + 85 with progression (PD): the progression notice is due that day."""
+    patient = registered(site, user, **overrides)
+    record(patient, user, P + 85 * DAY, courses_given=3, progression=True, overall_response="PD")
+    return patient
+
+
 def messages_to(address):
     return [m for m in mail.outbox if m.to == [address]]
 

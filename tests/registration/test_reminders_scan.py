@@ -15,7 +15,7 @@ from registration import reminders, windows
 from registration.models import REMINDER_KIND_CHOICES, Digest, Notice
 from registration.tasks import daily_reminders
 from tests.registration.factories import bulk_patients
-from tests.registration.reminder_helpers import DAY, LABS, P, eligible, evaluated, messages_to, registered
+from tests.registration.reminder_helpers import DAY, LABS, P, eligible, evaluated, messages_to, progressed, registered
 
 pytestmark = pytest.mark.django_db
 TOKYO = ZoneInfo("Asia/Tokyo")
@@ -42,6 +42,8 @@ BOUNDARIES = [
     (K.WINDOW_CLOSING_7, "evaluated", P + 106 * DAY, P + 113 * DAY),
     (K.WINDOW_CLOSING_2, "evaluated", P + 111 * DAY, P + 113 * DAY),
     (K.WINDOW_MISSED, "evaluated", P + 114 * DAY, P + 113 * DAY),
+    # Progression at the evaluation (issue 15): due the day of the evaluation, to the site and the data centre.
+    (K.PROGRESSION, "progressed", P + 85 * DAY, P + 85 * DAY),
 ]
 
 
@@ -55,8 +57,10 @@ def test_rule_boundaries_through_the_daily_task(kind, builder, due, deadline, pl
                                                 data_manager, mailoutbox):
     patient = {"eligible": lambda: eligible(site_a),
                "registered": lambda: registered(site_a, coordinator_a),
-               "evaluated": lambda: evaluated(site_a, coordinator_a)}[builder]()
-    expected_audiences = {"site_staff", "data_managers"} if kind == K.WINDOW_MISSED else {"site_staff"}
+               "evaluated": lambda: evaluated(site_a, coordinator_a),
+               "progressed": lambda: progressed(site_a, coordinator_a)}[builder]()
+    to_data_centre = kind in (K.WINDOW_MISSED, K.PROGRESSION)
+    expected_audiences = {"site_staff", "data_managers"} if to_data_centre else {"site_staff"}
 
     run_task_at(due - DAY)  # the day before: not yet
     assert not Notice.objects.filter(patient=patient, kind=kind).exists()
