@@ -107,7 +107,7 @@ class ScheduleRuleAdmin(AuditedAdmin):
 
 @admin.register(FollowupSettings)
 class FollowupSettingsAdmin(AuditedAdmin):
-    list_display = ("status_unknown_days",)
+    list_display = ("status_unknown_days", "mdt_start_days")
 
     def has_add_permission(self, request):
         return super().has_add_permission(request) and not FollowupSettings.objects.exists()

@@ -30,6 +30,7 @@ from .models import FollowupSettings, FollowupSurvey, ScheduleRule
 # The demo's schedule and threshold: EXAMPLES, not the protocol's (FOLLOWUP.md: trial configuration).
 EXAMPLE_SCHEDULE = [(0, 84, 14), (1092, 182, 28)]  # every 12 weeks +/- 14 days, from year 3 every 26 weeks
 EXAMPLE_STATUS_UNKNOWN_DAYS = 180
+EXAMPLE_MDT_START_DAYS = 42  # an example for the demo's automatic check (mdt_late); the trial decides
 
 # (site, marker, subtype, days since randomization, what happens: "progression", "death", "withdrawal",
 #  "survey" (confirmed in the open survey), "" nothing more)
@@ -60,6 +61,7 @@ def _configuration(manager) -> None:
                                         user=manager, reason="Demo schedule (example values)")
     if not FollowupSettings.objects.exists():
         services.save_followup_settings(status_unknown_days=EXAMPLE_STATUS_UNKNOWN_DAYS, user=manager,
+                                        mdt_start_days=EXAMPLE_MDT_START_DAYS,
                                         reason="Demo threshold (example value)")
 
 

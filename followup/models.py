@@ -325,12 +325,19 @@ class ScheduleRule(models.Model):
 
 
 class FollowupSettings(models.Model):
-    """Trial-wide follow-up settings (one row): the "status unknown" threshold of the surveys."""
+    """Trial-wide follow-up settings (one row): the "status unknown" threshold of the surveys, and the days
+    within which metastasis-directed therapy should start in arm B (the data centre's automatic check)."""
 
     status_unknown_days = models.PositiveSmallIntegerField(
         _("status unknown after (days)"), validators=[MinValueValidator(1), MaxValueValidator(1000)],
         help_text=_("A patient's status is unknown when the last date known alive is more than this many days "
                     "before a survey's cut-off (example: 180; the protocol decides)."))
+    # FOLLOWUP.md gives no number: the trial configures it; left empty, the check does not run.
+    mdt_start_days = models.PositiveSmallIntegerField(
+        _("MDT to start within (days after randomization)"), null=True, blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(365)],
+        help_text=_("Arm B: metastasis-directed therapy not started this many days after randomization opens a "
+                    "data query (automatic check mdt_late). Empty: no such check."))
     history = HistoricalRecords()
 
     class Meta:

@@ -158,6 +158,11 @@ def status_unknown_days() -> int | None:
     return FollowupSettings.objects.values_list("status_unknown_days", flat=True).first()
 
 
+def mdt_start_days() -> int | None:
+    """Days after randomization within which MDT should start in arm B (trial configuration), or None."""
+    return FollowupSettings.objects.values_list("mdt_start_days", flat=True).first()
+
+
 def survey_rows(survey, patients) -> list[SurveyRow]:
     """Every randomized patient of `patients` (a queryset, already scoped to the user's sites) randomized on
     or before the survey's cut-off, with what the survey needs of them; a constant number of queries."""
@@ -196,6 +201,34 @@ def survey_rows(survey, patients) -> list[SurveyRow]:
                               entry_status=entry[0] if entry else None, entry_alive=entry[1] if entry else None,
                               state=state, status_unknown=unknown))
     return rows
+
+
+@dataclass(frozen=True)
+class StatusAsOf:
+    patient_id: int
+    site_id: int
+    known: bool
+
+
+def status_as_of(patients, cutoff: date) -> list[StatusAsOf]:
+    """Each patient of `patients` randomized on or before `cutoff`, with whether the status at the cut-off is
+    known (follow-up complete as of it): died, or withdrew all data use, on or before it; lost to follow-up
+    (an ascertained status); or known alive (F1's date) no earlier than status_unknown_days before it (the
+    surveys' threshold; without one, on or after the cut-off). A constant number of queries."""
+    rows = list(randomized_patients(patients).filter(secondary_registration__registration_date__lte=cutoff)
+                .values_list("id", "site_id", "secondary_registration__registration_date").order_by())
+    followups = followup_for({pid: origin for pid, _site, origin in rows})
+    earliest = cutoff - timedelta(days=status_unknown_days() or 0)
+    result = []
+    for pid, site_id, _origin in rows:
+        f = followups[pid]
+        death, withdrawal = f.facts.death_date, f.facts.withdrawal
+        known = ((death is not None and death <= cutoff) or f.lost_to_follow_up
+                 or (withdrawal is not None and withdrawal.kind == endpoints.WITHDRAWAL_ALL_DATA
+                     and withdrawal.date <= cutoff)
+                 or endpoints.last_known_alive(endpoints.usable_facts(f.facts)) >= earliest)
+        result.append(StatusAsOf(pid, site_id, bool(known)))
+    return result
 
 
 @dataclass

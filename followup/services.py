@@ -611,12 +611,18 @@ def confirm_lost_to_follow_up(*, patient, user, survey=None, details="") -> Lost
 
 
 @transaction.atomic
-def save_followup_settings(*, status_unknown_days: int, user, reason) -> FollowupSettings:
+def save_followup_settings(*, status_unknown_days: int, user, reason, mdt_start_days: int | None = None
+                           ) -> FollowupSettings:
     """The one row of follow-up settings (trial configuration), created or changed with a reason."""
     if isinstance(status_unknown_days, bool) or not isinstance(status_unknown_days, int) or \
             not 1 <= status_unknown_days <= 1000:
         raise InvalidEntry(_("The number of days must be a whole number from 1 to 1000."), code="out_of_range")
+    if mdt_start_days is not None and (isinstance(mdt_start_days, bool) or not isinstance(mdt_start_days, int)
+                                       or not 1 <= mdt_start_days <= 365):
+        raise InvalidEntry(_("The days within which MDT starts must be a whole number from 1 to 365, or empty."),
+                           code="out_of_range")
     settings = FollowupSettings.objects.select_for_update().first() or FollowupSettings()
     settings.status_unknown_days = status_unknown_days
+    settings.mdt_start_days = mdt_start_days
     _save(settings, user, reason or "Follow-up settings")
     return settings

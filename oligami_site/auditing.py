@@ -13,20 +13,39 @@ cut to the column and a forgotten user cannot slip through unnoticed in review.
 A reason typed by a user is checked first with `clean_reason` (too long: the caller's domain error).
 """
 
+from functools import cache
+
+from django.conf import settings
+from django.utils.module_loading import import_string
 from django.utils.translation import gettext
 
 REASON_MAX_LENGTH = 100  # simple-history's history_change_reason column
+# Fields the system moves as a consequence of other writes (a patient's stage), not data anyone entered: a
+# save of only these is not an edit of the record (the write guards let it through).
+BOOKKEEPING_FIELDS = frozenset({"stage"})
 
 
-def mark(obj, *, user, reason) -> None:
-    """Put the user and the reason on `obj` for the history row of its next save() or delete()."""
+@cache
+def _write_guards():
+    """settings.OLIGAMI_WRITE_GUARDS: callables guard(obj) that raise a DomainError to refuse a change of an
+    existing record (e.g. oversight.cutoffs: a record locked by a data cut-off). The core names no app."""
+    return tuple(import_string(path) for path in getattr(settings, "OLIGAMI_WRITE_GUARDS", ()))
+
+
+def mark(obj, *, user, reason, bookkeeping: bool = False) -> None:
+    """Put the user and the reason on `obj` for the history row of its next save() or delete(). A change of
+    an existing record first passes the write guards (which may refuse it with a DomainError)."""
+    if not bookkeeping and not obj._state.adding:
+        for guard in _write_guards():
+            guard(obj)
     obj._history_user = user
     obj._change_reason = str(reason)[:REASON_MAX_LENGTH]
 
 
 def save(obj, *, user, reason, **save_kwargs) -> None:
     """Save `obj` (save()'s keyword arguments pass through) with the user and the reason on its history row."""
-    mark(obj, user=user, reason=reason)
+    fields = save_kwargs.get("update_fields")
+    mark(obj, user=user, reason=reason, bookkeeping=fields is not None and set(fields) <= BOOKKEEPING_FIELDS)
     obj.save(**save_kwargs)
 
 

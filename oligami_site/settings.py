@@ -230,6 +230,9 @@ EXPORT_TTL_HOURS = env.int("OLIGAMI_EXPORT_TTL_HOURS", default=24)
 
 # Sections that apps above registration add to the daily digest e-mail (registration/reminders.py).
 OLIGAMI_DIGEST_SECTIONS = ["oversight.digest.data_queries"]
+# Checks every audited change of an existing record passes (oligami_site.auditing): a data lock refuses edits
+# of the records it covers until a data manager unlocks with a reason.
+OLIGAMI_WRITE_GUARDS = ["oversight.cutoffs.refuse_edits_of_locked_records"]
 
 # How long the reports keep a computed classification at most (oligami_site.dataversion): it is reused only
 # while no audited write has committed since; the limit covers writes made outside the application. 0 = off.

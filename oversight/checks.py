@@ -6,7 +6,11 @@ with a key; the runner (`run`) opens one query per finding unless one for the sa
 closed (queries.open_automatic; a partial unique constraint makes it exact under concurrency). Each
 `find` runs a bounded number of queries whatever the number of patients.
 
-Checks whose data lives in apps that have not landed yet (follow-up, safety) are added with them.
+The follow-up checks (mdt_late, assessment_overdue, survey_incomplete, endpoint_contradiction) read through
+followup.selectors; the safety app's deadline check is added with its expedited reports.
+
+A finding's key carries what was found (a date, a code), so a closed query is not opened again for the same
+finding: closing means resolved or accepted by the data centre (queries.open_automatic).
 """
 
 from __future__ import annotations
@@ -14,13 +18,17 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
-from datetime import date
+from datetime import date, timedelta
 
-from django.db.models import F
+from django.db.models import F, Min
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from followup import endpoints, selectors
+from followup.models import FollowupSurvey, MetastasisDirectedTherapy
+from randomization.models import Arm
 from registration.models import PrimaryRegistration, SecondaryRegistration
+from screening.models import Patient
 
 from . import queries
 
@@ -59,15 +67,95 @@ def _labs_after_registration(today: date) -> Iterable[Finding]:
                       {"registration": "secondary", "drawn": drawn.isoformat(), "registered": registered.isoformat()})
 
 
+def _mdt_late(today: date) -> Iterable[Finding]:
+    """Arm B: metastasis-directed therapy should start within FollowupSettings.mdt_start_days of
+    randomization (trial configuration; FOLLOWUP.md gives no number, so no setting means no check). Found:
+    no MDT started by that day, the deadline passed, and the patient neither died nor withdrew by then."""
+    days = selectors.mdt_start_days()
+    if not days:
+        return
+    allowance = timedelta(days=days)
+    rows = list(selectors.randomized_patients(Patient.objects.filter(allocation__arm=Arm.B))
+                .filter(secondary_registration__registration_date__lt=today - allowance)
+                .values_list("id", "secondary_registration__registration_date", "death__date", "withdrawal__date"))
+    starts = dict(MetastasisDirectedTherapy.objects.filter(patient_id__in=[r[0] for r in rows])
+                  .values("patient_id").annotate(first=Min("start_date")).values_list("patient_id", "first")
+                  .order_by())
+    for patient_id, origin, died, withdrew in rows:
+        deadline = origin + allowance
+        first = starts.get(patient_id)
+        if first is not None and first <= deadline:
+            continue
+        if (died is not None and died <= deadline) or (withdrew is not None and withdrew <= deadline):
+            continue  # the protocol treatment ended for another reason first
+        yield Finding(patient_id, f"deadline:{deadline.isoformat()}", "", None, "",
+                      {"randomized": origin.isoformat(), "days": days, "deadline": deadline.isoformat(),
+                       "started": first.isoformat() if first else "-"})
+
+
+def _assessment_overdue(today: date) -> Iterable[Finding]:
+    """An assessment of the schedule (followup.schedule) whose window ended without one: one finding per
+    missed due assessment, for patients still followed with study visits."""
+    for row in selectors.assessments_due(Patient.objects.all(), today):
+        for due in row.overdue:
+            yield Finding(row.patient_id, f"assessment:{due.number}:{due.date.isoformat()}", "", None, "",
+                          {"number": due.number, "due": due.date.isoformat(),
+                           "window_end": due.window_end.isoformat()})
+
+
+def _survey_incomplete(today: date) -> Iterable[Finding]:
+    """A closed follow-up survey with patients whose status as of its cut-off was never given (neither
+    confirmed, nor dead, lost or withdrawn by then): the survey is incomplete at its cut-off."""
+    for survey in FollowupSurvey.objects.filter(closed_at__isnull=False, cutoff_date__lte=today).order_by("pk"):
+        for row in selectors.survey_rows(survey, Patient.objects.all()):
+            if row.state not in selectors.COMPLETE_STATES:
+                yield Finding(row.patient_id, f"survey:{survey.pk}", "", None, "",
+                              {"cutoff": survey.cutoff_date.isoformat()})
+
+
+def _endpoint_contradiction(today: date) -> Iterable[Finding]:
+    """F5 (FOLLOWUP.md): the endpoint rules report contradictions around a death (before the origin; alive
+    or progressing after it); each problem code is one finding on the death record."""
+    origins = selectors.origins_of(Patient.objects.filter(death__isnull=False))
+    followups = selectors.followup_for(origins)
+    death_ids = dict(Patient.objects.filter(pk__in=list(origins)).values_list("pk", "death__id"))
+    for patient_id, followup in followups.items():
+        for code in endpoints.contradictions(endpoints.usable_facts(followup.facts)):
+            yield Finding(patient_id, f"f5:{code}", "death", death_ids.get(patient_id), "date",
+                          {"problem": code, "death": followup.facts.death_date.isoformat()})
+
+
 CHECKS: list[Check] = [
     Check("labs_after_registration", _("Labs drawn after the registration they support"),
           _("The lab panel is dated %(drawn)s, after the %(registration_label)s on %(registered)s that it "
             "supports. Please check the date drawn (and correct it, naming this query in the reason), or "
             "explain."),
           _labs_after_registration),
+    Check("mdt_late", _("Metastasis-directed therapy not started in time (arm B)"),
+          _("Randomized to arm B on %(randomized)s: metastasis-directed therapy should have started within "
+            "%(days)s days, by %(deadline)s (first start recorded: %(started)s). Please record the therapy, "
+            "or explain why it did not start."),
+          _mdt_late),
+    Check("assessment_overdue", _("Assessment overdue"),
+          _("Assessment %(number)s was due on %(due)s; its window ended on %(window_end)s with no assessment "
+            "recorded. Please record it, or explain."),
+          _assessment_overdue),
+    Check("survey_incomplete", _("Follow-up survey incomplete at its cut-off"),
+          _("The follow-up survey with cut-off %(cutoff)s closed without this patient's status. Please record "
+            "the last date known alive (or the death), or explain."),
+          _survey_incomplete),
+    Check("endpoint_contradiction", _("Contradiction around the death (F5)"),
+          _("The follow-up contradicts the death recorded on %(death)s: %(problem_label)s. Please correct the "
+            "dates, or explain."),
+          _endpoint_contradiction),
 ]
 BY_CODE = {check.code: check for check in CHECKS}
 REGISTRATION_LABELS = {"primary": _("primary registration"), "secondary": _("secondary registration")}
+PROBLEM_LABELS = {
+    endpoints.DEATH_BEFORE_ORIGIN: _("the death is dated before randomization"),
+    endpoints.ALIVE_AFTER_DEATH: _("the patient is recorded alive or assessed after the death"),
+    endpoints.PROGRESSION_AFTER_DEATH: _("a progression is recorded after the death"),
+}
 
 
 def describe(rule: str, details: dict) -> str:
@@ -78,6 +166,8 @@ def describe(rule: str, details: dict) -> str:
     values = dict(details)
     if "registration" in values:
         values["registration_label"] = gettext(str(REGISTRATION_LABELS.get(values["registration"], "")))
+    if "problem" in values:
+        values["problem_label"] = gettext(str(PROBLEM_LABELS.get(values["problem"], values["problem"])))
     try:
         return gettext(str(check.question)) % values
     except (KeyError, ValueError, TypeError):

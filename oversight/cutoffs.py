@@ -7,6 +7,10 @@
    `verify_snapshot` shows later that the stored data set is the one locked.
 4. `unlock_cutoff`: a data manager unlocks with a reason (the history keeps the lock, its signature and
    its SHA-256; the data set is kept until the next lock replaces it).
+5. While a cut-off is locked, a patient's clinical records that existed at the lock (the record types a data
+   query may point at: oversight/records.py) cannot be changed: `refuse_edits_of_locked_records` is a write
+   guard of oligami_site.auditing (settings.OLIGAMI_WRITE_GUARDS). New records (follow-up goes on after a
+   lock) and the system's bookkeeping (a patient's stage) are not refused.
 """
 
 from __future__ import annotations
@@ -20,10 +24,12 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from followup import selectors as followup_selectors
 from oligami_site import access, auditing
 from oligami_site.exceptions import DomainError
+from screening.models import Patient
 
-from . import exports, monitoring
+from . import exports, monitoring, records
 from .models import Cutoff, DataQuery
 
 LOCK_MEANING = "data_lock"  # the signature's meaning code (shown as MEANINGS[code] in the reader's language)
@@ -79,7 +85,37 @@ def blockers(cutoff: Cutoff) -> list[Blocker]:
         opened_at__lt=monitoring.end_of_day(cutoff.date)).count()
     if open_queries:
         found.append(Blocker("open_queries", _("Data queries not closed"), open_queries))
+    unknown = sum(1 for row in followup_selectors.status_as_of(Patient.objects.all(), cutoff.date)
+                  if not row.known)
+    if unknown:
+        found.append(Blocker("missing_followup", _("Randomized patients whose status at the cut-off is not known"),
+                             unknown))
     return found
+
+
+class DataLocked(DomainError):
+    pass
+
+
+LOCKED_MODELS = frozenset(record_type.model for record_type in records.RECORD_TYPES)
+
+
+def refuse_edits_of_locked_records(obj) -> None:
+    """Write guard: a change of a clinical record that existed when the latest locked cut-off was locked is
+    refused until a data manager unlocks it (two small queries, only for changes of such records)."""
+    model = type(obj)
+    if model not in LOCKED_MODELS or obj.pk is None:
+        return
+    lock = (Cutoff.objects.filter(locked_at__isnull=False).order_by("-locked_at")
+            .values_list("date", "locked_at").first())
+    if lock is None:
+        return
+    created = (model.history.filter(id=obj.pk).order_by("history_date")
+               .values_list("history_date", flat=True).first())
+    if created is not None and created < lock[1]:
+        raise DataLocked(_("The data are locked as of the cut-off %(date)s: this record cannot be changed until a "
+                           "data manager unlocks the cut-off (with a reason).") % {"date": lock[0].isoformat()},
+                         code="data_locked")
 
 
 def _snapshot(cutoff_date: date) -> tuple[bytes, int]:

@@ -25,6 +25,7 @@ from registration.models import PrimaryRegistration, SecondaryRegistration
 from screening import eligibility as rules
 from screening.models import Patient
 
+from . import checks
 from .models import Deviation
 
 TEXT_MAX_LENGTH = 2000
@@ -138,6 +139,7 @@ class Suggestion:
 SUGGESTION_TITLES = {
     "labs_out_of_window": _("Labs out of window at registration (P16 / S8)"),
     "wrong_regimen": _("Therapy plan of another subtype"),
+    "mdt_late": _("Metastasis-directed therapy not started in time (arm B)"),
 }
 
 
@@ -182,7 +184,28 @@ def _wrong_regimen(site_ids) -> Iterable[Suggestion]:
                          % {"subtype": row["subtype"], "plan": row["plan__subtype"]})
 
 
-SUGGESTERS = [_labs_out_of_window, _wrong_regimen]
+def _mdt_late(site_ids) -> Iterable[Suggestion]:
+    """Arm B with metastasis-directed therapy not started within the configured days of randomization: the
+    same finding as the automatic check (checks.mdt_late), suggested as a treatment deviation."""
+    findings = list(checks.BY_CODE["mdt_late"].find(timezone.localdate()))
+    if not findings:
+        return
+    patients = Patient.objects.filter(pk__in={f.patient_id for f in findings})
+    if site_ids is not None:
+        patients = patients.filter(site_id__in=site_ids)
+    info = {row[0]: row[1:] for row in patients.values_list("pk", "screening_number", "site_id", "site__code")}
+    for finding in findings:
+        if finding.patient_id not in info:
+            continue
+        number, site_id, site_code = info[finding.patient_id]
+        details = finding.details
+        yield Suggestion("mdt_late", finding.key, site_id, finding.patient_id, number, site_code,
+                         date.fromisoformat(details["deadline"]), Deviation.Category.TREATMENT,
+                         gettext("Arm B randomized %(randomized)s: metastasis-directed therapy not started within "
+                                 "%(days)s days (by %(deadline)s; first start: %(started)s).") % details)
+
+
+SUGGESTERS = [_labs_out_of_window, _wrong_regimen, _mdt_late]
 
 
 def suggestions(*, site_ids: set[int] | None) -> list[Suggestion]:

@@ -110,7 +110,7 @@ TABLES = {t.key: t for t in [
         *PATIENT, ("date", "date"), ("overall_response", "overall_response"), ("progression", "progression"),
         ("new_distant_metastasis", "new_distant_metastasis"), ("remaining_lesions", "remaining_lesions"),
         ("courses_given", "courses_given"), ("mdt_since_primary", "mdt_since_primary"), ("ecog", "ecog"),
-        ("labs_id", "labs_id"), ("created_at", "created_at")]),
+        ("labs_id", "labs_id"), ("voided", "voided"), ("void_reason", "void_reason"), ("created_at", "created_at")]),
     Table("secondary-registrations", _("Secondary registrations"), lambda: SecondaryRegistration.objects.order_by(
         "primary__sequence"), [
         *PATIENT, ("registration_date", "registration_date"), ("engine_version", "engine_version"),
@@ -152,6 +152,14 @@ def _rel(name, attr):
     def get(flow):
         record = related(flow.patient, name)
         return getattr(record, attr) if record is not None else None
+    return get
+
+
+def _evaluation(attr):
+    """An attribute of the evaluation that counts: a voided one (issue 15) is blank in the analysis data set."""
+    def get(flow):
+        record = related(flow.patient, "response_evaluation")
+        return getattr(record, attr) if record is not None and not record.voided else None
     return get
 
 
@@ -207,11 +215,11 @@ ANALYSIS_COLUMNS = [
     Column("primary_registration_date", "date", _("Date of primary registration."), "YYYY-MM-DD",
            _rel("primary_registration", "registration_date")),
     Column("evaluation_date", "date", _("Date of the response evaluation."), "YYYY-MM-DD",
-           _rel("response_evaluation", "date")),
+           _evaluation("date")),
     Column("overall_response", "code", _("Overall response at the evaluation."),
-           _codes(ResponseEvaluation.Response.choices), _rel("response_evaluation", "overall_response")),
+           _codes(ResponseEvaluation.Response.choices), _evaluation("overall_response")),
     Column("remaining_lesions", "integer", _("Oligometastases remaining and feasible for local therapy."), "0-3",
-           _rel("response_evaluation", "remaining_lesions")),
+           _evaluation("remaining_lesions")),
     Column("secondary_registration_date", "date", _("Date of secondary registration."), "YYYY-MM-DD",
            _rel("secondary_registration", "registration_date")),
     Column("randomization_date", "date", _("Date of randomization (Asia/Tokyo)."), "YYYY-MM-DD",

@@ -18,10 +18,11 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.db.models import Count, Min
 
+from followup import selectors as followup_selectors
 from oligami_site.models import Site
 from randomization.models import Allocation
 from registration.models import PrimaryRegistration
-from screening.models import Screening
+from screening.models import Patient, Screening
 
 from . import querystate
 from .models import DataQuery, Deviation
@@ -111,6 +112,21 @@ def _expedited_reports(cutoff, site_ids) -> Counter:
                     "adverse_event__patient__site_id", site_ids)
 
 
+def _followup_known(cutoff, site_ids) -> tuple[Counter, Counter]:
+    """(known, randomized) per site: randomized patients whose status at the cut-off is known
+    (followup.selectors.status_as_of: dead, lost, withdrawn, or known alive recently enough)."""
+    patients = Patient.objects.all() if site_ids is None else Patient.objects.filter(site_id__in=site_ids)
+    known, total = Counter(), Counter()
+    for row in followup_selectors.status_as_of(patients, cutoff):
+        total[row.site_id] += 1
+        known[row.site_id] += row.known
+    return known, total
+
+
+def _percent(known: int, total: int) -> float | None:
+    return round(100 * known / total, 1) if total else None
+
+
 def screen_failure_reasons(cutoff, site_ids) -> list[tuple[str, int]]:
     """First failed criterion of screen failures screened by the cut-off (the screening log's reasons)."""
     rows = Screening.objects.filter(screening_date__lte=cutoff, outcome=Screening.Outcome.NOT_ELIGIBLE)
@@ -140,7 +156,10 @@ def report(*, cutoff: dt.date, site_ids: set[int] | None = None) -> Report:
                                site_ids),
         "expedited_reports": _expedited_reports(cutoff, site_ids),
     }
-    rows = [SiteRow(site.code, site.name, {key: measures[key].get(site.pk, 0) for key in COUNT_KEYS})
+    known, followed = _followup_known(cutoff, site_ids)
+    rows = [SiteRow(site.code, site.name, {key: measures[key].get(site.pk, 0) for key in COUNT_KEYS},
+                    _percent(known[site.pk], followed[site.pk]))
             for site in sites]
-    total = SiteRow("", "", {key: sum(r.counts[key] for r in rows) for key in COUNT_KEYS})
+    total = SiteRow("", "", {key: sum(r.counts[key] for r in rows) for key in COUNT_KEYS},
+                    _percent(sum(known[s.pk] for s in sites), sum(followed[s.pk] for s in sites)))
     return Report(cutoff, rows, total, screen_failure_reasons(cutoff, site_ids))

@@ -150,14 +150,15 @@ def reopen_query(*, user, query, text: str) -> DataQuery:
 
 def open_automatic(*, rule: str, patient_id: int, finding: str, text: str, details: dict | None = None,
                    record_type: str = "", record_id: int | None = None, field: str = "") -> DataQuery | None:
-    """An automatic check's query (oversight/checks.py), unless one for the same finding is not closed.
+    """An automatic check's query (oversight/checks.py), unless one for the same finding exists.
 
     Returns the new query, or None when one already exists (the daily re-run finds the same thing again).
     The partial unique constraint decides under concurrency: a second insert fails inside its own
     savepoint and counts as "already open", so the runner's count of created queries is exact.
     """
-    if DataQuery.objects.filter(rule=rule, patient_id=patient_id, finding=finding).exclude(
-            status=DataQuery.Status.CLOSED).exists():
+    # Any query for the same finding, closed ones included: closing means the data centre resolved or
+    # accepted it, and a finding's key carries what was found, so changed data is a new finding.
+    if DataQuery.objects.filter(rule=rule, patient_id=patient_id, finding=finding).exists():
         return None
     now = timezone.now()
     try:

@@ -9,6 +9,15 @@ from dataclasses import dataclass
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from followup.models import (
+    Assessment,
+    Contamination,
+    Death,
+    LastKnownAlive,
+    MetastasisDirectedTherapy,
+    SystemicCourse,
+    Withdrawal,
+)
 from registration.models import OffStudy, PrimaryRegistration, ResponseEvaluation, SecondaryRegistration
 from screening.models import LabPanel, Lesion, Patient, Screening
 
@@ -30,6 +39,13 @@ RECORD_TYPES = [
     RecordType("evaluation", ResponseEvaluation, "patient_id", _("Response evaluation")),
     RecordType("secondary", SecondaryRegistration, "patient_id", _("Secondary registration")),
     RecordType("offstudy", OffStudy, "patient_id", _("Off study")),
+    RecordType("course", SystemicCourse, "patient_id", _("Systemic therapy course")),
+    RecordType("mdt", MetastasisDirectedTherapy, "patient_id", _("Metastasis-directed therapy")),
+    RecordType("contamination", Contamination, "patient_id", _("Metastasis-directed therapy outside the protocol")),
+    RecordType("assessment", Assessment, "patient_id", _("Tumour assessment")),
+    RecordType("lastalive", LastKnownAlive, "patient_id", _("Date known alive")),
+    RecordType("withdrawal", Withdrawal, "patient_id", _("Withdrawal")),
+    RecordType("death", Death, "patient_id", _("Death")),
 ]
 BY_KEY = {r.key: r for r in RECORD_TYPES}
 # Fields a query may not name: keys and bookkeeping that no one enters.

@@ -25,6 +25,17 @@ from django.utils import timezone
 from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
+from followup.models import (
+    Assessment,
+    Contamination,
+    Death,
+    LastKnownAlive,
+    LostToFollowUp,
+    MetastasisDirectedTherapy,
+    SurveyEntry,
+    SystemicCourse,
+    Withdrawal,
+)
 from oligami_site import reasons
 from oligami_site.models import Site, User
 from randomization.models import ALLOCATION_INTERNALS, Allocation
@@ -102,7 +113,20 @@ RECORD_TYPES = [
     ("signature", Signature, _("Signature")),
     ("signaturefailure", SignatureFailure, _("Failed signature")),
     ("allocation", Allocation, _("Allocation")),
+    # After randomization (followup): every record of protocol treatment and follow-up is on the trail too.
+    ("course", SystemicCourse, _("Systemic therapy course")),
+    ("mdt", MetastasisDirectedTherapy, _("Metastasis-directed therapy")),
+    ("contamination", Contamination, _("Metastasis-directed therapy outside the protocol")),
+    ("assessment", Assessment, _("Tumour assessment")),
+    ("lastalive", LastKnownAlive, _("Date known alive")),
+    ("surveyentry", SurveyEntry, _("Follow-up survey entry")),
+    ("lost", LostToFollowUp, _("Lost to follow-up")),
+    ("withdrawal", Withdrawal, _("Withdrawal")),
+    ("death", Death, _("Death")),
 ]
+# Records of the patient found by patient_id (one query each), beyond those _sources reads by hand.
+FOLLOWUP_KEYS = ("course", "mdt", "contamination", "assessment", "lastalive", "surveyentry", "lost", "withdrawal",
+                 "death")
 TYPE_ORDER = {key: n for n, (key, _m, _l) in enumerate(RECORD_TYPES)}
 TYPE_LABELS = {key: label for key, _m, label in RECORD_TYPES}
 
@@ -223,6 +247,9 @@ def _sources(patient: Patient) -> dict[str, list]:
     rows["signature"] = list(_history(Signature).filter(id__in=signature_ids)) if signature_ids else []
     rows["signaturefailure"] = list(_history(SignatureFailure).filter(patient_id=patient.pk))
     rows["allocation"] = list(_history(Allocation).filter(patient_id=patient.pk))
+    models_by_key = {key: model for key, model, _l in RECORD_TYPES}
+    for key in FOLLOWUP_KEYS:
+        rows[key] = list(_history(models_by_key[key]).filter(patient_id=patient.pk))
     return rows
 
 
@@ -254,6 +281,10 @@ def _labels(rows: dict[str, list], patient: Patient):
             return gettext("Signature: %(kind)s") % {"kind": dict(Signature.Kind.choices).get(row.kind, row.kind)}
         if key == "allocation":
             return gettext("Allocation #%(sequence)s") % {"sequence": row.sequence}
+        if key == "course":
+            return gettext("Course %(number)s (#%(id)s)") % {"number": row.number, "id": row.id}
+        if key in FOLLOWUP_KEYS and key not in ("death", "withdrawal", "lost"):  # several per patient
+            return f"{TYPE_LABELS[key]} #{row.id}"
         return str(TYPE_LABELS[key])
 
     return label

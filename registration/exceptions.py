@@ -33,3 +33,16 @@ class InvalidEntry(RegistrationError):
 
 class NoTherapyPlan(RegistrationError):
     """No therapy plan version of the subtype is in force on the registration date."""
+
+
+class NeedsConfirmation(RegistrationError):
+    """The entry is allowed but doubtful (windows.evaluation_warnings): saved only when the user confirms.
+    `warnings` is [(code, message in the user's language)]."""
+
+    def __init__(self, message, *, warnings=(), code="needs_confirmation"):
+        super().__init__(message, code=code)
+        self.warnings = list(warnings)
+
+
+class NotAllowed(RegistrationError):
+    """The user's role may not take this step (e.g. voiding an evaluation is the data centre's)."""

@@ -54,7 +54,9 @@ class ResponseEvaluationForm(forms.ModelForm):
                   "courses_given", "mdt_since_primary", "ecog"]
         widgets = {"date": DateInput()}
 
-    def __init__(self, *args, require_reason=False, **kwargs):
+    confirm = forms.BooleanField(label=_("I confirm: save the evaluation as entered"), required=False)
+
+    def __init__(self, *args, require_reason=False, ask_confirmation=False, **kwargs):
         super().__init__(*args, **kwargs)
         self.helper = _helper()
         if self.instance.pk:
@@ -62,6 +64,18 @@ class ResponseEvaluationForm(forms.ModelForm):
                 self.initial[name] = "yes" if getattr(self.instance, name) else "no"
         if not require_reason:
             del self.fields["reason"]
+        # The box appears once the service has warned (issue 15); a re-submission carries it back ticked.
+        if not (ask_confirmation or (self.data and self.data.get("confirm"))):
+            del self.fields["confirm"]
+
+
+class VoidEvaluationForm(forms.Form):
+    reason = forms.CharField(label=_("Reason for voiding"), max_length=auditing.REASON_MAX_LENGTH,
+                             help_text=_("Required: why this entry is a mistake (shown on the audit trail)."))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.helper = _helper()
 
 
 class LabPanelForm(forms.ModelForm):

@@ -11,6 +11,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
+from oligami_site import auditing
 from screening import eligibility as rules
 from screening.models import ECOG_CHOICES, LabPanel, Patient, Screening
 
@@ -180,6 +181,11 @@ class ResponseEvaluation(models.Model):
     ecog = models.PositiveSmallIntegerField(_("ECOG performance status"), choices=ECOG_CHOICES)
     labs = models.ForeignKey(LabPanel, on_delete=models.PROTECT, related_name="+",
                              verbose_name=_("laboratory values"))
+    # Voided by a data manager (a mistaken entry, issue 15): the row stays (and its history on the audit
+    # trail) but counts for nothing: no status, window, reminder or secondary registration reads it
+    # (selectors.current_evaluation). Recording the evaluation again fills this row anew and clears the flag.
+    voided = models.BooleanField(_("voided"), default=False)
+    void_reason = models.CharField(_("reason for voiding"), max_length=auditing.REASON_MAX_LENGTH, blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     history = HistoricalRecords()
 

@@ -33,6 +33,12 @@ def related(obj, name):
         return None
 
 
+def current_evaluation(patient):
+    """The patient's response evaluation that counts, or None: a voided one (issue 15) counts for nothing."""
+    evaluation = related(patient, "response_evaluation")
+    return None if evaluation is None or evaluation.voided else evaluation
+
+
 def latest_screening(patient: Patient) -> Screening | None:
     """From a prefetch of `screenings` when there is one (ordered by number), else one query."""
     cache = getattr(patient, "_prefetched_objects_cache", {})
@@ -45,7 +51,7 @@ def latest_screening(patient: Patient) -> Screening | None:
 def timeline_of(patient: Patient) -> windows.PatientTimeline:
     """The patient's dated facts for the windows module (records select_related / prefetched)."""
     primary = related(patient, "primary_registration")
-    evaluation = related(patient, "response_evaluation")
+    evaluation = current_evaluation(patient)
     secondary = related(patient, "secondary_registration")
     off_study = related(patient, "off_study")
     screening_lab_date = None
@@ -116,7 +122,8 @@ def patients_with_records(queryset):
 # queryset must carry `screening_lab_date` (`with_screening_lab_date`).
 TIMELINE_FIELDS = (
     "stage", "primary_registration__registration_date", "primary_registration__plan__planned_courses",
-    "primary_registration__plan__cycle_length_days", "response_evaluation__pk", "response_evaluation__date",
+    "primary_registration__plan__cycle_length_days", "response_evaluation__pk", "response_evaluation__voided",
+    "response_evaluation__date",
     "response_evaluation__progression", "response_evaluation__new_distant_metastasis",
     "response_evaluation__labs__date", "secondary_registration__registration_date", "off_study__pk",
     "off_study__date", "screening_lab_date",
@@ -132,20 +139,25 @@ def with_screening_lab_date(queryset):
         default=Value(None), output_field=DateField()))
 
 
+def evaluated_in(row: dict) -> bool:
+    """Whether a values() row carrying TIMELINE_FIELDS has an evaluation that counts (not voided)."""
+    return row["response_evaluation__pk"] is not None and not row["response_evaluation__voided"]
+
+
 def timeline_from_values(row: dict) -> windows.PatientTimeline:
     """The timeline of one row of `queryset.values(*TIMELINE_FIELDS, ...)` (no model instances: a page that
     needs hundreds of timelines builds them from one query of plain values)."""
-    evaluated = row["response_evaluation__pk"] is not None
+    evaluated = evaluated_in(row)
     return timeline_from_fields(
         stage=row["stage"],
         primary_registration_date=row["primary_registration__registration_date"],
         planned_courses=row["primary_registration__plan__planned_courses"],
         cycle_length_days=row["primary_registration__plan__cycle_length_days"],
         evaluated=evaluated,
-        evaluation_date=row["response_evaluation__date"],
-        progression=row["response_evaluation__progression"],
-        new_distant_metastasis=row["response_evaluation__new_distant_metastasis"],
-        evaluation_lab_date=row["response_evaluation__labs__date"],
+        evaluation_date=row["response_evaluation__date"] if evaluated else None,
+        progression=row["response_evaluation__progression"] if evaluated else None,
+        new_distant_metastasis=row["response_evaluation__new_distant_metastasis"] if evaluated else None,
+        evaluation_lab_date=row["response_evaluation__labs__date"] if evaluated else None,
         secondary_registration_date=row["secondary_registration__registration_date"],
         off_study_recorded=row["off_study__pk"] is not None,
         off_study_date=row["off_study__date"],
@@ -195,7 +207,7 @@ def worklist_rows(user, today: date) -> list[WorklistRow]:
             deadline=deadline,
             days_left=windows.days_remaining(deadline.date, today) if deadline else None,
             registration_number=values["primary_registration__number"],
-            has_evaluation=values["response_evaluation__pk"] is not None,
+            has_evaluation=evaluated_in(values),
         ))
     rows.sort(key=lambda r: (r.deadline is None, r.deadline.date if r.deadline else date.max,
                              r.patient.screening_number))

@@ -30,7 +30,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from oligami_site import auditing, sites
+from oligami_site import access, auditing, sites
 from oligami_site.site_status import SiteAction
 from randomization.exceptions import RandomizationError
 from randomization.services import lock_configuration, randomize, send_pending_alert
@@ -43,6 +43,8 @@ from . import windows
 from .exceptions import (
     AlreadyRegistered,
     InvalidEntry,
+    NeedsConfirmation,
+    NotAllowed,
     NotEligible,
     NoTherapyPlan,
     OutOfOrder,
@@ -307,16 +309,42 @@ def _values(data: Mapping, fields, what) -> dict:
     return {name: data[name] for name in fields}
 
 
+def evaluation_warnings(primary: PrimaryRegistration, values: Mapping) -> list[tuple[str, str]]:
+    """[(code, message in the user's language)] of windows.evaluation_warnings for an evaluation about to be
+    saved: dated before day 56, or fewer courses given than the plan of the primary registration (S1)."""
+    args = (primary.registration_date, values["date"], values["courses_given"], primary.plan.planned_courses)
+    params = windows.evaluation_warning_params(*args)
+    return [(str(warning), gettext(warning.label) % params) for warning in windows.evaluation_warnings(*args)]
+
+
+def _secondary_rests_on_evaluation(patient: Patient, what) -> None:
+    """Refuse to change an evaluation a secondary registration was judged on (it is signed on those facts)."""
+    secondary = SecondaryRegistration.objects.filter(patient=patient).only("registration_date").first()
+    if secondary is not None:
+        raise AlreadyRegistered(
+            _("%(what)s is not possible: %(patient)s is already secondary registered (%(date)s) and that "
+              "registration rests on this response evaluation. Raise a data query with the data centre instead.")
+            % {"what": what, "patient": patient.screening_number, "date": _d(secondary.registration_date)},
+            code="secondary_rests_on_evaluation")
+
+
 @transaction.atomic
-def record_evaluation(*, patient: Patient, data: Mapping, labs: Mapping, user, reason=None) -> ResponseEvaluation:
+def record_evaluation(*, patient: Patient, data: Mapping, labs: Mapping, user, reason=None,
+                      confirmed: bool = False) -> ResponseEvaluation:
     """Record (or, with a reason, correct) the response evaluation of a primary registered patient.
 
     `data` holds EVALUATION_FIELDS, `labs` the lab panel (LAB_FIELDS; the date is required, values may
     be absent and then S8 is missing). Refused before primary registration, after secondary
-    registration and off study.
+    registration and off study. Any field may be corrected, the date to any day from primary
+    registration to today, while no secondary registration rests on the evaluation; the patient's status
+    follows (it is computed from the record: a patient wrongly shown as "window missed" comes back).
+    An evaluation dated before day 56 or with fewer courses than planned is saved only when `confirmed`
+    (issue 15: a mistyped evaluation was saved without a word); else NeedsConfirmation with the warnings.
+    A voided evaluation is replaced by a new entry (the voided one stays on the audit trail).
     """
     reason = auditing.clean_reason(reason, error=InvalidEntry)
     patient = _lock_patient(patient)
+    _secondary_rests_on_evaluation(patient, _("Changing the response evaluation"))
     # The evaluation decides secondary registration: allowed where that is (open, closed to accrual).
     sites.require(patient.site, SiteAction.SECONDARY_REGISTRATION)
     primary = _require_registered(patient, stages.Step.RECORD_EVALUATION)
@@ -346,15 +374,25 @@ def record_evaluation(*, patient: Patient, data: Mapping, labs: Mapping, user, r
                              "response."), code="contradiction")
 
     evaluation = ResponseEvaluation.objects.select_related("labs").filter(patient=patient).first()
+    correcting = evaluation is not None and not evaluation.voided
+    if correcting and not reason:
+        raise InvalidEntry(_("A response evaluation is already recorded for %(patient)s: give a reason for the "
+                             "change.") % {"patient": patient.screening_number}, code="reason_required")
+    warnings = evaluation_warnings(primary, values)
+    if warnings and not confirmed:
+        raise NeedsConfirmation(_("Check the evaluation before it is saved; confirm to save it as it is."),
+                                warnings=warnings)
     if evaluation is None:
         panel = LabPanel(patient=patient, **lab_values)
         auditing.save(panel, user=user, reason=reason or "Laboratory values of the response evaluation")
         evaluation = ResponseEvaluation(patient=patient, labs=panel, **values)
         auditing.save(evaluation, user=user, reason=reason or "Response evaluation recorded")
         return evaluation
-    if not reason:
-        raise InvalidEntry(_("A response evaluation is already recorded for %(patient)s: give a reason for the "
-                             "change.") % {"patient": patient.screening_number}, code="reason_required")
+    if not correcting:
+        # The patient's one evaluation row was voided by the data centre: this entry takes its place; the
+        # voided values stay in its history (the audit trail shows both).
+        reason = reason or "Response evaluation recorded again after voiding"
+        evaluation.voided, evaluation.void_reason = False, ""
     panel = evaluation.labs
     for name, value in lab_values.items():
         setattr(panel, name, value)
@@ -362,6 +400,31 @@ def record_evaluation(*, patient: Patient, data: Mapping, labs: Mapping, user, r
     for name, value in values.items():
         setattr(evaluation, name, value)
     auditing.save(evaluation, user=user, reason=reason)
+    return evaluation
+
+
+@transaction.atomic
+def void_evaluation(*, patient: Patient, user, reason: str) -> ResponseEvaluation:
+    """A data manager voids a mistaken response evaluation (issue 15), with a reason.
+
+    The row stays, flagged, and its history shows who voided it and why; it no longer counts for the
+    status, the windows, the reminders or a secondary registration, and the site may record the evaluation
+    again. Refused to site staff (the data centre decides what is void), without a reason, and once a
+    secondary registration rests on the evaluation.
+    """
+    if not access.is_data_manager(user):
+        raise NotAllowed(_("Only a data manager may void a response evaluation."), code="forbidden")
+    reason = auditing.clean_reason(reason, error=InvalidEntry)
+    if not reason:
+        raise InvalidEntry(_("Give the reason for voiding the response evaluation."), code="reason_required")
+    patient = _lock_patient(patient)
+    _secondary_rests_on_evaluation(patient, _("Voiding the response evaluation"))
+    evaluation = ResponseEvaluation.objects.filter(patient=patient).first()
+    if evaluation is None or evaluation.voided:
+        raise InvalidEntry(_("%(patient)s has no response evaluation to void.")
+                           % {"patient": patient.screening_number}, code="no_evaluation")
+    evaluation.voided, evaluation.void_reason = True, reason
+    auditing.save(evaluation, user=user, reason=reason, update_fields=["voided", "void_reason"])
     return evaluation
 
 
@@ -458,7 +521,7 @@ def _register_secondary(*, user, patient, password, registration_date):
                                 code="already_registered")
     sites.require(patient.site, SiteAction.SECONDARY_REGISTRATION)
     primary = _require_registered(patient, stages.Step.REGISTER_SECONDARY)
-    evaluation = ResponseEvaluation.objects.select_related("labs").filter(patient=patient).first()
+    evaluation = ResponseEvaluation.objects.select_related("labs").filter(patient=patient, voided=False).first()
     if evaluation is None:
         raise OutOfOrder(_("No response evaluation is recorded for %(patient)s: record it before secondary "
                            "registration.") % {"patient": patient.screening_number}, code="no_evaluation")

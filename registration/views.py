@@ -5,6 +5,7 @@ manager) gets 403 on the pages that enter data (EDIT) or sign (SIGN), and reads 
 """
 
 from collections import Counter
+from datetime import timedelta
 from urllib.parse import urlencode
 
 from django import forms
@@ -29,9 +30,9 @@ from screening.models import Patient
 from screening.stages import Step
 
 from . import ical, selectors, services, windows
-from .exceptions import NotEligible
-from .forms import LabPanelForm, OffStudyForm, ResponseEvaluationForm, SignatureForm
-from .models import OffStudy, PrimaryRegistration, ResponseEvaluation
+from .exceptions import NeedsConfirmation, NotEligible
+from .forms import LabPanelForm, OffStudyForm, ResponseEvaluationForm, SignatureForm, VoidEvaluationForm
+from .models import OffStudy, PrimaryRegistration, ResponseEvaluation, SecondaryRegistration
 from .selectors import related
 from .timeline import timeline_picture
 
@@ -194,7 +195,8 @@ def patient(request, pk):
     today = timezone.localdate()
     timeline, status, deadline = _status_context(patient, today)
     primary = related(patient, "primary_registration")
-    evaluation = related(patient, "response_evaluation")
+    recorded_evaluation = related(patient, "response_evaluation")
+    evaluation = selectors.current_evaluation(patient)  # a voided one counts for nothing (issue 15)
     secondary = related(patient, "secondary_registration")
     can_edit = access.can(request.user, Action.EDIT, patient.site_id)
     can_sign = access.can(request.user, Action.SIGN, patient.site_id)
@@ -204,6 +206,8 @@ def patient(request, pk):
         "screenings": list(patient.screenings.all()),
         "primary": primary,
         "evaluation": evaluation,
+        "voided_evaluation": recorded_evaluation if recorded_evaluation is not None and evaluation is None else None,
+        "can_void_evaluation": evaluation is not None and secondary is None and access.is_data_manager(request.user),
         "secondary": secondary,
         "off_study": related(patient, "off_study"),
         "status": status,
@@ -292,14 +296,25 @@ def certificate(request, pk):
 def evaluation(request, pk):
     patient = _patient(request, pk, Action.EDIT)
     primary = PrimaryRegistration.objects.select_related("plan").filter(patient=patient).first()
-    existing = ResponseEvaluation.objects.select_related("labs").filter(patient=patient).first()
+    recorded = ResponseEvaluation.objects.select_related("labs").filter(patient=patient).first()
+    existing = recorded if recorded is not None and not recorded.voided else None
     data = request.POST or None
     form = ResponseEvaluationForm(data, instance=existing, require_reason=existing is not None)
     lab_form = LabPanelForm(data, instance=existing.labs if existing else None)
+    warnings = []
     if request.method == "POST" and form.is_valid() & lab_form.is_valid():
         try:
             services.record_evaluation(patient=patient, data=form.cleaned_data, labs=lab_form.cleaned_data,
-                                       user=request.user, reason=form.cleaned_data.get("reason"))
+                                       user=request.user, reason=form.cleaned_data.get("reason"),
+                                       confirmed=form.cleaned_data.get("confirm", False))
+        except NeedsConfirmation as exc:
+            # Not a refusal (issue 15): the warnings and an "I confirm" box; the same entry re-submitted with the
+            # box ticked is saved, a corrected one is checked again.
+            warnings = exc.warnings
+            form = ResponseEvaluationForm(data, instance=existing, require_reason=existing is not None,
+                                          ask_confirmation=True)
+            form.is_valid()
+            lab_form.is_valid()
         except DomainError as exc:
             _refusal(form, exc)
         else:
@@ -311,8 +326,35 @@ def evaluation(request, pk):
                                      primary.plan.cycle_length_days)
     return render(request, "registration/evaluation.html", {
         "patient": patient, "primary": primary, "existing": existing, "form": form, "lab_form": lab_form,
-        "evaluation_due": due, "lab_days": windows.LAB_VALIDITY_DAYS,
+        "evaluation_due": due, "lab_days": windows.LAB_VALIDITY_DAYS, "warnings": warnings,
+        "voided": recorded if recorded is not None and recorded.voided else None,
+        "secondary_rests": SecondaryRegistration.objects.filter(patient=patient).exists(),
+        "earliest_day": windows.EARLIEST_USEFUL_EVALUATION_DAY,
+        "earliest_date": (primary.registration_date + timedelta(days=windows.EARLIEST_USEFUL_EVALUATION_DAY)
+                          if primary is not None else None),
         "allowed": stages.allowed(patient.stage, Step.RECORD_EVALUATION),
+    })
+
+
+@login_required
+def evaluation_void(request, pk):
+    """A data manager voids a mistaken evaluation with a reason (issue 15); site staff and monitors: 403."""
+    patient = _patient(request, pk, Action.VIEW)
+    if not access.is_data_manager(request.user):
+        raise PermissionDenied
+    evaluation = ResponseEvaluation.objects.select_related("labs").filter(patient=patient, voided=False).first()
+    form = VoidEvaluationForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.void_evaluation(patient=patient, user=request.user, reason=form.cleaned_data["reason"])
+        except DomainError as exc:
+            _refusal(form, exc)
+        else:
+            messages.success(request, _("The response evaluation was voided; the site may record it again."))
+            return redirect("registration:patient", pk=patient.pk)
+    return render(request, "registration/evaluation_void.html", {
+        "patient": patient, "evaluation": evaluation, "form": form,
+        "secondary_rests": SecondaryRegistration.objects.filter(patient=patient).exists(),
     })
 
 
@@ -335,7 +377,7 @@ def secondary(request, pk):
             messages.success(request, _("Secondary registration signed and the patient randomized."))
             return redirect("randomization:result", patient_id=patient.pk)
     primary = PrimaryRegistration.objects.select_related("plan").filter(patient=patient).first()
-    evaluation = ResponseEvaluation.objects.select_related("labs").filter(patient=patient).first()
+    evaluation = ResponseEvaluation.objects.select_related("labs").filter(patient=patient, voided=False).first()
     verdict = window = None
     can_register = stages.allowed(patient.stage, Step.REGISTER_SECONDARY)
     if primary is not None and can_register:

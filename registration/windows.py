@@ -129,6 +129,62 @@ def evaluation_due(primary_date: date, planned_courses: int, cycle_length_days: 
     return primary_date + _days(planned_courses * cycle_length_days)
 
 
+# The earliest evaluation day from which a secondary registration inside both windows is possible: the
+# evaluation must be at most 28 days before secondary registration (S3) and secondary registration at the
+# earliest on day 84 (S4), so an evaluation before day 84 - 28 = 56 leaves an empty window (issue 15).
+EARLIEST_USEFUL_EVALUATION_DAY = WINDOW_OPEN_DAY - EVALUATION_TO_SECONDARY_DAYS
+
+
+class EvaluationWarning(enum.StrEnum):
+    """What an evaluation about to be saved makes impossible or doubtful; the site confirms, nothing refuses."""
+
+    TOO_EARLY = "too_early"  # before day 56: no date meets S3 and S4 together (the window is empty)
+    FEWER_COURSES = "fewer_courses"  # fewer courses given than planned: S1 not met at secondary registration
+
+    @property
+    def label(self) -> str:
+        return EVALUATION_WARNING_LABELS[self]
+
+
+# Placeholders: %(day)s (the evaluation's day number), %(earliest)s (day 56), %(open)s (day 84),
+# %(limit)s (28), %(given)s and %(planned)s (courses).
+EVALUATION_WARNING_LABELS: dict[EvaluationWarning, str] = {
+    EvaluationWarning.TOO_EARLY: _(
+        "The evaluation is dated day %(day)s after primary registration, before day %(earliest)s: secondary "
+        "registration must be on day %(open)s or later and within %(limit)s days of the evaluation, so no date "
+        "would be possible and the patient would show as \"window missed\". Check the date."
+    ),
+    EvaluationWarning.FEWER_COURSES: _(
+        "%(given)s courses given, fewer than the %(planned)s planned: S1 (the planned courses given) would not "
+        "be met at secondary registration. Check the number of courses."
+    ),
+}
+
+
+def evaluation_warnings(primary_date: date, evaluation_date: date, courses_given: int,
+                        planned_courses: int) -> list[EvaluationWarning]:
+    """The warnings an evaluation deserves before it is saved (issue 15), in a fixed order.
+
+    TOO_EARLY: ``day_number(primary, evaluation) < 56`` (day 56 itself is fine: evaluation + 28 = day 84).
+    FEWER_COURSES: ``courses_given < planned_courses`` (S1).
+    """
+    _check_positive(planned_courses, "planned_courses")
+    out = []
+    if day_number(primary_date, evaluation_date) < EARLIEST_USEFUL_EVALUATION_DAY:
+        out.append(EvaluationWarning.TOO_EARLY)
+    if courses_given < planned_courses:
+        out.append(EvaluationWarning.FEWER_COURSES)
+    return out
+
+
+def evaluation_warning_params(primary_date: date, evaluation_date: date, courses_given: int,
+                              planned_courses: int) -> dict[str, int]:
+    """Values for the warnings' placeholders (every label takes the same dict)."""
+    return {"day": day_number(primary_date, evaluation_date), "earliest": EARLIEST_USEFUL_EVALUATION_DAY,
+            "open": WINDOW_OPEN_DAY, "limit": EVALUATION_TO_SECONDARY_DAYS, "given": courses_given,
+            "planned": planned_courses}
+
+
 def _check_positive(value: int, name: str) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")

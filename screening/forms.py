@@ -439,3 +439,17 @@ class LabPanelForm(forms.ModelForm):
 
 class RescreenForm(forms.Form):
     reason = forms.CharField(label=_("Reason for re-screening"), required=False, max_length=auditing.REASON_MAX_LENGTH)
+
+
+class PatientCorrectionForm(forms.Form):
+    """Sex or date of birth entered wrong (issue 15): the corrected values and the reason, both required."""
+
+    sex = forms.ChoiceField(label=_("Sex"), choices=Patient.Sex.choices, widget=forms.RadioSelect)
+    birth_date = forms.DateField(label=_("Date of birth"), widget=DateInput())
+    reason = forms.CharField(label=_("Reason for the correction"), max_length=auditing.REASON_MAX_LENGTH)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.helper = FormHelper()
+        self.helper.form_tag = False
+        self.helper.layout = Layout(InlineRadios("sex"), "birth_date", "reason")

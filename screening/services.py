@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -176,6 +176,81 @@ def create_patient(*, site: Site, sex: str, birth_date: dt.date, initials: str =
     auditing.mark(patient, user=user, reason="Patient created")
     patient.save()
     return patient
+
+
+class CriterionChange(NamedTuple):
+    """A criterion whose verdict a correction of the patient's sex or date of birth changed."""
+
+    id: str
+    before: str  # status: met / not_met / missing
+    after: str
+    reason: str  # the new reason, in the user's language
+
+
+class IdentityCorrection(NamedTuple):
+    patient: Patient
+    changes: list[CriterionChange]  # of the latest screening, judged on its screening date
+    reevaluated: bool  # the latest screening's verdict and the patient's stage were recomputed and saved
+
+
+def may_correct_identity(user, patient: Patient) -> bool:
+    """Site staff before primary registration; after it only a data manager (issue 15)."""
+    if access.is_data_manager(user):
+        return True
+    return access.can(user, Action.EDIT, patient.site_id) and stages.allowed(patient.stage,
+                                                                              stages.Step.EDIT_SCREENING)
+
+
+@transaction.atomic
+def correct_patient_identity(*, patient: Patient, sex: str, birth_date: dt.date, user,
+                             reason: str) -> IdentityCorrection:
+    """Correct a patient's sex or date of birth entered wrong, with a reason (issue 15).
+
+    The criteria that read them are judged again: the engine is run on the latest screening with the facts
+    before and after, and every criterion whose verdict moved is returned (today P9, the age 18 to 80 on the
+    screening date; sex is recorded but judged by no criterion, see eligibility.PrimaryFacts). Before primary
+    registration the site corrects it and the screening's verdict, outcome and the patient's stage are
+    recomputed and saved. Once registered the verdict the registration was signed on stays as it was; only a
+    data manager may then correct the record, and the changes are returned for a deviation to be raised.
+    """
+    reason = auditing.clean_reason(reason, error=ScreeningError)
+    if not reason:
+        raise ReasonRequired(_("Give the reason for the correction."), code="reason_required")
+    patient = Patient.objects.select_for_update(of=("self",)).select_related("site").get(pk=patient.pk)
+    if not access.is_data_manager(user):
+        _require_edit(user, patient.site_id)
+        if not stages.allowed(patient.stage, stages.Step.EDIT_SCREENING):
+            raise ScreeningLocked(
+                _("%(patient)s is registered (%(stage)s): sex and date of birth can then be corrected only by a "
+                  "data manager. Raise a data query with the data centre.")
+                % {"patient": patient.screening_number, "stage": patient.get_stage_display()}, code="registered")
+    if sex not in Patient.Sex.values:
+        raise ScreeningError(_("Unknown sex %(value)s.") % {"value": sex}, code="invalid")
+    if birth_date is None:
+        raise ScreeningError(_("The date of birth is required."), code="required")
+    _check_date(birth_date, _label(Patient, "birth_date"))
+    if (patient.sex, patient.birth_date) == (sex, birth_date):
+        raise ScreeningError(_("Sex and date of birth are as recorded: nothing to correct."), code="unchanged")
+
+    screening = patient.screenings.select_related("labs").order_by("-number").first()
+    lesions = list(screening.lesions.all()) if screening is not None else []
+    before = rules.evaluate(screening.to_primary_facts(lesions=lesions)) if screening is not None else None
+    patient.sex, patient.birth_date = sex, birth_date
+    auditing.save(patient, user=user, reason=reason, update_fields=["sex", "birth_date"])
+    if screening is None:
+        return IdentityCorrection(patient, [], False)
+    screening.patient = patient
+    after = rules.evaluate(screening.to_primary_facts(lesions=lesions))
+    changes = [CriterionChange(new.id, old.status, new.status, new.render(gettext))
+               for old, new in zip(before.criteria, after.criteria, strict=True)
+               if (old.status, old.render(gettext)) != (new.status, new.render(gettext))]
+    reevaluated = stages.allowed(patient.stage, stages.Step.EDIT_SCREENING)
+    if reevaluated:
+        # The screening is still open: its stored verdict and outcome follow the corrected facts, and the stage.
+        _evaluate_into(screening, lesions)
+        auditing.save(screening, user=user, reason=reason)
+        _move_stage(patient, screening.outcome, user, reason)
+    return IdentityCorrection(patient, changes, reevaluated)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -27,7 +27,15 @@ from oligami_site.site_status import SiteAction
 from . import eligibility as rules
 from . import services, stages, verdicts
 from .exceptions import ReasonRequired
-from .forms import SCREENING_FIELDS, LabPanelForm, PatientForm, RescreenForm, ScreeningForm, lesion_formset
+from .forms import (
+    SCREENING_FIELDS,
+    LabPanelForm,
+    PatientCorrectionForm,
+    PatientForm,
+    RescreenForm,
+    ScreeningForm,
+    lesion_formset,
+)
 from .models import Patient, Screening
 
 PAGE_SIZE = 50
@@ -210,7 +218,47 @@ def patient_detail(request, pk):
         "patient": patient, "screenings": screenings, "latest": latest, "can_edit": can_edit,
         "can_rescreen": can_edit and latest is not None and latest.outcome != Screening.Outcome.DRAFT,
         "rescreen_form": RescreenForm(),
+        "can_correct_identity": services.may_correct_identity(request.user, patient),
+        "correction_by_data_centre": access.can(request.user, Action.EDIT, patient.site),
     })
+
+
+@login_required
+def patient_correct(request, pk):
+    """Correct sex or date of birth with a reason (issue 15): the site before primary registration, a data
+    manager at any stage; others of the patient's site 403 (a monitor; site staff once she is registered get
+    the page with the refusal, so they know whom to ask)."""
+    patient = _patient(request, pk)
+    if not (access.is_data_manager(request.user) or access.can(request.user, Action.EDIT, patient.site)):
+        raise PermissionDenied
+    allowed = services.may_correct_identity(request.user, patient)
+    form = PatientCorrectionForm(request.POST or None,
+                                 initial={"sex": patient.sex, "birth_date": patient.birth_date})
+    if request.method == "POST" and form.is_valid():
+        try:
+            result = services.correct_patient_identity(
+                patient=patient, user=request.user, sex=form.cleaned_data["sex"],
+                birth_date=form.cleaned_data["birth_date"], reason=form.cleaned_data["reason"])
+        except DomainError as exc:
+            form.add_error(None, exc.message)
+        else:
+            messages.success(request, gettext("Sex and date of birth corrected."))
+            for change in result.changes:
+                text = gettext("%(id)s is now %(status)s: %(reason)s") % {
+                    "id": change.id, "status": gettext(STATUS_NAMES[change.after]), "reason": change.reason}
+                if not result.reevaluated and change.after != rules.MET:
+                    text += " " + gettext("The registration rests on the verdict as signed: raise a protocol "
+                                          "deviation.")
+                (messages.warning if change.after != rules.MET else messages.info)(request, text)
+            return redirect("screening:patient_detail", pk=patient.pk)
+    return render(request, "screening/patient_correct.html", {
+        "patient": patient, "form": form, "allowed": allowed,
+        "registered": not stages.allowed(patient.stage, stages.Step.EDIT_SCREENING),
+        "age_min": rules.AGE_MIN, "age_max": rules.AGE_MAX,
+        "data_manager": access.is_data_manager(request.user)})
+
+
+STATUS_NAMES = {rules.MET: _("met"), rules.NOT_MET: _("not met"), rules.MISSING: _("missing")}
 
 
 @login_required

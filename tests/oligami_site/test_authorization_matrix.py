@@ -58,6 +58,7 @@ GET = {
     "screening:patient_list":            (L, 200, 200, 200, 200, 200, 403, 403),
     "screening:patient_create":          (L, 200, 200, 403, 200, 403, 403, 403),
     "screening:patient_detail":          (L, 200, 200, 200, 404, 200, 404, 404),
+    "screening:patient_correct":         (L, 200, 200, 403, 404, 200, 404, 404),  # registered: site sees refusal
     "screening:screening_create":        (L, R, R, 403, 404, 403, 404, 404),
     "screening:rescreen":                (L, 405, 405, 405, 405, 405, 405, 405),
     "screening:checklist":               (L, 200, 200, 200, 404, 200, 404, 404),
@@ -70,6 +71,7 @@ GET = {
     "registration:evaluation":           (L, 200, 200, 403, 404, 403, 404, 404),
     "registration:secondary":            (L, 200, 200, 403, 404, 403, 404, 404),
     "registration:off_study":            (L, 200, 200, 403, 404, 403, 404, 404),
+    "registration:evaluation_void":      (L, 403, 403, 403, 404, 200, 404, 404),  # data managers only
     "calendar":                          (L, 200, 200, 200, 200, 403, 403, 403),  # feed: membership sites only
     "calendar_feed":                     (200, 200, 200, 200, 200, 200, 200, 200),  # the token is the key
     "followup:patient":                  (L, 200, 200, 200, 404, 200, 404, 404),
@@ -132,12 +134,14 @@ POST = {
     "site_change_status":                (L, 403, 403, 403, 404, 200, 403, 404),
     "screening:patient_create":          (L, 200, 200, 403, 200, 403, 403, 403),
     "screening:screening_create":        (L, R, R, 403, 404, 403, 404, 404),
+    "screening:patient_correct":         (L, 200, 200, 403, 404, 200, 404, 404),  # no reason: the form again
     "screening:rescreen":                (L, R, R, 403, 404, 403, 404, 404),
     "screening:screening_edit":          (L, R, R, 403, 404, 403, 404, 404),
     "registration:primary":              (L, 200, 200, 403, 404, 403, 404, 404),
     "registration:evaluation":           (L, 200, 200, 403, 404, 403, 404, 404),
     "registration:secondary":            (L, 200, 200, 403, 404, 403, 404, 404),
     "registration:off_study":            (L, 200, 200, 403, 404, 403, 404, 404),
+    "registration:evaluation_void":      (L, 403, 403, 403, 404, 200, 404, 404),  # refused: no reason
     "followup:course":                   (L, 200, 200, 403, 404, 403, 404, 404),
     "followup:mdt":                      (L, 200, 200, 403, 404, 403, 404, 404),
     "followup:contamination":            (L, 200, 200, 403, 404, 403, 404, 404),

@@ -122,6 +122,7 @@ def url_for(name, route, scene):
     patient = {"screening:screening_create": scene["fresh"], "screening:rescreen": scene["eligible"],
                "registration:primary": scene["eligible"], "registration:evaluation": scene["registered"],
                "registration:secondary": scene["registered"], "registration:off_study": scene["registered"],
+               "registration:evaluation_void": scene["registered"], "screening:patient_correct": scene["fresh"],
                }.get(name, scene["randomized"])
     kwargs = {}
     for converter in re.findall(r"<(?:\w+:)?(\w+)>", route):

@@ -110,9 +110,12 @@ def test_one_unclosed_automatic_query_per_finding(patient):
     with pytest.raises(IntegrityError), transaction.atomic():
         DataQuery.objects.create(patient=patient, rule="labs_after_registration", finding="k", text="t",
                                  waiting_since=dt.date(2026, 1, 1))
-    # Once closed, the same finding may be raised again (it came back).
+    # Once closed (resolved or accepted by the data centre), the same finding is not raised again day after
+    # day; changed data is another finding (its key carries what was found).
     DataQuery.objects.filter(pk=first.pk).update(status="closed")
     assert queries.open_automatic(rule="labs_after_registration", patient_id=patient.pk, finding="k",
+                                  text="t") is None
+    assert queries.open_automatic(rule="labs_after_registration", patient_id=patient.pk, finding="k2",
                                   text="t") is not None
 
 
