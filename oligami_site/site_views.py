@@ -17,12 +17,12 @@ from django.views.decorators.http import require_POST, require_safe
 from . import access, site_status, sites
 from .exceptions import DomainError
 from .models import Site
+from .widgets import IsoDateInput
 
 HISTORY_ROWS = 50  # the page shows the latest changes; the admin's History has them all
 
 
-class DateInput(forms.DateInput):
-    input_type = "date"
+DateInput = IsoDateInput  # yyyy-mm-dd whatever the browser's locale (widgets.py)
 
 
 class ApprovalForm(forms.Form):

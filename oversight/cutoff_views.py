@@ -10,13 +10,14 @@ from django.utils.translation import gettext_lazy as _
 
 from oligami_site import access
 from oligami_site.exceptions import DomainError
+from oligami_site.widgets import IsoDateInput
 
 from . import cutoffs
 from .models import Cutoff
 
 
 class DeclareForm(forms.Form):
-    date = forms.DateField(label=_("Cut-off date"), widget=forms.DateInput(attrs={"type": "date"}))
+    date = forms.DateField(label=_("Cut-off date"), widget=IsoDateInput())
     purpose = forms.CharField(label=_("Purpose"), max_length=200)
 
 

@@ -6,10 +6,13 @@ from oligami_site import access
 from oligami_site.models import Membership
 from registration.views import render_worklist
 
+from . import todo
+
 
 @login_required
 def home(request):
-    """Site users: their worklist (with their sites and roles); the data centre: trial-wide roles and sites."""
+    """Site users: their worklist (with their sites and roles); data managers: the trial-wide to-do
+    (oversight/todo.py); statisticians and others: their roles."""
     if access.has_any_site_role(request.user):
         return render_worklist(request, sections=[followup_views.assessments_due_section(request)])
     memberships = (
@@ -27,4 +30,5 @@ def home(request):
         "memberships": memberships,
         "trial_roles": trial_roles,
         "visible_sites": access.sites_for(request.user) if not memberships else None,
+        "todo": todo.sections(request.user) if access.is_data_manager(request.user) else None,
     })

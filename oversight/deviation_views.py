@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from oligami_site import access
 from oligami_site.access import Action
 from oligami_site.exceptions import DomainError
+from oligami_site.widgets import IsoDateInput
 from screening.models import Patient
 
 from . import deviations
@@ -24,7 +25,7 @@ class DeviationForm(forms.ModelForm):
     class Meta:
         model = Deviation
         fields = deviations.EDITABLE
-        widgets = {"date": forms.DateInput(attrs={"type": "date"}),
+        widgets = {"date": IsoDateInput(),
                    "description": forms.Textarea(attrs={"rows": 3}),
                    "corrective_action": forms.Textarea(attrs={"rows": 2}),
                    "preventive_action": forms.Textarea(attrs={"rows": 2})}

@@ -12,6 +12,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from oligami_site import access, csvfiles
+from oligami_site.widgets import IsoDateInput
 
 from . import monitoring
 
@@ -29,7 +30,7 @@ BAR_WIDTH = 240
 
 
 class CutoffForm(forms.Form):
-    cutoff = forms.DateField(label=_("Cut-off date"), widget=forms.DateInput(attrs={"type": "date"}))
+    cutoff = forms.DateField(label=_("Cut-off date"), widget=IsoDateInput())
 
 
 def _scope(user):

@@ -5,6 +5,7 @@ from . import cutoff_views, monitoring_views, views
 app_name = "oversight"
 urlpatterns = [
     path("audit/patients/<int:pk>/", views.patient_trail, name="trail"),
+    path("audit/search/", views.trial_audit_search, name="audit_search"),
     path("reports/", views.report_index, name="reports"),
     path("reports/not-randomized/", views.not_randomized, name="not_randomized"),
     path("exports/", views.export_index, name="exports"),

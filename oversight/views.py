@@ -27,7 +27,8 @@ from oligami_site import access, csvfiles, dataversion
 from oligami_site.access import Action
 from screening.models import Patient
 
-from . import export_jobs, exports, reports
+from . import audit_search, export_jobs, exports, reports
+from .forms import AuditSearchForm
 from .models import ExportJob
 from .trail import TYPE_ORDER, trail_for
 
@@ -47,6 +48,29 @@ def patient_trail(request, pk):
     trail = trail_for(patient, record_type=record_type)
     return render(request, "oversight/trail.html", {
         "patient": patient, "trail": trail, "record_type": record_type or "",
+    })
+
+
+@login_required
+@require_safe
+def trial_audit_search(request):
+    """Data managers: every history row of the trial, by user, dates, kind of record and patient (issue 20)."""
+    if not access.is_data_manager(request.user):
+        raise PermissionDenied
+    form = AuditSearchForm(request.GET or None, record_choices=audit_search.record_types())
+    hits, cut, searched = [], False, False
+    if form.is_bound and form.is_valid():
+        data = form.cleaned_data
+        patient_ids = None
+        if data["patient"]:
+            patient_ids = audit_search.patient_ids_for(data["patient"])
+        hits, cut = audit_search.search(user_text=data["user"], date_from=data["date_from"],
+                                        date_to=data["date_to"], record_type=data["record"],
+                                        patient_ids=patient_ids)
+        searched = True
+    return render(request, "oversight/audit_search.html", {
+        "form": form, "hits": hits, "cut": cut, "searched": searched, "limit": audit_search.LIMIT,
+        "trail_keys": set(TYPE_ORDER),
     })
 
 

@@ -5,16 +5,12 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from oligami_site import auditing
+from oligami_site.widgets import IsoDateInput
 from screening.models import LabPanel
 
 from .models import OffStudy, ResponseEvaluation
 
-
-class DateInput(forms.DateInput):
-    input_type = "date"
-
-    def __init__(self, **kwargs):
-        super().__init__(format="%Y-%m-%d", **kwargs)
+DateInput = IsoDateInput  # yyyy-mm-dd whatever the browser's locale (oligami_site.widgets)
 
 
 def _yes_no(label):

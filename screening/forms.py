@@ -28,6 +28,7 @@ from oligami_site import access, auditing
 from oligami_site import sites as site_services
 from oligami_site.access import Action
 from oligami_site.site_status import SiteAction
+from oligami_site.widgets import IsoDateInput
 
 from . import eligibility as rules
 from .models import LabPanel, Lesion, Patient, Screening
@@ -74,11 +75,7 @@ def past_or_today(value):
                               params={"year": EARLIEST_DATE.year})
 
 
-class DateInput(forms.DateInput):
-    input_type = "date"
-
-    def __init__(self, attrs=None):
-        super().__init__(attrs=attrs, format="%Y-%m-%d")
+DateInput = IsoDateInput  # yyyy-mm-dd whatever the browser's locale (oligami_site.widgets)
 
 
 def _range_validators(name):
@@ -224,6 +221,9 @@ class PatientForm(forms.ModelForm):
         # A site that does not screen (site_status) shows its status; choosing it is refused by clean_site.
         self.fields["site"].label_from_instance = lambda site: (
             str(site) if site.allows(SiteAction.SCREENING) else f"{site} ({site.get_status_display()})")
+        # Two radio buttons and none chosen: no blank "---------" radio pre-selected (issue 20); leaving both
+        # unticked is refused as "This field is required".
+        self.fields["sex"].choices = [choice for choice in self.fields["sex"].choices if choice[0]]
         _apply_help(self, {})
         self.fields["birth_date"].help_text = help_html(gettext("P9 (age 18 to 80) is judged on the screening date."))
         self.fields["initials"].validators.append(validate_initials)
@@ -356,6 +356,8 @@ class LesionForm(forms.ModelForm):
                 "form-control-sm"
             field.widget.attrs.setdefault("class", css)
         self.fields["organ"].choices = [("", "—")] + [c for c in self.fields["organ"].choices if c[0]]
+        for name in BONE_FIELDS:  # P8 findings: lesions.js disables them for a lesion of another organ
+            self.fields[name].widget.attrs["data-bone-only"] = "1"
         _apply_help(self, LESION_HELP)
 
     def clean(self):

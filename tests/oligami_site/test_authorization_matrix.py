@@ -116,6 +116,7 @@ GET = {
     "oversight:cutoffs":                 (L, 403, 403, 403, 403, 200, 403, 403),
     "oversight:cutoff":                  (L, 403, 403, 403, 403, 200, 403, 403),  # pk: a declared cut-off
     "oversight:cutoff_snapshot":         (L, 403, 403, 403, 403, 404, 403, 403),  # not locked: no data set
+    "oversight:audit_search":            (L, 403, 403, 403, 403, 200, 403, 403),
     "admin:index":                       (L, L, L, L, L, 200, 200, L),
 }
 

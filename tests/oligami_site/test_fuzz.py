@@ -53,7 +53,8 @@ value = st.one_of(text_value, st.lists(text_value, max_size=3),
                   st.lists(st.lists(text_value, max_size=2), min_size=1, max_size=2))
 RAW_TYPES = ["application/x-www-form-urlencoded", "multipart/form-data", "multipart/form-data; boundary=xyz",
              "application/json", "text/plain", "application/octet-stream"]
-QUERY_KEYS = ["page", "site", "stage", "outcome", "box", "record", "next", "q", "o", "format", "language", "id"]
+QUERY_KEYS = ["page", "site", "stage", "outcome", "box", "record", "next", "q", "o", "format", "language", "id",
+              "user", "date_from", "date_to", "patient"]
 # Fields that forms share (the footer's language switch, redirects, reasons, signatures): posted to every view,
 # also to the ones whose own page shows no form.
 COMMON_FIELDS = {"next", "language", "reason", "action", "password", "username", "token"}
