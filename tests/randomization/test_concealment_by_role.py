@@ -10,8 +10,9 @@ site users see no arm counts (only their own patient's arm, which they treat).
 The scan: the authorization matrix's scene (a randomized patient at site A and one at site B), whose
 allocations, tallies and set-up are then given internals with unmistakable values. For every role, every GET
 page of the URLconf (kwargs filled with the scene's objects, both sites' patients, every export table, the
-data manager's export job of the allocations), and every admin index, app, changelist, change, history and
-historical-version page of every registered model, then the e-mails. Each 200 body is searched for the
+data manager's export job of the allocations, the trial-wide audit search with results), and every admin
+index, app, changelist, change, history and historical-version page of every registered model, then the
+e-mails. Each 200 body is searched for the
 internals' field names and labels (English and Japanese) and their values. 0 outside the statistician; the
 statistician's must find them (the scan can fail).
 """
@@ -106,6 +107,8 @@ def site_pages(scene, role, allocations_job) -> list[str]:
                 urls += [reverse(name, kwargs={**kwargs, "table": key}) for key in TABLES]
             else:
                 urls.append(reverse(name, kwargs=kwargs))
+            if name == "oversight:audit_search":  # with results: the allocations' history rows, and every row
+                urls += [f"{urls[-1]}?record=allocation", f"{urls[-1]}?user="]
     return list(dict.fromkeys(urls))
 
 
