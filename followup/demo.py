@@ -15,7 +15,7 @@ import datetime as dt
 from django.db import transaction
 from django.utils import timezone
 
-from oligami_site.demo import demo_password
+from oligami_site.demo import clock, demo_password
 from oligami_site.models import Membership, Site, User
 from randomization.models import Allocation, Arm
 from registration import services as registration_services
@@ -69,18 +69,26 @@ def _randomized(site, user, password, today, marker, subtype, days) -> Patient:
     origin = today - dt.timedelta(days=days)
     registered_on = origin - dt.timedelta(days=PRIMARY_BEFORE)
     data, lesions, labs = eligible_facts(registered_on, **RECEPTORS[subtype])
-    patient = screening_services.create_patient(site=site, sex="female", birth_date=dt.date(1962 + days % 15, 3, 8),
-                                                initials=marker, user=user)
-    screening = screening_services.save_screening(patient=patient, data=data, lesions=lesions, labs=labs, user=user)
-    registration = registration_services.register_primary(screening=screening, user=user, password=password,
-                                                          registration_date=registered_on)
-    registration_services.record_evaluation(
-        patient=patient,
-        data={"date": origin - dt.timedelta(days=2), "overall_response": "PR", "progression": False,
-              "new_distant_metastasis": False, "remaining_lesions": 2,
-              "courses_given": registration.plan.planned_courses, "mdt_since_primary": False, "ecog": 0},
-        labs={"date": origin - dt.timedelta(days=2), **NORMAL_LABS}, user=user)
-    registration_services.register_secondary(patient=patient, user=user, password=password, registration_date=origin)
+    # Each step written as on its own day (core demo clock): signature and history times match their dates.
+    with clock(registered_on, hour=9):
+        patient = screening_services.create_patient(site=site, sex="female",
+                                                    birth_date=dt.date(1962 + days % 15, 3, 8), initials=marker,
+                                                    user=user)
+        screening = screening_services.save_screening(patient=patient, data=data, lesions=lesions, labs=labs,
+                                                      user=user)
+    with clock(registered_on, hour=14):
+        registration = registration_services.register_primary(screening=screening, user=user, password=password,
+                                                              registration_date=registered_on)
+    with clock(origin - dt.timedelta(days=2), hour=16):
+        registration_services.record_evaluation(
+            patient=patient,
+            data={"date": origin - dt.timedelta(days=2), "overall_response": "PR", "progression": False,
+                  "new_distant_metastasis": False, "remaining_lesions": 2,
+                  "courses_given": registration.plan.planned_courses, "mdt_since_primary": False, "ecog": 0},
+            labs={"date": origin - dt.timedelta(days=2), **NORMAL_LABS}, user=user)
+    with clock(origin, hour=10):
+        registration_services.register_secondary(patient=patient, user=user, password=password,
+                                                 registration_date=origin)
     patient.refresh_from_db()
     return patient
 

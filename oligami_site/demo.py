@@ -5,11 +5,15 @@ password is set only when it does not already match, so a second run changes not
 """
 
 import datetime as dt
+import itertools
 import secrets
+from contextlib import contextmanager
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.contrib.auth.models import Group
 from django.db import transaction
+from django.utils import timezone
 
 from .access import TrialRole
 from .models import Membership, Site, User
@@ -27,6 +31,28 @@ DEMO_APPROVAL = {"ethics_approval_date": dt.date(2025, 9, 1), "approved_protocol
                  "head_permission_date": dt.date(2025, 9, 20), "start_date": dt.date(2025, 10, 1)}
 # The monitor is assigned to two sites only, so that the demo shows monitor scoping.
 MONITOR_SITES = ["TMDU", "OKAYAMA"]
+
+
+@contextmanager
+def clock(day: dt.date, hour: int = 10):
+    """Demo data of the past written as on `day` (issue 20: signature times matched no registration date).
+
+    Inside, django.utils.timezone.now() (and so localdate(), auto_now_add, simple-history's history date,
+    signature and allocation times) answers `day` at `hour`:00 Tokyo time, one second later at each call so
+    that records keep their order. A day that would put the clock in the future leaves it alone. Used by the
+    demo seeds only, single-threaded, before the server starts; never by the application.
+    """
+    start = dt.datetime.combine(day, dt.time(hour), tzinfo=ZoneInfo(settings.TIME_ZONE))
+    real = timezone.now
+    if start >= real():
+        yield
+        return
+    ticks = itertools.count()
+    timezone.now = lambda: start + dt.timedelta(seconds=next(ticks))
+    try:
+        yield
+    finally:
+        timezone.now = real
 
 
 def demo_password() -> tuple[str, bool]:

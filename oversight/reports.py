@@ -17,6 +17,8 @@ registration record joined (plus the allocation) and one prefetch of their scree
 from __future__ import annotations
 
 import datetime as dt
+import math
+import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -483,8 +485,33 @@ class DiagramBox:
                  "text": text, "bold": bold} for n, (text, bold, *rest) in enumerate(self.lines)]
 
 
-def _short(text: str, limit: int = 58) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+FONT_PX = 12  # the diagram's font size: a wide (CJK) character is about 1 em, any other about 0.6 em
+
+
+def _text_px(text: str) -> float:
+    return sum(FONT_PX if unicodedata.east_asian_width(ch) in "WF" else FONT_PX * 0.6 for ch in text)
+
+
+def _wrap(text: str, width_px: float) -> list[str]:
+    """`text` cut into lines of at most `width_px` (issue 20: a long criterion ran out of its box on Japanese
+    pages, where a character is twice as wide). Breaks at a space when there is one, else anywhere."""
+    lines, current = [], ""
+    for ch in text:
+        if current and _text_px(current + ch) > width_px:
+            cut = current.rfind(" ")
+            if cut > len(current) // 2:
+                lines.append(current[:cut])
+                current = current[cut + 1:]
+            else:
+                lines.append(current)
+                current = ""
+        current += ch
+    return [*lines, current] if current or not lines else lines
+
+
+def _indented(text: str) -> list[tuple]:
+    """A breakdown line of a side box ("P5 ...: n"), wrapped inside the box, every part indented."""
+    return [(part, False, True) for part in _wrap(text, SIDE_W - 2 * PAD - INDENT)]
 
 
 def diagram(c: Consort, after: dict | None = None, *, by_arm: bool = True) -> dict:
@@ -506,7 +533,7 @@ def diagram(c: Consort, after: dict | None = None, *, by_arm: bool = True) -> di
              True),
             (count(str(Box.SCREENING.label), c.boxes[Box.SCREENING]), False),
             (count(str(Box.SCREEN_FAILED.label), c.boxes[Box.SCREEN_FAILED]), False),
-            *[(f"{_short(label)}: {n}", False, True) for _code, label, n in c.breakdown(Box.SCREEN_FAILED)],
+            *[part for _code, label, n in c.breakdown(Box.SCREEN_FAILED) for part in _indented(f"{label}: {n}")],
         ]),
         ("eligible", count(gettext("Eligible"), c.eligible), [
             (count(str(Box.ELIGIBLE.label), c.boxes[Box.ELIGIBLE]), True),
@@ -514,11 +541,11 @@ def diagram(c: Consort, after: dict | None = None, *, by_arm: bool = True) -> di
         ("primary", count(gettext("Primary registered"), c.primary_registered), [
             (count(gettext("Not randomized"), c.not_randomized_after_primary), True),
             (count(str(Box.OFF_STUDY.label), c.boxes[Box.OFF_STUDY]), False),
-            *[(f"{_short(label)}: {n}", False, True) for _code, label, n in c.breakdown(Box.OFF_STUDY)],
+            *[part for _code, label, n in c.breakdown(Box.OFF_STUDY) for part in _indented(f"{label}: {n}")],
             (count(str(Box.WINDOW_MISSED.label), c.boxes[Box.WINDOW_MISSED]), False),
-            *[(f"{_short(label)}: {n}", False, True) for _code, label, n in c.breakdown(Box.WINDOW_MISSED)],
+            *[part for _code, label, n in c.breakdown(Box.WINDOW_MISSED) for part in _indented(f"{label}: {n}")],
             (count(str(Box.BEFORE_SECONDARY.label), c.boxes[Box.BEFORE_SECONDARY]), False),
-            *[(f"{_short(label)}: {n}", False, True) for _code, label, n in c.breakdown(Box.BEFORE_SECONDARY)],
+            *[part for _code, label, n in c.breakdown(Box.BEFORE_SECONDARY) for part in _indented(f"{label}: {n}")],
         ]),
         ("randomized", count(gettext("Randomized"), c.randomized), []),
     ]
@@ -673,6 +700,7 @@ def accrual_from_counts(counts: Counter, sites: list[Site], today: dt.date | Non
 
 
 CHART_W, CHART_H = 640, 240
+TICK_PX = 56
 LEFT, RIGHT, TOP, BOTTOM = 44, 110, 14, 36
 
 
@@ -684,7 +712,8 @@ def accrual_charts(acc: Accrual) -> list[dict]:
     # Taller with many sites, so that every line's end label has its own row.
     plot_h = max(CHART_H - TOP - BOTTOM, 13 * len(acc.series) + 8)
     plot_w, height = CHART_W - LEFT - RIGHT, TOP + plot_h + BOTTOM
-    step = max(1, len(months) // 8)
+    # A month label ("2026-12", 11 px font) needs about TICK_PX: no closer than that, whatever the span.
+    step = max(1, math.ceil(TICK_PX * span / plot_w))
     for key, label in MEASURES:
         largest = max([1, *(s.cumulative[key][-1] if months else 0 for s in acc.series)])
 
@@ -706,8 +735,11 @@ def accrual_charts(acc: Accrual) -> list[dict]:
                 "label_x": x(len(values) - 1) + 6, "label_y": (y(values[-1]) if values else TOP + plot_h) + 4,
             })
         _spread_labels(lines, top=TOP + 8, bottom=TOP + plot_h + 4)
+        last = len(months) - 1
+        # Every step-th month and the last one; a step month too close to the last is left out (their labels
+        # overlapped: "2026-112026-12").
         ticks = [{"x": x(i), "text": month.strftime("%Y-%m")} for i, month in enumerate(months)
-                 if i % step == 0 or i == len(months) - 1]
+                 if i == last or (i % step == 0 and last - i >= step)]
         charts.append({
             "key": key, "label": label, "lines": lines, "ticks": ticks, "width": CHART_W, "height": height,
             "axis_x0": LEFT, "axis_x1": LEFT + plot_w, "axis_y0": TOP, "axis_y1": TOP + plot_h,
@@ -718,7 +750,10 @@ def accrual_charts(acc: Accrual) -> list[dict]:
 
 
 def _spread_labels(lines: list[dict], *, top: int, bottom: int, gap: int = 12) -> None:
-    """Move the end labels apart (at least `gap` pixels) and inside [top, bottom], keeping their order."""
+    """Move the end labels apart (at least `gap` pixels) and inside [top, bottom], keeping their order.
+    The top limit is applied first: applied last, it pushed labels at the top back onto each other."""
+    for line in lines:
+        line["label_y"] = max(line["label_y"], top)
     ordered = sorted(lines, key=lambda line: line["label_y"])
     for previous, line in zip(ordered, ordered[1:], strict=False):
         line["label_y"] = max(line["label_y"], previous["label_y"] + gap)
@@ -728,8 +763,6 @@ def _spread_labels(lines: list[dict], *, top: int, bottom: int, gap: int = 12) -
             line["label_y"] -= overflow
         for later, line in reversed(list(zip(ordered[1:], ordered, strict=False))):
             line["label_y"] = min(line["label_y"], later["label_y"] - gap)
-    for line in ordered:
-        line["label_y"] = max(line["label_y"], top)
 
 
 def sites_for_report(site_ids: set[int] | None) -> list[Site]:

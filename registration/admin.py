@@ -88,8 +88,8 @@ class SecondaryRegistrationAdmin(ReadOnlyAdmin):
 
 @admin.register(ResponseEvaluation)
 class ResponseEvaluationAdmin(ReadOnlyAdmin):
-    list_display = ("patient", "site", "date", "overall_response", "progression", "remaining_lesions")
-    list_filter = (SITE_FILTER, "overall_response", "progression")
+    list_display = ("patient", "site", "date", "overall_response", "progression", "remaining_lesions", "voided")
+    list_filter = (SITE_FILTER, "overall_response", "progression", "voided")
     search_fields = ("patient__screening_number", "patient__primary_registration__number")
     list_select_related = ("patient__site",)
 

@@ -17,7 +17,7 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils import timezone
 
-from oligami_site.demo import demo_password
+from oligami_site.demo import clock, demo_password
 from oligami_site.models import Membership, Site, User
 from screening import services as screening_services
 from screening.demo import eligible_facts
@@ -81,25 +81,32 @@ def _patient(site, user, password, today, spec) -> None:
     registered_on = today - dt.timedelta(days=primary_days)
     data, lesions, labs = eligible_facts(registered_on, **RECEPTORS[subtype])
     birth_date = dt.date(1958 + primary_days % 17, 1 + primary_days % 12, 10)
-    patient = screening_services.create_patient(site=site, sex="female", birth_date=birth_date, initials=marker,
-                                                user=user)
-    screening = screening_services.save_screening(patient=patient, data=data, lesions=lesions, labs=labs, user=user)
-    registration = services.register_primary(screening=screening, user=user, password=password,
-                                             registration_date=registered_on)
+    # Each step is written as on its own day (core demo clock): times of signatures and history rows match
+    # the dates they record.
+    with clock(registered_on, hour=9):
+        patient = screening_services.create_patient(site=site, sex="female", birth_date=birth_date,
+                                                    initials=marker, user=user)
+        screening = screening_services.save_screening(patient=patient, data=data, lesions=lesions, labs=labs,
+                                                      user=user)
+    with clock(registered_on, hour=14):
+        registration = services.register_primary(screening=screening, user=user, password=password,
+                                                 registration_date=registered_on)
     if evaluation is not None:
         evaluation_days, lab_days, response, remaining = evaluation
-        services.record_evaluation(
-            patient=patient,
-            data={"date": today - dt.timedelta(days=evaluation_days), "overall_response": response,
-                  "progression": False, "new_distant_metastasis": False, "remaining_lesions": remaining,
-                  "courses_given": registration.plan.planned_courses, "mdt_since_primary": False, "ecog": 0},
-            labs={"date": today - dt.timedelta(days=lab_days), **NORMAL_LABS}, user=user)
+        with clock(today - dt.timedelta(days=min(evaluation_days, lab_days)), hour=16):  # once both are known
+            services.record_evaluation(
+                patient=patient,
+                data={"date": today - dt.timedelta(days=evaluation_days), "overall_response": response,
+                      "progression": False, "new_distant_metastasis": False, "remaining_lesions": remaining,
+                      "courses_given": registration.plan.planned_courses, "mdt_since_primary": False, "ecog": 0},
+                labs={"date": today - dt.timedelta(days=lab_days), **NORMAL_LABS}, user=user)
     if secondary:
         services.register_secondary(patient=patient, user=user, password=password, registration_date=today)
     if off_study is not None:
         days, reason = off_study
-        services.take_off_study(patient=patient, user=user, date=today - dt.timedelta(days=days), reason=reason,
-                                details="Demo: consent withdrawn at the patient's request.")
+        with clock(today - dt.timedelta(days=days), hour=11):
+            services.take_off_study(patient=patient, user=user, date=today - dt.timedelta(days=days), reason=reason,
+                                    details="Demo: consent withdrawn at the patient's request.")
 
 
 @transaction.atomic

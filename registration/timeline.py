@@ -29,7 +29,7 @@ BAND_HEIGHT = 62
 COURSE_HEIGHT = 20
 LABEL_ROWS_ABOVE = (74, 56, 38, 20)
 LABEL_ROWS_BELOW = (176, 194, 212)
-FONT_PX = 11
+FONT_PX = 13  # the CSS font-size of .timeline (registration.css): labels are placed by their width at it
 MAX_DAYS_SHOWN = 210  # beyond this, today is pinned to the right edge
 
 

@@ -301,3 +301,19 @@ def test_evaluation_and_void_pages_have_bounded_queries(client, plans, site_a, c
     client.force_login(data_manager)
     with django_assert_max_num_queries(12):
         assert client.get(url("evaluation_void", patient)).status_code == 200
+
+
+def test_a_voided_progression_sends_no_reminder_and_leaves_no_prompt(plans, site_a, coordinator_a, data_manager,
+                                                                      today):
+    """Progression (PD) entered on the wrong patient: the progression status and its reminder to the data
+    managers go with the void (windows.due_reminders reads the timeline without the voided evaluation)."""
+    patient = registered(site_a, coordinator_a, today, days_ago=90)
+    record(patient, coordinator_a, today, overall_response="PD", progression=True)
+
+    def reminders():
+        loaded = selectors.patients_with_records(Patient.objects.filter(pk=patient.pk)).get()
+        return {str(r.kind) for r in windows.due_reminders(selectors.timeline_of(loaded), today)}
+
+    assert status(patient, today) == Status.PROGRESSION and "progression" in reminders()
+    services.void_evaluation(patient=patient, user=data_manager, reason="Another patient's scan")
+    assert status(patient, today) == Status.EVALUATION_DUE and "progression" not in reminders()

@@ -70,3 +70,23 @@ def test_demo_has_every_status_and_is_idempotent(settings):
     demo.seed(stdout=out)
     assert (Patient.objects.count(), PrimaryRegistration.objects.count(), TherapyPlan.objects.count()) == counts
     assert "nothing created" in out.getvalue()
+    # Issue 20: each signature was given on the day of the registration it signs (the demo writes the past as
+    # on its own day), and no history row is dated after today.
+    for registration in PrimaryRegistration.objects.select_related("signature"):
+        assert timezone.localtime(registration.signature.signed_at).date() == registration.registration_date
+    assert timezone.now() >= max(PrimaryRegistration.history.values_list("history_date", flat=True))
+
+
+def test_the_demo_clock_never_runs_ahead_and_always_comes_back():
+    import datetime as dt
+
+    from oligami_site.demo import clock
+
+    real = timezone.now
+    with clock(timezone.localdate() - dt.timedelta(days=30), hour=10):
+        first, second = timezone.now(), timezone.now()
+        assert first < second
+        assert (real() - first).days >= 29
+    assert timezone.now is real
+    with clock(timezone.localdate() + dt.timedelta(days=3)):
+        assert timezone.now is real  # a future day leaves the clock alone
