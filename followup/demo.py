@@ -20,11 +20,12 @@ from oligami_site.models import Membership, Site, User
 from randomization.models import Allocation, Arm
 from registration import services as registration_services
 from registration.demo import NORMAL_LABS, RECEPTORS
+from screening import consents
 from screening import services as screening_services
 from screening.demo import eligible_facts
 from screening.models import Patient
 
-from . import services
+from . import reconsent, services
 from .models import FollowupSettings, FollowupSurvey, ScheduleRule
 
 # The demo's schedule and threshold: EXAMPLES, not the protocol's (FOLLOWUP.md: trial configuration).
@@ -163,5 +164,32 @@ def seed(*, stdout) -> None:
             services.confirm_survey_entry(survey=survey, patient=patient, user=user, data={
                 "status": "alive", "last_known_alive": today - dt.timedelta(days=20),
                 "progression_since_last": False})
+    reconsented = _reconsents(today)
     stdout.write(f"Follow-up demo: {created} randomized patients created." if created
                  else "Follow-up demo: already there, nothing created.")
+    if reconsented:
+        stdout.write(f"Consent demo: {reconsented} re-consents on the new version recorded.")
+
+
+# The one patient left awaiting re-consent (issue 17): randomized at the site that closes to accrual, so
+# the demo shows re-consent going on there.
+AWAITING_RECONSENT = ("OKAYAMA", "FC")
+
+
+def _reconsents(today) -> int:
+    """Every patient who must re-consent on the demo's new version (screening.demo) does so ten days ago,
+    except AWAITING_RECONSENT. Idempotent: once recorded, a patient is no longer awaiting."""
+    recorded = 0
+    for row in reconsent.awaiting(Patient.objects.all(), today):
+        patient = row.patient
+        if (patient.site.code, patient.initials) == AWAITING_RECONSENT:
+            continue
+        user = _coordinator(patient.site)
+        document = consents.version_on(today)
+        if user is None or document is None:
+            continue
+        consents.record_reconsent(patient=patient, document=document,
+                                  date=max(document.effective_date, today - dt.timedelta(days=10)), user=user,
+                                  reason="Demo: re-consent on the revised document")
+        recorded += 1
+    return recorded

@@ -333,6 +333,7 @@ class DueRow:
     site_code: str
     next_due: schedule.Due | None
     overdue: tuple[schedule.Due, ...]
+    arm: str = ""  # the allocated arm, shown beside the patient (issue 15); never an allocation internal
 
 
 def schedule_periods() -> list[schedule.Period]:
@@ -349,18 +350,20 @@ def assessments_due(patients, today: date) -> list[DueRow]:
         return []
     base = randomized_patients(patients).filter(death__isnull=True, lost_to_follow_up__isnull=True).exclude(
         withdrawal__kind__in=(endpoints.WITHDRAWAL_VISITS, endpoints.WITHDRAWAL_ALL_DATA))
-    rows = list(base.values_list("id", "screening_number", "site__code", "secondary_registration__registration_date"))
+    rows = list(base.values_list("id", "screening_number", "site__code", "secondary_registration__registration_date",
+                                 "allocation__arm"))
     dates = defaultdict(list)
     for pid, day in Assessment.objects.filter(patient_id__in=[r[0] for r in rows]).values_list(
             "patient_id", "date").order_by():
         dates[pid].append(day)
     result = []
     horizon = today + timedelta(days=DUE_SOON_DAYS)
-    for pid, number, site_code, origin in rows:
+    for pid, number, site_code, origin, arm in rows:
         status = schedule.status(origin, periods, dates.get(pid, ()), today)
         soon = status.next_due is not None and status.next_due.window_start <= horizon
         if status.overdue or soon:
-            result.append(DueRow(pid, number, site_code, status.next_due if soon else None, status.overdue))
+            result.append(DueRow(pid, number, site_code, status.next_due if soon else None, status.overdue,
+                                 arm or ""))
     result.sort(key=lambda r: (not r.overdue, r.overdue[0].date if r.overdue else r.next_due.date, r.site_code,
                                r.screening_number))
     return result

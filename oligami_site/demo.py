@@ -15,6 +15,7 @@ from django.contrib.auth.models import Group
 from django.db import transaction
 from django.utils import timezone
 
+from . import sites
 from .access import TrialRole
 from .models import Membership, Site, User
 
@@ -29,6 +30,14 @@ DEMO_SITES = [
 # The approval record the demo sites opened on (fictional dates before the demo's patients).
 DEMO_APPROVAL = {"ethics_approval_date": dt.date(2025, 9, 1), "approved_protocol_version": "1.0",
                  "head_permission_date": dt.date(2025, 9, 20), "start_date": dt.date(2025, 10, 1)}
+# A site still waiting for its approvals (issue 17): its staff exist, it screens nobody until it opens.
+# Its ethics committee approval is on file; the head of the institution's permission and the start date
+# are not, so the data centre's journey records them and opens it.
+PENDING_SITE = ("KYOTO", "Kyoto University", "京都大学")
+PENDING_APPROVAL = {"ethics_approval_date": dt.date(2026, 10, 15), "approved_protocol_version": "1.0"}
+# The site closed to accrual once its patients are in (after the patients' demo): it keeps its patients'
+# follow-up and reminders.
+CLOSED_TO_ACCRUAL_SITE = "OKAYAMA"
 # The monitor is assigned to two sites only, so that the demo shows monitor scoping.
 MONITOR_SITES = ["TMDU", "OKAYAMA"]
 
@@ -96,6 +105,16 @@ def seed_core(password: str) -> list[tuple[str, str]]:
             Membership.objects.get_or_create(user=user, site=site, defaults={"role": role})
             logins.append((username, f"{role.label} @ {code}"))
 
+    code, name_en, name_ja = PENDING_SITE
+    site, _ = Site.objects.get_or_create(code=code, defaults={"name_en": name_en, "name_ja": name_ja,
+                                                              "status": Site.Status.PENDING, **PENDING_APPROVAL})
+    for prefix, role, first in (("crc", Membership.Role.COORDINATOR, "Coordinator"),
+                                ("pi", Membership.Role.INVESTIGATOR, "Investigator")):
+        username = f"{prefix}_{code.lower()}"
+        user = _user(username, password, first_name=first, last_name=code.title())
+        Membership.objects.get_or_create(user=user, site=site, defaults={"role": role})
+        logins.append((username, f"{role.label} @ {code} (pending approval)"))
+
     dm = _user("dm", password, first_name="Data", last_name="Manager", language="en")
     dm.is_staff = True  # the admin console is the data manager's workplace
     dm.save(update_fields=["is_staff"])
@@ -114,3 +133,15 @@ def seed_core(password: str) -> list[tuple[str, str]]:
                                          defaults={"role": Membership.Role.MONITOR})
     logins.append(("monitor", f"Monitor (read-only) @ {', '.join(MONITOR_SITES)}"))
     return logins
+
+
+def seed_site_statuses(*, stdout) -> None:
+    """Close CLOSED_TO_ACCRUAL_SITE to accrual, through the service as the data manager (after the patients'
+    demo: a site closed to accrual takes no new patient). Idempotent: only an open site is changed."""
+    manager = User.objects.filter(username="dm").first()
+    site = Site.objects.filter(code=CLOSED_TO_ACCRUAL_SITE).first()
+    if manager is None or site is None or site.status != Site.Status.OPEN:
+        return
+    sites.change_status(site=site, status=Site.Status.CLOSED_TO_ACCRUAL, user=manager,
+                        reason="Demo: the site's accrual target is met")
+    stdout.write(f"Sites demo: {site.code} closed to accrual.")

@@ -1,6 +1,7 @@
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 
+from followup import reconsent
 from followup import views as followup_views
 from oligami_site import access
 from oligami_site.models import Membership
@@ -14,7 +15,8 @@ def home(request):
     """Site users: their worklist (with their sites and roles); data managers: the trial-wide to-do
     (oversight/todo.py); statisticians and others: their roles."""
     if access.has_any_site_role(request.user):
-        return render_worklist(request, sections=[followup_views.assessments_due_section(request)])
+        return render_worklist(request, sections=[reconsent.worklist_section(request),
+                                                  followup_views.assessments_due_section(request)])
     memberships = (
         Membership.objects.filter(user=request.user, active=True)
         .select_related("site")

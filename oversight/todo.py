@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext
 
+from followup import reconsent
 from followup import selectors as followup_selectors
 from followup.models import FollowupSurvey
 from oligami_site import lockout
@@ -131,10 +132,22 @@ def pending_sites() -> Section:
                    empty=gettext("No site is waiting for approval."))
 
 
+def reconsents(today: date) -> Section:
+    """Patients who must re-consent on the consent document version in force (issue 17, followup.reconsent)."""
+    rows = reconsent.awaiting(Patient.objects.all(), today)
+    shown = [Row(f"{row.patient.screening_number} ({row.patient.site.code})",
+                 reverse("screening:reconsent", args=[row.patient.pk]),
+                 gettext("on version %(version)s") % {"version": row.version.version} if row.version else "")
+             for row in rows[:SHOWN]]
+    return Section("reconsent", gettext("Re-consent needed"), len(rows), shown,
+                   reverse("screening:consent_documents"), gettext("Consent document versions"),
+                   empty=gettext("No patient needs to re-consent."))
+
+
 def sections(user, today: date | None = None) -> list[Section]:
     today = today or timezone.localdate()
     found = [windows(user, today), stale_drafts(today), recent_signatures(timezone.now()), locked_accounts(),
-             survey_completeness(), pending_sites()]
+             survey_completeness(), pending_sites(), reconsents(today)]
     for path in getattr(settings, "OLIGAMI_HOME_SECTIONS", ()):
         found.append(import_string(path)(user, today))
     return [s for s in found if s is not None]

@@ -135,3 +135,13 @@ def chart(balance: Balance) -> dict:
             y += ROW_HEIGHT
     return {"items": items, "height": y + 8, "width": LABEL_WIDTH + BAR_MAX + 60, "bar_x": LABEL_WIDTH,
             "label_x": LABEL_WIDTH - 8}
+
+
+def factor_rows(record: Allocation) -> list[tuple[str, str]]:
+    """(factor label, level label) of one allocation, in the factors' order: what the result page and the
+    randomization certificate show. The factor values are the patient's facts (subtype, remaining lesions,
+    site), not allocation internals: the preferred arm, the draw and the counts are never in here."""
+    return [
+        (fx.FACTORS[key].label, value if key == fx.SITE else fx.FACTORS[key].level_label(value))
+        for key, value in ((k, record.factors.get(k)) for k in fx.ordered(record.factors))
+    ]

@@ -17,9 +17,8 @@ from django.utils.translation import gettext as _
 from oligami_site import access, csvfiles
 from oligami_site.access import Action
 
-from . import factors as fx
 from .models import Allocation
-from .selectors import allocation_log_rows, balance_for, chart
+from .selectors import allocation_log_rows, balance_for, chart, factor_rows
 
 
 @login_required
@@ -29,11 +28,7 @@ def result(request, patient_id: int):
         Allocation.objects.select_related("patient__site"), request.user, Action.VIEW,
         site_field="patient__site", patient_id=patient_id,
     )
-    factor_rows = [
-        (fx.FACTORS[key].label, value if key == fx.SITE else fx.FACTORS[key].level_label(value))
-        for key, value in ((k, record.factors.get(k)) for k in fx.ordered(record.factors))
-    ]
-    return render(request, "randomization/result.html", {"allocation": record, "factor_rows": factor_rows})
+    return render(request, "randomization/result.html", {"allocation": record, "factor_rows": factor_rows(record)})
 
 
 def _balance_or_404(user):

@@ -294,8 +294,30 @@ def _notices_of(audience: str, site_id: int | None):
     return queryset.filter(site_id=site_id) if audience == Audience.SITE_STAFF else queryset
 
 
-def _claim(today: date, audience: str, site_id: int | None, now) -> tuple[Digest, list[Notice]] | None:
+def _section_groups(today: date, taken: set[tuple[str, int | None]]) -> list[tuple[str, int | None]]:
+    """(audience, site id or None) of the digests that have no pending notice but a non-empty section of an
+    app above (settings.OLIGAMI_DIGEST_SECTIONS: data queries waiting, assessments overdue...), and no digest
+    sent today: without this a site with queries waiting but no window that day got no e-mail at all.
+    One call per configured section and site: a few dozen small queries once a day."""
+    if not settings.OLIGAMI_DIGEST_SECTIONS:
+        return []
+    sent = set(Digest.objects.filter(day=today, status=Digest.Status.SENT).values_list("audience", "site_id"))
+    candidates = [(Audience.SITE_STAFF.value, site.pk, site) for site in Site.objects.order_by("code")
+                  if site.allows(SiteAction.REMINDERS)]
+    candidates.append((Audience.DATA_MANAGERS.value, None, None))
+    groups = []
+    for audience, site_id, site in candidates:
+        if (audience, site_id) in taken or (audience, site_id) in sent:
+            continue
+        if digest_sections(audience=audience, site=site, today=today):
+            groups.append((audience, site_id))
+    return groups
+
+
+def _claim(today: date, audience: str, site_id: int | None, now, *, sections_only: bool = False
+           ) -> tuple[Digest, list[Notice]] | None:
     """Claim the day's digest and its pending notices, or None when another sender has them or it was sent.
+    `sections_only`: a digest of the apps' sections alone is claimed without notices.
 
     Lock order: the digest row, then the notices (skip_locked on both): two senders never wait on each
     other, and never hold the same rows.
@@ -311,7 +333,7 @@ def _claim(today: date, audience: str, site_id: int | None, now) -> tuple[Digest
             return None
         notices = list(_notices_of(audience, site_id).select_for_update(skip_locked=True)
                        .filter(status=Notice.Status.PENDING).order_by("pk"))
-        if not notices:
+        if not notices and not sections_only:
             return None
         _notices_of(audience, site_id).filter(pk__in=[n.pk for n in notices]).update(  # audit-ok: outbox
             status=Notice.Status.CLAIMED, claimed_at=now, digest=digest)
@@ -365,7 +387,8 @@ def _mark_failed(digest: Digest, notices: list[Notice], error: str, *, give_up: 
             status=Notice.Status.PENDING, attempts=F("attempts") + 1, last_error=error, claimed_at=None, digest=None)
         # Pending again: a later run (the task's retry) may claim the digest again and serve the recipients
         # it has not reached yet. Failed: every notice of it was given up.
-        digest.status = Digest.Status.PENDING if retried else Digest.Status.FAILED
+        # A digest of sections only has no notices to count attempts on: pending again unless given up.
+        digest.status = Digest.Status.PENDING if retried or (not ids and not give_up) else Digest.Status.FAILED
         digest.claimed_at, digest.last_error = None, error
         digest.save(update_fields=["status", "claimed_at", "last_error"])
 
@@ -381,6 +404,8 @@ def send_digests(*, today: date) -> SendResult:
     result = SendResult(today=today)
     _release_stale_claims(now)
     groups = _pending_groups()
+    section_only = _section_groups(today, set(groups))
+    groups = groups + section_only
     if not groups:
         return result
     # The digest rows of the day, created once: the unique constraints drop a concurrent sender's twin.
@@ -388,7 +413,7 @@ def send_digests(*, today: date) -> SendResult:
                                 for audience, site_id in groups], ignore_conflicts=True)
     errors = []
     for audience, site_id in groups:
-        claimed = _claim(today, audience, site_id, now)
+        claimed = _claim(today, audience, site_id, now, sections_only=(audience, site_id) in section_only)
         site = Site.objects.get(pk=site_id) if site_id else None
         if claimed is None:
             if Digest.objects.filter(day=today, audience=audience, site_id=site_id,

@@ -5,7 +5,7 @@ queries (select_related for the one-to-one records, one prefetch of the screenin
 """
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timedelta
 
 from django.core.exceptions import ObjectDoesNotExist
 from django.db.models import Case, DateField, OuterRef, Prefetch, Subquery, Value, When
@@ -186,6 +186,7 @@ class WorklistRow:
     days_left: int | None
     registration_number: str | None
     has_evaluation: bool = False
+    stage: str = Patient.Stage.REGISTERED
 
 
 def worklist_rows(user, today: date) -> list[WorklistRow]:
@@ -208,10 +209,42 @@ def worklist_rows(user, today: date) -> list[WorklistRow]:
             days_left=windows.days_remaining(deadline.date, today) if deadline else None,
             registration_number=values["primary_registration__number"],
             has_evaluation=evaluated_in(values),
+            stage=values["stage"],
         ))
     rows.sort(key=lambda r: (r.deadline is None, r.deadline.date if r.deadline else date.max,
                              r.patient.screening_number))
     return rows
+
+
+# How long a randomized patient stays in the worklist's "recently randomized" list, with her arm: she has
+# left the worklist's stages, and the site looks for her arm where it last saw her (issue 15). A display
+# choice, not a protocol number.
+RECENTLY_RANDOMIZED_DAYS = 30
+RECENTLY_RANDOMIZED_SHOWN = 20
+
+
+@dataclass(frozen=True, slots=True)
+class RandomizedRow:
+    pk: int
+    screening_number: str
+    site_code: str
+    registration_number: str
+    arm: str
+    allocated_at: datetime
+
+
+def recently_randomized(user, today: date) -> tuple[list[RandomizedRow], bool]:
+    """The patients of the user's sites randomized within RECENTLY_RANDOMIZED_DAYS, latest first, with their
+    arm (at most RECENTLY_RANDOMIZED_SHOWN of them), and whether there are more. One query whatever the
+    number of patients; only the arm and the time of the allocation are read, never its internals."""
+    queryset = access.scope(Patient.objects.filter(
+        stage=Patient.Stage.RANDOMIZED, allocation__isnull=False,
+        secondary_registration__registration_date__gte=today - timedelta(days=RECENTLY_RANDOMIZED_DAYS)),
+        user, access.Action.VIEW, site_field="site")
+    rows = [RandomizedRow(*values) for values in queryset.order_by("-allocation__allocated_at").values_list(
+        "pk", "screening_number", "site__code", "primary_registration__number", "allocation__arm",
+        "allocation__allocated_at")[:RECENTLY_RANDOMIZED_SHOWN + 1]]
+    return rows[:RECENTLY_RANDOMIZED_SHOWN], len(rows) > RECENTLY_RANDOMIZED_SHOWN
 
 
 # Primary registered and not yet secondary registered: closing their site would strand them inside their

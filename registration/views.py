@@ -24,6 +24,8 @@ from oligami_site import access
 from oligami_site.access import Action
 from oligami_site.exceptions import DomainError
 from oligami_site.models import Membership
+from randomization.models import Allocation
+from randomization.selectors import factor_rows
 from screening import eligibility as rules
 from screening import stages, verdicts
 from screening.models import Patient
@@ -33,6 +35,7 @@ from . import ical, selectors, services, windows
 from .exceptions import NeedsConfirmation, NotEligible
 from .forms import LabPanelForm, OffStudyForm, ResponseEvaluationForm, SignatureForm, VoidEvaluationForm
 from .models import OffStudy, PrimaryRegistration, ResponseEvaluation, SecondaryRegistration
+from .next_step import NextStep, next_step
 from .selectors import related
 from .timeline import timeline_picture
 
@@ -87,29 +90,64 @@ def progression_off_study_url(pk: int) -> str:
     return f"{reverse('registration:off_study', kwargs={'pk': pk})}?reason={OffStudy.Reason.PROGRESSION}"
 
 
-def _action(row, user_sites_edit, user_sites_sign):
-    patient = row.patient
-    site = patient.site_id
+# Each next step (registration.next_step): its label, its page and the action the user needs to take it.
+NEXT_STEP_LABELS = {
+    NextStep.START_SCREENING: _("Start screening"),
+    NextStep.CONTINUE_SCREENING: _("Continue screening"),
+    NextStep.REVIEW_SCREENING: _("Correct the screening or re-screen"),
+    NextStep.REGISTER_PRIMARY: _("Register (primary)"),
+    NextStep.RECORD_EVALUATION: _("Record response evaluation"),
+    NextStep.REGISTER_SECONDARY: _("Register (secondary) and randomize"),
+    NextStep.OFF_STUDY_PROGRESSION: _("Record off study (progression)"),
+    NextStep.OFF_STUDY: _("Record off study"),
+    NextStep.FOLLOW_UP: _("Record treatment and follow-up"),
+}
+NEXT_STEP_ACTIONS = {
+    NextStep.REGISTER_PRIMARY: Action.SIGN,
+    NextStep.REGISTER_SECONDARY: Action.SIGN,
+}  # every other step: EDIT
 
-    def may(sites):
+
+def _next_step_url(step: NextStep, patient_pk: int, latest_screening_pk: int | None) -> str:
+    kwargs = {"pk": patient_pk}
+    if step == NextStep.START_SCREENING:
+        return reverse("screening:screening_create", kwargs=kwargs)
+    if step == NextStep.CONTINUE_SCREENING:
+        return reverse("screening:screening_edit", kwargs={"pk": latest_screening_pk})
+    if step == NextStep.REVIEW_SCREENING:
+        return reverse("screening:patient_detail", kwargs=kwargs)
+    if step == NextStep.OFF_STUDY_PROGRESSION:
+        return progression_off_study_url(patient_pk)
+    names = {NextStep.REGISTER_PRIMARY: "registration:primary", NextStep.RECORD_EVALUATION: "registration:evaluation",
+             NextStep.REGISTER_SECONDARY: "registration:secondary", NextStep.OFF_STUDY: "registration:off_study",
+             NextStep.FOLLOW_UP: "followup:patient"}
+    return reverse(names[step], kwargs=kwargs)
+
+
+def next_step_link(step: NextStep | None, *, patient_pk, site_id, latest_screening_pk, may):
+    """{"label", "url", "may"} of the patient's next step, or None; `may(action, site_id)` says whether the
+    user may take it (a reader sees the step named, without the button)."""
+    if step is None:
+        return None
+    return {"step": step, "label": NEXT_STEP_LABELS[step],
+            "url": _next_step_url(step, patient_pk, latest_screening_pk),
+            "may": may(NEXT_STEP_ACTIONS.get(step, Action.EDIT), site_id)}
+
+
+def _action(row, user_sites_edit, user_sites_sign):
+    """The worklist row's button: the patient's next step (the patient page's), or "Open patient" for a
+    user who may not take it."""
+    patient = row.patient
+
+    def may(action, site):
+        sites = user_sites_sign if action == Action.SIGN else user_sites_edit
         return sites is None or site in sites
 
-    kwargs = {"pk": patient.pk}
-    status = row.status
-    S = windows.Status
-    if status == S.ELIGIBLE and may(user_sites_sign):
-        return _("Register (primary)"), reverse("registration:primary", kwargs=kwargs)
-    if (status in (S.EVALUATION_DUE, S.WINDOW_OPEN, S.WINDOW_CLOSING) and not row.has_evaluation
-            and may(user_sites_edit)):
-        return _("Record response evaluation"), reverse("registration:evaluation", kwargs=kwargs)
-    if status in (S.WINDOW_OPEN, S.WINDOW_CLOSING) and may(user_sites_sign):
-        return _("Register (secondary)"), reverse("registration:secondary", kwargs=kwargs)
-    if status == S.PROGRESSION and may(user_sites_edit):
-        # S2 can never be met: the one step left is off study, reason progression (preselected).
-        return _("Record off study (progression)"), progression_off_study_url(patient.pk)
-    if status == S.WINDOW_MISSED and may(user_sites_edit):
-        return _("Record off study"), reverse("registration:off_study", kwargs=kwargs)
-    return _("Open patient"), reverse("registration:patient", kwargs=kwargs)
+    step = next_step(row.stage, row.status, screened=True, evaluated=row.has_evaluation)
+    link = next_step_link(step, patient_pk=patient.pk, site_id=patient.site_id, latest_screening_pk=None, may=may)
+    if link is not None and link["may"]:
+        return link["label"], link["url"]
+    return _("Open patient"), reverse("registration:patient", kwargs={"pk": patient.pk})
 
 
 DUE_WITHIN_MAX_DAYS = 366
@@ -171,7 +209,11 @@ def render_worklist(request, sections=()):
         row.overdue_days = -row.days_left if row.days_left is not None and row.days_left < 0 else 0
     memberships = (Membership.objects.filter(user=request.user, active=True)
                    .select_related("site").order_by("site__code"))
+    randomized, randomized_more = selectors.recently_randomized(request.user, today)
     return render(request, "registration/worklist.html", {
+        "randomized": randomized,
+        "randomized_more": randomized_more,
+        "randomized_days": selectors.RECENTLY_RANDOMIZED_DAYS,
         "rows": rows,
         "page": rows,
         "filters": filters,
@@ -189,8 +231,10 @@ def render_worklist(request, sections=()):
 
 @login_required
 def patient(request, pk):
+    # The allocation joined too (issue 15: the arm is the first thing a site looks for after randomization);
+    # only its arm and time are shown, never the allocation internals (DESIGN.md "Blinding of results").
     queryset = selectors.patients_with_records(Patient.objects.all()).select_related(
-        "primary_registration__signature__user", "secondary_registration__signature__user")
+        "primary_registration__signature__user", "secondary_registration__signature__user", "allocation")
     patient = _patient(request, pk, Action.VIEW, queryset=queryset)
     today = timezone.localdate()
     timeline, status, deadline = _status_context(patient, today)
@@ -201,9 +245,16 @@ def patient(request, pk):
     can_edit = access.can(request.user, Action.EDIT, patient.site_id)
     can_sign = access.can(request.user, Action.SIGN, patient.site_id)
     window = timeline.window
+    screenings = list(patient.screenings.all())
+    step = next_step(patient.stage, status, screened=bool(screenings), evaluated=evaluation is not None)
+    next_link = next_step_link(step, patient_pk=patient.pk, site_id=patient.site_id,
+                               latest_screening_pk=screenings[-1].pk if screenings else None,
+                               may=lambda action, site: access.can(request.user, action, site))
     return render(request, "registration/patient.html", {
         "patient": patient,
-        "screenings": list(patient.screenings.all()),
+        "screenings": screenings,
+        "allocation": related(patient, "allocation"),
+        "next_step": next_link,
         "primary": primary,
         "evaluation": evaluation,
         "voided_evaluation": recorded_evaluation if recorded_evaluation is not None and evaluation is None else None,
@@ -287,6 +338,27 @@ def certificate(request, pk):
     return render(request, "registration/certificate.html", {
         "patient": patient, "registration": registration,
         "criteria": verdicts.rows(registration.verdict, with_details=False)})
+
+
+@login_required
+def randomization_certificate(request, pk):
+    """The randomization's printable certificate, like the primary registration's: the allocated arm with
+    the secondary registration that randomized the patient and its signature. Only what the site may see:
+    the arm, the time (Japan), the allocation number, the method and the factor levels (the patient's own
+    facts). The allocation internals (preferred arm, random draw, counts, stratum, list slot) are the
+    statistician's (DESIGN.md "Blinding of results") and are not passed to the template at all."""
+    patient = _patient(request, pk, Action.VIEW)
+    allocation = (Allocation.objects.only("patient_id", "arm", "sequence", "method", "factors", "allocated_at")
+                  .filter(patient=patient).first())
+    secondary = (SecondaryRegistration.objects.select_related("signature__user", "primary__plan")
+                 .filter(patient=patient).first())
+    if allocation is None or secondary is None:
+        raise Http404
+    return render(request, "registration/randomization_certificate.html", {
+        "patient": patient, "secondary": secondary, "primary": secondary.primary,
+        "arm": allocation.arm, "arm_label": allocation.get_arm_display(),
+        "allocated_at": allocation.allocated_at, "sequence": allocation.sequence,
+        "method": allocation.get_method_display(), "factor_rows": factor_rows(allocation)})
 
 
 # --- response evaluation --------------------------------------------------------------------------

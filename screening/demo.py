@@ -15,9 +15,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from oligami_site.demo import DEMO_SITES
-from oligami_site.models import Membership, Site
+from oligami_site.models import Membership, Site, User
 
-from . import services
+from . import consents, services
 from .models import Patient
 
 
@@ -46,6 +46,8 @@ def eligible_facts(screening_date: dt.date, *, er="positive", pgr="positive", he
         "other_distant_metastasis": False, "ecog": 0, "prior_metastasis_treatment": False,
         "radical_primary_surgery_since_metastasis_diagnosis": False, "other_cancer_therapy_within_5_years": False,
         "lvef_percent": Decimal("64"), "consent_date": d - dt.timedelta(days=10),
+        # P18: the patient signed the version in force that day (demo_consent_versions).
+        "consent_version": consents.version_on(d - dt.timedelta(days=10)),
         **{f"e{i}": False for i in range(1, 14)},
     }
     lesions = [
@@ -107,6 +109,22 @@ def _plan(site_index: int, today: dt.date):
     return plan
 
 
+# The demo's consent document versions (issue 17): 1.0 from before the first demo patient, and 2.0, in
+# force for the last 45 days, so that patients registered earlier on 1.0 must re-consent (followup.demo
+# records the re-consent of all of them but one, who stays on the worklist).
+DEMO_V2_DAYS = 45
+
+
+def demo_consent_versions(today: dt.date) -> None:
+    manager = User.objects.filter(username="dm").first()
+    if manager is None or consents.versions():
+        return
+    consents.add_version(version="1.0", effective_date=min(dt.date(2024, 1, 1), today - dt.timedelta(days=1000)),
+                         user=manager, reason="Demo: the first consent document")
+    consents.add_version(version="2.0", effective_date=today - dt.timedelta(days=DEMO_V2_DAYS), user=manager,
+                         reason="Demo: consent document revised (new safety information)")
+
+
 def _coordinator(site: Site):
     membership = (Membership.objects.filter(site=site, role=Membership.Role.COORDINATOR, active=True)
                   .select_related("user").order_by("user__username").first())
@@ -116,6 +134,7 @@ def _coordinator(site: Site):
 @transaction.atomic
 def seed(*, stdout) -> None:
     today = timezone.localdate()
+    demo_consent_versions(today)
     created = 0
     for site_index, (code, *_names) in enumerate(DEMO_SITES):
         site = Site.objects.filter(code=code).first()

@@ -256,7 +256,7 @@ def validate_initials(value):
 # The protocol's order (ELIGIBILITY.md): patient & consent, histology, presentation, staging, lesions,
 # labs, the other criteria, the exclusions. Lesions and labs are their own forms, placed by name.
 SECTIONS = [
-    ("patient", _("Patient and consent"), ("P9", "P18"), ["screening_date", "consent_date"]),
+    ("patient", _("Patient and consent"), ("P9", "P18"), ["screening_date", "consent_date", "consent_version"]),
     ("histology", _("Histology and receptors"), ("P1", "P2"),
      ["invasive_carcinoma", "metastasis_biopsied", "er", "pgr", "her2"]),
     ("presentation", _("Presentation"), ("P3",),
@@ -276,6 +276,16 @@ SECTIONS = [
 SCREENING_FIELDS = [name for *_head, names in SECTIONS if names for name in names]
 
 
+def consent_version_label(document) -> str:
+    """A version with the days it is (was) in force, e.g. "2.0 (from 2026-04-01)"."""
+    if document.superseded_date:
+        return gettext("%(version)s (%(effective)s to %(superseded)s, superseded)") % {
+            "version": document.version, "effective": document.effective_date.isoformat(),
+            "superseded": document.superseded_date.isoformat()}
+    return gettext("%(version)s (from %(effective)s)") % {"version": document.version,
+                                                          "effective": document.effective_date.isoformat()}
+
+
 class ScreeningForm(forms.ModelForm):
     reason = forms.CharField(
         label=_("Reason for the change"), required=False, max_length=auditing.REASON_MAX_LENGTH,
@@ -293,6 +303,10 @@ class ScreeningForm(forms.ModelForm):
         self.fields["screening_date"].required = True
         if not self.instance.pk and not self.is_bound:
             self.initial.setdefault("screening_date", timezone.localdate())
+        # P18 (issue 17): the version the patient signed, chosen by the site (never filled in for them).
+        version = self.fields["consent_version"]
+        version.empty_label = _("not recorded")
+        version.label_from_instance = consent_version_label
         ecog = self.fields["ecog"]
         ecog.choices = [c for c in ecog.choices if c[0] != ""] + [("", _("not recorded"))]
         ecog.widget = forms.RadioSelect(choices=ecog.choices)

@@ -21,6 +21,32 @@ from . import eligibility as rules
 YES_NO_UNKNOWN = [(True, _("Yes")), (False, _("No"))]
 
 
+class ConsentDocument(models.Model):
+    """A version of the informed-consent document (説明文書・同意書), managed by the data centre (issue 17).
+
+    In force from its effective date up to its superseded date (screening.eligibility.consent); the
+    superseded date is set by screening.consents.add_version when the next version takes effect.
+    """
+
+    version = models.CharField(_("version"), max_length=20, unique=True)
+    effective_date = models.DateField(_("effective date"), unique=True)
+    superseded_date = models.DateField(_("superseded date"), null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["effective_date"]
+        verbose_name = _("consent document version")
+        verbose_name_plural = _("consent document versions")
+
+    def __str__(self):
+        return self.version
+
+    def to_facts(self) -> rules.ConsentDocument:
+        return rules.ConsentDocument(version=self.version, effective_date=self.effective_date,
+                                     superseded_date=self.superseded_date)
+
+
 class Patient(models.Model):
     class Stage(models.TextChoices):
         """Where the patient is in the trial's flow; moved only by the services, in their transaction, as the
@@ -177,6 +203,10 @@ class Screening(models.Model):
     # P17, P18
     lvef_percent = models.DecimalField(_("LVEF (%)"), max_digits=4, decimal_places=1, null=True, blank=True)
     consent_date = models.DateField(_("written informed consent"), null=True, blank=True)
+    # P18: the version signed (issue 17), chosen by the site: never filled in for them, so a consent on an
+    # old form stays visible (P18 not met) instead of being recorded as the current version.
+    consent_version = models.ForeignKey(ConsentDocument, on_delete=models.PROTECT, null=True, blank=True,
+                                        related_name="+", verbose_name=_("consent document version"))
     # E1-E13: True = the exclusion applies; None = not yet recorded
     e1 = models.BooleanField(_("E1 another active malignancy"), null=True, blank=True)
     e2 = models.BooleanField(_("E2 infection needing systemic treatment"), null=True, blank=True)
@@ -258,6 +288,8 @@ class Screening(models.Model):
             labs=self.labs.to_facts() if self.labs_id else None,
             lvef_percent=self.lvef_percent,
             consent_date=self.consent_date,
+            consent_document=self.consent_version.to_facts() if self.consent_version_id else None,
+            consent_version_required=True,
             exclusions={f.upper(): getattr(self, f) for f in self.EXCLUSION_FIELDS},
         )
 
@@ -309,3 +341,28 @@ class Lesion(models.Model):
             )
         return rules.Lesion(organ=self.organ, diameter_mm=self.diameter_mm, mdt_feasible=self.mdt_feasible,
                             symptomatic=self.symptomatic, bone=bone)
+
+
+class Reconsent(models.Model):
+    """A patient's consent on a newer version of the consent document after she entered the trial (issue 17).
+
+    Her first consent is on her screening (consent date and version); each re-consent is one row here,
+    written by screening.consents.record_reconsent. Her current version is the latest of these.
+    """
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="reconsents",
+                                verbose_name=_("patient"))
+    document = models.ForeignKey(ConsentDocument, on_delete=models.PROTECT, related_name="reconsents",
+                                 verbose_name=_("consent document version"))
+    date = models.DateField(_("re-consent date"))
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["patient", "date", "id"]
+        constraints = [models.UniqueConstraint(fields=["patient", "document"], name="one_reconsent_per_version")]
+        verbose_name = _("re-consent")
+        verbose_name_plural = _("re-consents")
+
+    def __str__(self):
+        return f"{self.patient} re-consent {self.document} {self.date}"

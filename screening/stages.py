@@ -51,6 +51,7 @@ class Step(enum.StrEnum):
     REGISTER_SECONDARY = "register_secondary"  # and randomize at once (one transaction)
     RANDOMIZE = "randomize"  # only from inside REGISTER_SECONDARY's transaction
     TAKE_OFF_STUDY = "take_off_study"  # before randomization (after it: withdrawal, in followup)
+    RECORD_RECONSENT = "record_reconsent"  # consent on a newer consent document version (issue 17)
 
     @property
     def label(self) -> str:
@@ -64,6 +65,7 @@ STEP_LABELS: dict[Step, str] = {
     Step.REGISTER_SECONDARY: _("secondary registration"),
     Step.RANDOMIZE: _("randomization"),
     Step.TAKE_OFF_STUDY: _("off study"),
+    Step.RECORD_RECONSENT: _("re-consent"),
 }
 
 
@@ -96,6 +98,11 @@ NOT_READY = Refusal("not_ready", _("Patient %(number)s is not ready to randomize
 OFF_STUDY_STAGE = Refusal("stage", _(
     "%(patient)s cannot be taken off study at the stage \"%(stage)s\": off study is recorded after primary "
     "registration and before randomization."))
+# Re-consent is asked of patients in the trial after primary registration (issue 17, docs/sites-and-consent.md);
+# before it, the screening's consent is corrected on the screening itself.
+RECONSENT_STAGE = Refusal("reconsent_stage", _(
+    "%(patient)s is at the stage \"%(stage)s\": %(step)s is recorded for patients primary registered or "
+    "randomized."))
 
 S = Stage
 ALLOWED = None  # the table's "yes"
@@ -120,6 +127,9 @@ TABLE: dict[Step, dict[Stage, Refusal | None]] = {
     Step.TAKE_OFF_STUDY:     {S.SCREENING: OFF_STUDY_STAGE, S.SCREEN_FAILED: OFF_STUDY_STAGE,
                               S.ELIGIBLE: OFF_STUDY_STAGE, S.REGISTERED: ALLOWED,
                               S.RANDOMIZED: OFF_STUDY_STAGE, S.OFF_STUDY: OFF_STUDY_STAGE},
+    Step.RECORD_RECONSENT:   {S.SCREENING: RECONSENT_STAGE, S.SCREEN_FAILED: RECONSENT_STAGE,
+                              S.ELIGIBLE: RECONSENT_STAGE, S.REGISTERED: ALLOWED, S.RANDOMIZED: ALLOWED,
+                              S.OFF_STUDY: OFF_STUDY},
 }
 # fmt: on
 del S

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import consent_views, views
 
 app_name = "screening"
 urlpatterns = [
@@ -12,6 +12,9 @@ urlpatterns = [
     path("patients/<int:pk>/rescreen/", views.rescreen, name="rescreen"),
     path("screenings/<int:pk>/", views.checklist, name="checklist"),
     path("screenings/<int:pk>/edit/", views.screening_edit, name="screening_edit"),
+    path("patients/<int:pk>/reconsent/", consent_views.reconsent, name="reconsent"),
+    path("consent-documents/", consent_views.documents, name="consent_documents"),
+    path("consent-documents/add/", consent_views.document_add, name="consent_document_add"),
     path("log/", views.screening_log, name="log"),
     path("log.csv", views.screening_log_csv, name="log_csv"),
 ]

@@ -214,8 +214,12 @@ def patient_detail(request, pk):
     screenings = list(patient.screenings.select_related("labs").prefetch_related("lesions").order_by("number"))
     latest = screenings[-1] if screenings else None
     can_edit = access.can(request.user, Action.EDIT, patient.site) and _is_open(patient)
+    # The allocated arm by the reverse relation's name (screening does not import randomization): one
+    # query, only for a randomized patient (issue 15: the arm must not disappear after randomization).
+    arm = (Patient.objects.filter(pk=patient.pk).values_list("allocation__arm", flat=True).first()
+           if patient.stage == Patient.Stage.RANDOMIZED else None)
     return render(request, "screening/patient_detail.html", {
-        "patient": patient, "screenings": screenings, "latest": latest, "can_edit": can_edit,
+        "patient": patient, "screenings": screenings, "latest": latest, "can_edit": can_edit, "arm": arm,
         "can_rescreen": can_edit and latest is not None and latest.outcome != Screening.Outcome.DRAFT,
         "rescreen_form": RescreenForm(),
         "can_correct_identity": services.may_correct_identity(request.user, patient),

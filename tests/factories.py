@@ -100,7 +100,15 @@ def totp_token(device) -> str:
 
 from decimal import Decimal  # noqa: E402
 
-from screening.models import LabPanel, Lesion, Patient, Screening  # noqa: E402
+from screening.models import ConsentDocument, LabPanel, Lesion, Patient, Screening  # noqa: E402
+
+INITIAL_CONSENT_EFFECTIVE = dt.date(2000, 1, 1)
+
+
+def initial_consent_version() -> ConsentDocument:
+    """The tests' consent document version (P18, issue 17): in force from 2000 unless a test supersedes it."""
+    return ConsentDocument.objects.get_or_create(version="1.0",
+                                                 defaults={"effective_date": INITIAL_CONSENT_EFFECTIVE})[0]
 
 
 class PatientFactory(factory.django.DjangoModelFactory):
@@ -166,6 +174,7 @@ class ScreeningFactory(factory.django.DjangoModelFactory):
     labs = factory.SubFactory(LabPanelFactory, patient=factory.SelfAttribute("..patient"))
     lvef_percent = Decimal("64")
     consent_date = dt.date(2026, 2, 20)
+    consent_version = factory.LazyFunction(initial_consent_version)
     e1 = e2 = e3 = e4 = e5 = e6 = e7 = e8 = e9 = e10 = e11 = e12 = e13 = False
 
     @factory.post_generation

@@ -116,6 +116,12 @@ from .common import (  # noqa: F401
     initial_treatment_end,
     is_recurrent,
 )
+from .consent import (  # noqa: F401
+    ConsentDocument,
+    in_force,
+    reconsent_due,
+    version_in_force,
+)
 from .labs import (  # noqa: F401
     _LAB_LIMITS,
     T_CREAT_MET,

@@ -87,7 +87,9 @@ CRITERIA: dict[str, CriterionInfo] = dict(
             ),
         ),
         _info("P17", _("Left ventricular ejection fraction over 50 percent"), _("Exactly 50 fails.")),
-        _info("P18", _("Written informed consent dated on or before registration")),
+        _info("P18", _("Written informed consent dated on or before registration"),
+              _("On a consent document version in force on the consent date (from its effective date, "
+                "before its superseded date).")),
         _info("E1", _("Another active malignancy")),
         _info("E2", _("Infection needing systemic treatment")),
         _info("E3", _("Fever of 38 C or higher")),

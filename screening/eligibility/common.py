@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from .consent import ConsentDocument
+
 
 def _(message: str) -> str:
     """No-op marker for xgettext: the web layer translates templates when it renders them."""
@@ -201,6 +203,11 @@ class PrimaryFacts:
     labs: Labs | None = None
     lvef_percent: Decimal | None = None
     consent_date: dt.date | None = None
+    # P18 (issue 17): the consent document version the patient signed (screening.eligibility.consent).
+    # Case files (CASES.md) carry no version: `consent_version_required` False judges the date alone.
+    # The web application always requires it, so an unrecorded version is P18 missing there.
+    consent_document: ConsentDocument | None = None
+    consent_version_required: bool = False
     exclusions: Mapping[str, bool | None] | None = None  # "E1".."E13"; an absent key is absent
 
 

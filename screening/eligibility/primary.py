@@ -53,6 +53,7 @@ from .common import (
     derive_subtype,
     is_recurrent,
 )
+from .consent import in_force
 from .labs import check_labs
 
 # --------------------------------------------------------------------------------------------------
@@ -498,19 +499,34 @@ def _p17(f: PrimaryFacts) -> CriterionResult:
 
 
 def _p18(f: PrimaryFacts) -> CriterionResult:
-    # P18: written consent dated on or before registration.
+    # P18: written consent dated on or before registration, on a consent document version in force on
+    # the consent date (issue 17; consent.in_force: effective date <= consent date < superseded date).
     if f.consent_date is None:
         return _result("P18", MISSING, T_NOT_RECORDED, {"fact": Label(_("consent date"))})
     if f.registration_date is None:
         return _result("P18", MISSING, T_REGISTRATION_NOT_RECORDED)
     params = {"date": f.consent_date, "registration": f.registration_date}
-    if f.consent_date <= f.registration_date:
+    if f.consent_date > f.registration_date:
+        return _result(
+            "P18", NOT_MET, _("consent dated %(date)s, after registration on %(registration)s"), params
+        )
+    if not f.consent_version_required:
         return _result(
             "P18", MET, _("consent dated %(date)s, on or before registration on %(registration)s"), params
         )
-    return _result(
-        "P18", NOT_MET, _("consent dated %(date)s, after registration on %(registration)s"), params
-    )
+    document = f.consent_document
+    if document is None:
+        return _result("P18", MISSING, T_NOT_RECORDED, {"fact": Label(_("consent document version"))})
+    params = {**params, "version": document.version, "effective": document.effective_date,
+              "superseded": document.superseded_date}
+    if f.consent_date < document.effective_date:
+        return _result("P18", NOT_MET, _("consent dated %(date)s on version %(version)s, which took effect only "
+                                         "on %(effective)s"), params)
+    if not in_force(document, f.consent_date):
+        return _result("P18", NOT_MET, _("consent dated %(date)s on version %(version)s, superseded on "
+                                         "%(superseded)s"), params)
+    return _result("P18", MET, _("consent dated %(date)s on version %(version)s (in force that day), on or "
+                                 "before registration on %(registration)s"), params)
 
 
 def _exclusion(cid: str, exclusions: Mapping[str, bool | None] | None) -> CriterionResult:

@@ -112,10 +112,24 @@ def pages_by_user():
         site.append((f"/registration/patients/{on_therapy.patient.pk}/secondary/", "secondary-registration"))
     if allocation:
         site.append((f"/randomization/patient/{allocation.patient.pk}/", "randomization-result"))
+        site.append((f"/registration/patients/{allocation.patient.pk}/randomization-certificate/",
+                     "randomization-certificate"))
     dm = [("/", "dm-home"), ("/screening/patients/", "dm-patients"), ("/reports/", "reports-consort"),
           ("/reports/not-randomized/", "not-randomized"), ("/exports/", "exports"),
           ("/exports/analysis/dictionary/", "data-dictionary"), ("/accounts/locked/", "locked-accounts"),
           ("/randomization/balance/", "balance"), (f"/audit/patients/{randomized.pk}/", "dm-audit-trail")]
+    # Sites and consent (issue 17, docs/sites-and-consent.md): the pending demo site and the patient who
+    # awaits re-consent.
+    from oligami_site.models import Site
+
+    dm += [("/sites/", "sites"), ("/screening/consent-documents/", "dm-consent-documents")]
+    kyoto = Site.objects.filter(code="KYOTO").first()
+    if kyoto:
+        dm.append((f"/sites/{kyoto.pk}/", "site-pending"))
+    awaiting = Patient.objects.filter(site__code="OKAYAMA", initials="FC").first()
+    if awaiting:
+        dm.append((f"/screening/patients/{awaiting.pk}/reconsent/", "reconsent"))
+    site.append(("/screening/consent-documents/", "consent-documents"))
     stat = [("/", "stat-home"), ("/randomization/balance/", "stat-balance")]
     monitor = [("/", "monitor-home"), ("/screening/patients/", "monitor-patients")]
     visitor = [("/accounts/login/", "login"), ("/no-such-page/", "visitor-404")]

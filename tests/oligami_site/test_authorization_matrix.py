@@ -64,10 +64,14 @@ GET = {
     "screening:checklist":               (L, 200, 200, 200, 404, 200, 404, 404),
     "screening:screening_edit":          (L, R, R, 403, 404, 403, 404, 404),
     "screening:log":                     (L, 200, 200, 200, 200, 200, 403, 403),
+    "screening:reconsent":               (L, 200, 200, 200, 404, 200, 404, 404),
+    "screening:consent_documents":       (L, 200, 200, 200, 200, 200, 403, 403),
+    "screening:consent_document_add":    (L, 405, 405, 405, 405, 405, 405, 405),
     "screening:log_csv":                 (L, 200, 200, 200, 200, 200, 403, 403),
     "registration:patient":              (L, 200, 200, 200, 404, 200, 404, 404),
     "registration:primary":              (L, 200, 200, 403, 404, 403, 404, 404),
     "registration:certificate":          (L, 200, 200, 200, 404, 200, 404, 404),
+    "registration:randomization_certificate": (L, 200, 200, 200, 404, 200, 404, 404),
     "registration:evaluation":           (L, 200, 200, 403, 404, 403, 404, 404),
     "registration:secondary":            (L, 200, 200, 403, 404, 403, 404, 404),
     "registration:off_study":            (L, 200, 200, 403, 404, 403, 404, 404),
@@ -138,6 +142,8 @@ POST = {
     "screening:patient_correct":         (L, 200, 200, 403, 404, 200, 404, 404),  # no reason: the form again
     "screening:rescreen":                (L, R, R, 403, 404, 403, 404, 404),
     "screening:screening_edit":          (L, R, R, 403, 404, 403, 404, 404),
+    "screening:reconsent":               (L, 200, 200, 403, 404, 403, 404, 404),  # no version: the form again
+    "screening:consent_document_add":    (L, 403, 403, 403, 403, 200, 403, 403),  # data managers only
     "registration:primary":              (L, 200, 200, 403, 404, 403, 404, 404),
     "registration:evaluation":           (L, 200, 200, 403, 404, 403, 404, 404),
     "registration:secondary":            (L, 200, 200, 403, 404, 403, 404, 404),

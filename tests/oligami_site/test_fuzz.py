@@ -102,6 +102,12 @@ def scene(site_a, site_b, coordinator_a, investigator_a, data_manager, coordinat
     assert Allocation.objects.filter(patient=randomized).exists()
     fresh = PatientFactory(site=site_a)
     make_eligible_screening(site=site_b)  # another site's patient in every list, never shown
+    # A newer consent document version in force: the registered and randomized patients must re-consent, so
+    # the re-consent page shows its form (issue 17). After every consent date: no P18 verdict changes.
+    from screening import consents
+
+    consents.add_version(version="2.0", effective_date=JUDGED_ON + dt.timedelta(days=90), user=data_manager,
+                         reason="Revised")
     return {
         "users": {"coordinator": coordinator_a, "investigator": investigator_a, "data_manager": data_manager},
         "fresh": fresh, "eligible": eligible.patient, "screening": eligible, "registered": registered,
@@ -172,11 +178,16 @@ def clients(scene):
     return {role: fuzz_client(OligamiClient(), scene["users"][role]) for role in ROLES}
 
 
+# Views that only take a POST: their form is drawn on another page.
+FORM_PAGES = {"screening:consent_document_add": "screening:consent_documents"}
+
+
 def test_hostile_form_posts_never_give_a_500(clients, scene):
     targets = []
     for name, route in POSTED:
         url = url_for(name, route, scene)
-        names = COMMON_FIELDS.union(*(field_names(clients[role].get(url).content.decode(errors="replace"))
+        page = reverse(FORM_PAGES[name]) if name in FORM_PAGES else url
+        names = COMMON_FIELDS.union(*(field_names(clients[role].get(page).content.decode(errors="replace"))
                                       for role in ROLES))
         targets.append((name, url, names))
     sent = []

@@ -37,7 +37,9 @@ CORE_WIRING = {"oligami_site.settings", "oligami_site.urls", "oligami_site.celer
 # are checked from the day they appear.
 PURE = (
     "screening.eligibility",
+    "screening.stages",
     "registration.windows",
+    "registration.next_step",
     "registration.stages",
     "randomization.allocation",
     "followup.endpoints",

@@ -9,7 +9,7 @@ from decimal import Decimal
 from django.utils import timezone
 
 from registration import services
-from registration.models import PrimaryRegistration, ResponseEvaluation, Signature, TherapyPlan
+from registration.models import PrimaryRegistration, ResponseEvaluation, SecondaryRegistration, Signature, TherapyPlan
 from screening import eligibility as rules
 from screening import verdicts
 from screening.models import LabPanel, Patient, Screening
@@ -107,4 +107,50 @@ def bulk_patients(site, n: int, *, plan: TherapyPlan, user, today: dt.date, star
         for r, panel in zip(regs, [pn for p, pn in zip(patients, panels, strict=True)
                                    if p.stage == Patient.Stage.REGISTERED], strict=True)
         if r.registration_date + dt.timedelta(days=85) <= today])
+    return patients
+
+
+def bulk_randomized(site, n: int, *, plan: TherapyPlan, user, today: dt.date, start: int = 1) -> list[Patient]:
+    """n randomized patients (primary and secondary registration, evaluation, allocation, arms alternating),
+    built with bulk_create for the query-bound tests (test set-up only: the allocations' hashes are not a
+    chain; the app only ever randomizes through randomization.services.randomize)."""
+    from randomization.models import Allocation, RandomizationConfig
+
+    config = RandomizationConfig.objects.get(active=True)
+    patients = Patient.objects.bulk_create([
+        Patient(site=site, screening_number=f"{site.code}-R{start + i:05d}", sequence=10_000 + start + i,
+                sex="female", birth_date=dt.date(1970, 1, 1), stage=Patient.Stage.RANDOMIZED) for i in range(n)])
+    panels = LabPanel.objects.bulk_create([LabPanel(patient=p, date=today - dt.timedelta(days=3), **NORMAL_LABS)
+                                           for p in patients])
+    screenings = Screening.objects.bulk_create([
+        Screening(patient=p, number=1, screening_date=today - dt.timedelta(days=100), outcome="eligible", labs=panel)
+        for p, panel in zip(patients, panels, strict=True)])
+    signatures = Signature.objects.bulk_create([
+        Signature(user=user, printed_name="Test", signed_at=timezone.now(), meaning="m", kind=kind,
+                  subject=p.screening_number) for p in patients for kind in ("primary_registration",
+                                                                              "secondary_registration")])
+    base = PrimaryRegistration.objects.count()
+    regs = PrimaryRegistration.objects.bulk_create([
+        PrimaryRegistration(patient=p, screening=s, sequence=base + k + 1, number=f"OLG-{base + k + 1:05d}",
+                            registration_date=today - dt.timedelta(days=95), verdict={}, engine_version="test",
+                            subtype="luminal", plan=plan, signature=signatures[2 * k])
+        for k, (p, s) in enumerate(zip(patients, screenings, strict=True))])
+    evaluations = ResponseEvaluation.objects.bulk_create([
+        ResponseEvaluation(patient=r.patient, date=today - dt.timedelta(days=8), overall_response="SD",
+                           progression=False, new_distant_metastasis=False, remaining_lesions=1, courses_given=3,
+                           mdt_since_primary=False, ecog=0, labs=panel)
+        for r, panel in zip(regs, panels, strict=True)])
+    SecondaryRegistration.objects.bulk_create([
+        SecondaryRegistration(patient=r.patient, primary=r, registration_date=today - dt.timedelta(days=k % 40),
+                              evaluation=e, verdict={}, engine_version="test", signature=signatures[2 * k + 1])
+        for k, (r, e) in enumerate(zip(regs, evaluations, strict=True))])
+    sequence = Allocation.objects.count()
+    now = timezone.now()
+    Allocation.objects.bulk_create([
+        Allocation(config=config, sequence=sequence + k + 1, patient=p, arm="AB"[k % 2], method=config.method,
+                   algorithm_version="test", factors={"site": site.code, "subtype": "luminal", "lesions": "1"},
+                   counts_before={}, preferred="A", p=0.8, u=0.123456789, allocated_at=now - dt.timedelta(hours=k),
+                   user=user, signed_name="Test", signed_at=now, signature_meaning="m", prev_hash="0" * 64,
+                   hash=f"{site.pk:08d}{start + k:056d}")
+        for k, p in enumerate(patients)])
     return patients

@@ -59,7 +59,9 @@ def test_readers_read_and_never_write(client, registered_a, monitor_a, data_mana
         assert client.post(url(name, registered_a), {"password": PASSWORD, "reason": "x"}).status_code == 403, name
     assert _state() == before
     html = client.get(url("patient", registered_a)).content.decode()
-    assert "Secondary registration</a>" not in html and "Record off study" not in html
+    for name in WRITE_PAGES:  # the next step is named for readers (issue 15), never linked
+        assert f'href="{url(name, registered_a)}"' not in html and f'href="{url(name, registered_a)}?' not in html, name
+    assert 'id="next-step"' not in html
 
 
 def test_primary_registration_page_signs_and_shows_the_certificate(client, plans, coordinator_a, site_a):
@@ -183,7 +185,9 @@ def test_worklist_and_patient_page_queries_are_bounded(client, plans, coordinato
     patients = bulk_patients(site_a, n, plan=plans["luminal"], user=coordinator_a, today=today)
     bulk_patients(site_b, 5, plan=plans["luminal"], user=coordinator_a, today=today, start=1)
     client.force_login(coordinator_a)
-    with django_assert_max_num_queries(12):
+    # 14: 12, one for the recently randomized with their arm (issue 15), and the re-consent list's one (the
+    # consent document versions; docs/sites-and-consent.md)
+    with django_assert_max_num_queries(14):
         response = client.get("/")
     # one row each, site A, a page at a time (the worklist paginates: docs/performance.md)
     assert response.content.decode().count('class="btn btn-sm btn-outline-primary"') == min(n, WORKLIST_PAGE_SIZE)
@@ -193,7 +197,7 @@ def test_worklist_and_patient_page_queries_are_bounded(client, plans, coordinato
         client.get(url("patient", registered))
     page = _count_queries(client, url("patient", registered))
     print(f"\nqueries with {n} patients: worklist {worklist}, patient page {page}")
-    assert worklist <= 12 and page <= 12
+    assert worklist <= 14 and page <= 12
 
 
 def test_worklist_for_a_monitor_links_to_the_patient_page(client, registered_a, site_a):

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from screening import eligibility as rules
 from screening import services
+from tests.factories import initial_consent_version
 
 CASES = Path(__file__).resolve().parent / "cases"
 JUDGED_ON = dt.date(2026, 3, 2)  # registration_date of the primary worked cases
@@ -54,6 +55,8 @@ def inputs_from_case(case: dict) -> tuple[dict, list[dict], dict | None, dt.date
         "other_cancer_therapy_within_5_years": case.get("other_cancer_therapy_within_5_years"),
         "lvef_percent": _dec(case.get("lvef_percent")),
         "consent_date": _date(case.get("consent_date")),
+        # P18 (issue 17): the case files carry no version; the application needs one in force.
+        "consent_version": initial_consent_version() if case.get("consent_date") else None,
         **{f"e{i}": (case.get("exclusions") or {}).get(f"E{i}") for i in range(1, 14)},
     }
     lesions = []
@@ -88,6 +91,8 @@ def post_value(value) -> str:
         return "True" if value else "False"
     if isinstance(value, dt.date):
         return value.isoformat()
+    if hasattr(value, "pk"):
+        return str(value.pk)
     return str(value)
 
 

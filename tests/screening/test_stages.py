@@ -26,6 +26,7 @@ EXPECTED_ALLOWED = {
     Step.REGISTER_SECONDARY: {Stage.REGISTERED},
     Step.RANDOMIZE: {Stage.REGISTERED},
     Step.TAKE_OFF_STUDY: {Stage.REGISTERED},
+    Step.RECORD_RECONSENT: {Stage.REGISTERED, Stage.RANDOMIZED},
 }
 
 
@@ -51,8 +52,9 @@ def test_refusals_after_primary_registration_name_the_reason():
 def test_next_steps_follow_the_flow():
     assert stages.allowed_steps(Stage.ELIGIBLE) == (Step.EDIT_SCREENING, Step.REGISTER_PRIMARY)
     assert stages.allowed_steps(Stage.REGISTERED) == (
-        Step.RECORD_EVALUATION, Step.REGISTER_SECONDARY, Step.RANDOMIZE, Step.TAKE_OFF_STUDY)
-    assert stages.allowed_steps(Stage.RANDOMIZED) == ()
+        Step.RECORD_EVALUATION, Step.REGISTER_SECONDARY, Step.RANDOMIZE, Step.TAKE_OFF_STUDY,
+        Step.RECORD_RECONSENT)
+    assert stages.allowed_steps(Stage.RANDOMIZED) == (Step.RECORD_RECONSENT,)
     assert stages.allowed_steps(Stage.OFF_STUDY) == ()
 
 
