@@ -23,7 +23,14 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from . import auditing, duties
 from .access import TrialRole
-from .audited_admin import REASON_FIELD, AuditedAdmin, BoundedChangelistMixin, ReadOnlyMixin, SiteListFilter
+from .audited_admin import (
+    REASON_FIELD,
+    AuditedAdmin,
+    BoundedChangelistMixin,
+    ReadOnlyMixin,
+    SafeAutocompleteMixin,
+    SiteListFilter,
+)
 from .models import AccessEvent, Membership, Site, User
 
 admin.site.site_header = _("OLIGAMI data centre")
@@ -94,7 +101,7 @@ class MembershipInlineFormSet(BaseInlineFormSet):
                 raise _refusal(refused) from None
 
 
-class MembershipInline(TrialAdministratorOnly, admin.TabularInline):
+class MembershipInline(SafeAutocompleteMixin, TrialAdministratorOnly, admin.TabularInline):
     model = Membership
     formset = MembershipInlineFormSet
     extra = 0

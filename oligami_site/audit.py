@@ -11,7 +11,8 @@ from django.dispatch import receiver
 from .models import AccessEvent
 
 
-def _address(request):
+def address_of(request):
+    """The client's address as every access record and the per-address throttle see it."""
     return (request.META.get("REMOTE_ADDR") or None) if request is not None else None
 
 
@@ -23,7 +24,7 @@ def record(kind, *, request=None, user=None, username=""):
     return AccessEvent.objects.create(
         kind=kind, user=user if (user is not None and user.pk) else None,
         username=(username or getattr(user, "username", "") or "")[:150],
-        address=_address(request), user_agent=_agent(request),
+        address=address_of(request), user_agent=_agent(request),
     )
 
 

@@ -13,7 +13,8 @@
 from django import forms
 from django.contrib import admin
 from django.contrib.admin.utils import flatten_fieldsets, unquote
-from django.core.exceptions import PermissionDenied
+from django.contrib.admin.widgets import AutocompleteSelect
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
@@ -70,6 +71,40 @@ class SiteListFilter(admin.RelatedFieldListFilter):
         return [(site.pk, str(site)) for site in sites]
 
 
+class SafeAutocompleteSelect(AutocompleteSelect):
+    """Django's autocomplete widget, minus its 500 on a posted value that is no valid key.
+
+    To redisplay an invalid form, AutocompleteSelect looks the posted value up in the database as it is:
+    a `user` or `site` of "abc" or "1.5" raised a ValueError while rendering, a 30-digit one an
+    OverflowError on SQLite (a 500; issue 13, 24 cases in the outside attack). Values the key field
+    cannot convert are left out of that lookup; the form still shows its own "Select a valid choice"
+    error beside the field.
+    """
+
+    def optgroups(self, name, value, attr=None):
+        field = self.field.remote_field.model._meta.get_field(
+            getattr(self.field.remote_field, "field_name", None) or self.field.remote_field.model._meta.pk.name)
+        valid = []
+        for item in value:
+            try:
+                key = field.to_python(item)
+            except (ValidationError, TypeError, ValueError):
+                continue
+            if isinstance(key, int) and not -(2**63) <= key < 2**63:
+                continue  # no key is that large, and SQLite cannot even be asked (OverflowError)
+            valid.append(item)
+        return super().optgroups(name, valid, attr)
+
+
+class SafeAutocompleteMixin:
+    """Every autocomplete field of this admin (or inline) with SafeAutocompleteSelect."""
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if "widget" not in kwargs and db_field.name in self.get_autocomplete_fields(request):
+            kwargs["widget"] = SafeAutocompleteSelect(db_field, self.admin_site, using=kwargs.get("using"))
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
 class BoundedChangelistMixin:
     """Changelists whose work is bounded by the rows shown, not by the size of the trial (issue 21).
 
@@ -92,7 +127,7 @@ class BoundedChangelistMixin:
         return queryset
 
 
-class AuditedAdmin(BoundedChangelistMixin, SimpleHistoryAdmin):
+class AuditedAdmin(SafeAutocompleteMixin, BoundedChangelistMixin, SimpleHistoryAdmin):
     """Base of every audited model's admin (see the module docstring)."""
 
     site_field: str | None = None  # path from the model to its Site; None: not site data

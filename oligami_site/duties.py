@@ -32,8 +32,11 @@ from .models import Membership, User
 
 # The site roles that sign registrations, randomizations and safety reports (from access: one table).
 SIGNING_ROLES = frozenset(role for role, actions in SITE_ROLE_ACTIONS.items() if Action.SIGN in actions)
-TRIAL_ADMINISTRATOR = "Trial administrator"  # the superuser flag, named like the groups in messages
+TRIAL_ADMINISTRATOR = "Trial administrator"  # the superuser flag, named like the groups
 CHECK_ID = "oligami.E013"
+# The trial-wide roles as the reader of a refusal reads them.
+ROLE_LABELS = {TrialRole.DATA_MANAGER: _("Data manager"), TrialRole.STATISTICIAN: _("Statistician"),
+               TRIAL_ADMINISTRATOR: _("Trial administrator")}
 
 
 class RoleGrantRefused(DomainError):
@@ -44,7 +47,9 @@ def _conflict_message(user, trial_roles: Iterable[str], sites: Iterable[str]):
     return _("%(user)s cannot hold a trial-wide role and a site role that signs at the same time "
              "(%(roles)s; signing at %(sites)s). End the site membership first, or give the trial-wide role "
              "to another account.") % {
-        "user": user.get_username(), "roles": ", ".join(sorted(trial_roles)), "sites": ", ".join(sorted(sites))}
+        "user": user.get_username(),
+        "roles": ", ".join(str(ROLE_LABELS.get(role, role)) for role in sorted(trial_roles)),
+        "sites": ", ".join(sorted(sites))}
 
 
 def trial_roles(*, group_names: Iterable[str], is_superuser: bool) -> set[str]:

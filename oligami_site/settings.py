@@ -7,6 +7,7 @@ Two modes:
   PostgreSQL from DATABASE_URL and Redis from CELERY_BROKER_URL.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -69,20 +70,28 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Response headers only, listed early so that answers given by the middleware below (the 400 of a
+    # NUL, the two-factor redirects) carry them too.
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
+    # A NUL anywhere in the request: 400 before any view or query (PostgreSQL cannot store one; issue 13).
+    "oligami_site.middleware.RejectNulMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Cache-Control: no-store on every answer to a signed-in user (shared ward computers; issue 13).
+    "oligami_site.middleware.NoStoreMiddleware",
     # A signed-in user's profile language wins over the cookie / Accept-Language LocaleMiddleware chose.
     "oligami_site.language.UserLanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # Logins from an address with many recent failures wait (oligami_site.lockout; issue 13).
+    "oligami_site.lockout.AddressThrottleMiddleware",
     # Second factor: OTPMiddleware marks request.user as verified or not; TwoFactorMiddleware sends the
     # users who need it (trial-wide roles, admin staff, site users who enrolled) to enrol or verify.
     "django_otp.middleware.OTPMiddleware",
     "oligami_site.two_factor.TwoFactorMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "csp.middleware.CSPMiddleware",
     # Records the request user on every historical row (audit trail).
     "simple_history.middleware.HistoryRequestMiddleware",
     # Last (django-axes): turns a lockout during the request into the locked-out page.
@@ -292,13 +301,24 @@ SESSION_COOKIE_AGE = 30 * 60
 SESSION_SAVE_EVERY_REQUEST = True
 
 # Brute force (django-axes; docs/security.md). Locked by USERNAME only: hospital staff share one NAT
-# address, so an address is never locked. 5 failures (logins, wrong signature passwords, wrong one-time
-# codes) lock the username until a data manager unlocks it (accounts/locked/, audited as an AccessEvent);
-# a complete login (password and, where needed, second factor) resets the count (oligami_site.lockout).
+# address, so an address is never locked (it is slowed down instead, below). 5 failures (logins, wrong
+# signature passwords, wrong one-time codes) lock the username until a data manager unlocks it
+# (accounts/locked/, audited as an AccessEvent) or 30 minutes after the last failure; a complete login
+# (password and, where needed, second factor) resets the count (oligami_site.lockout).
 AXES_ENABLED = True
 AXES_LOCKOUT_PARAMETERS = ["username"]
 AXES_FAILURE_LIMIT = 5
-AXES_COOLOFF_TIME = None  # no automatic unlock
+AXES_COOLOFF_TIME = timedelta(minutes=30)  # a locked account unlocks itself (issue 13)
+# A refused try while locked does not restart the 30 minutes (axes' default does): "30 minutes after the
+# last counted failure", as the locked-out page says.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+# Per address, across usernames (oligami_site.lockout.AddressThrottleMiddleware): after 10 failed logins
+# from one address within an hour, each further login from it waits 15 s, 30 s, 1 min... at most
+# 15 minutes after the address's last failure. A ward behind one NAT address is slowed, never locked.
+OLIGAMI_ADDRESS_WINDOW = timedelta(hours=1)
+OLIGAMI_ADDRESS_FREE_FAILURES = 10
+OLIGAMI_ADDRESS_FIRST_DELAY = timedelta(seconds=15)
+OLIGAMI_ADDRESS_MAX_DELAY = timedelta(minutes=15)
 AXES_RESET_ON_SUCCESS = False  # reset by oligami_site.lockout after the second factor, not after the password
 AXES_LOCKOUT_CALLABLE = "oligami_site.lockout.lockout_response"
 AXES_USERNAME_CALLABLE = "oligami_site.lockout.axes_username"  # cut to User.username's length (PostgreSQL)
@@ -308,8 +328,9 @@ AXES_VERBOSE = False  # no start-up banner in every manage.py command
 AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "token", "otp_token"]
 # axes.W006 asks for the address among the lockout parameters. Deliberately not: the count is per username
 # over every address and browser (so rotating them gains nothing against one account), and an address
-# lock would shut a whole hospital behind its NAT out. Spraying many usernames is met by the password
-# rules (12+ characters, no common passwords) and the second factor of the trial-wide roles.
+# lock would shut a whole hospital behind its NAT out. Spraying many usernames from one address is met by
+# the per-address delay above, the password rules (12+ characters, no common passwords) and the second
+# factor of the trial-wide roles.
 SILENCED_SYSTEM_CHECKS = ["axes.W006"]
 
 # Two-factor authentication (django-otp, TOTP): required for data managers, statisticians and admin staff,

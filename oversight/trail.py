@@ -59,7 +59,7 @@ RETIRED_CHOICES = {"ready_to_randomize": _("Ready to randomize")}
 KIND_LABELS = {"+": pgettext_lazy("history action", "created"), "~": pgettext_lazy("history action", "changed"),
                "-": pgettext_lazy("history action", "deleted")}
 # Fields not shown as changes: the key, and the patient key of records that are the patient's own.
-HIDDEN = {"id", "patient"}
+HIDDEN = {"id", "patient", "version"}  # version: the screening's save counter (issue 13), not a recorded fact
 JSON_SUMMARY_KEYS = ("eligible", "subtype", "failed", "excluded_by", "missing")
 # The summary's keys as the reader reads them (a verdict snapshot's keys are the engine's, in English).
 JSON_SUMMARY_LABELS = {"eligible": _("eligible"), "subtype": _("subtype"), "failed": _("criteria not met"),

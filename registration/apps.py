@@ -7,10 +7,17 @@ class RegistrationConfig(AppConfig):
     verbose_name = _("Registration")
 
     def ready(self):
-        from oligami_site import sites
+        from django.db.models.signals import post_delete, post_save, pre_save
 
-        from . import selectors
+        from oligami_site import sites
+        from oligami_site.models import Membership
+
+        from . import selectors, signals
 
         # Closing a site asks how many of its patients still await secondary registration (the core
         # cannot import this app; it asks through this registration).
         sites.register_awaiting_secondary(selectors.awaiting_secondary_count)
+        # An ended membership revokes the user's calendar feed (issue 13; registration/signals.py).
+        pre_save.connect(signals.membership_before_save, sender=Membership, dispatch_uid="calendar_membership_before")
+        post_save.connect(signals.membership_saved, sender=Membership, dispatch_uid="calendar_membership_saved")
+        post_delete.connect(signals.membership_deleted, sender=Membership, dispatch_uid="calendar_membership_deleted")

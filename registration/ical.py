@@ -1,7 +1,9 @@
 """Deadlines as an iCalendar feed: a per-user secret URL that calendar programs subscribe to.
 
 The token in the URL is the credential (calendar programs cannot log in): 32 random bytes
-(secrets.token_urlsafe), revocable, one in force per user. The feed lists the upcoming deadlines of the
+(secrets.token_urlsafe), stored only as its SHA-256 (a high-entropy secret needs no slow hash: it cannot be
+guessed from its hash) and shown once, revocable, one in force per user, revoked when one of the user's
+memberships ends. The feed lists the upcoming deadlines of the
 patients at the user's sites (oligami_site.access decides which), as all-day events that name patients
 by screening or registration number only. Written by hand to RFC 5545 (CRLF line ends, TEXT escaping,
 lines folded at 75 octets), so the run time needs no extra package; the tests parse it with `icalendar`.
@@ -9,6 +11,7 @@ lines folded at 75 octets), so the run time needs no extra package; the tests pa
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -47,22 +50,49 @@ def revoke_tokens(*, user) -> int:
     return len(tokens)
 
 
+def token_hash(token: str) -> str:
+    """What is stored of a token: its SHA-256, in hex (64 characters)."""
+    return hashlib.sha256(str(token).encode("utf-8", errors="replace")).hexdigest()
+
+
 @transaction.atomic
 def issue_token(*, user) -> CalendarToken:
-    """A new feed URL for the user; the previous one stops working."""
+    """A new feed URL for the user; the previous one stops working.
+
+    The returned row carries the token itself as ``.token`` (not stored): the one moment it can be shown.
+    """
     revoke_tokens(user=user)
-    return CalendarToken.objects.create(user=user, token=secrets.token_urlsafe(TOKEN_BYTES))
+    token = secrets.token_urlsafe(TOKEN_BYTES)
+    row = CalendarToken.objects.create(user=user, token_hash=token_hash(token))
+    row.token = token
+    return row
 
 
 def user_for_token(token: str):
-    """The active user whose token in force this is, else None (unknown, revoked, inactive user)."""
+    """The active user whose token in force this is, else None (unknown, revoked, inactive user, or a user
+    with no site role left: the feed is site-scoped, and its sites are read again at every request)."""
     found = (CalendarToken.objects.select_related("user")
-             .filter(token=token, revoked_at__isnull=True, user__is_active=True).first())
-    return found.user if found else None
+             .filter(token_hash=token_hash(token), revoked_at__isnull=True, user__is_active=True).first())
+    if found is None or not access.has_any_site_role(found.user):
+        return None
+    return found.user
 
 
-def feed_url(token: CalendarToken) -> str:
-    return settings.SITE_URL.rstrip("/") + reverse("calendar_feed", kwargs={"token": token.token})
+def feed_url(token: str) -> str:
+    """The feed URL of a token (the token itself, known only when it is issued)."""
+    return settings.SITE_URL.rstrip("/") + reverse("calendar_feed", kwargs={"token": token})
+
+
+def revoke_for_ended_membership(*, user_id: int) -> int:
+    """A membership of the user ended (deactivated, deleted, moved to another site): revoke their feed.
+
+    The feed covers all of the user's sites in one URL, so it is revoked whole; the user makes a new one for
+    the sites they still have. (Sites are read again at every request too, so an ended membership's site
+    leaves the feed even before this runs, e.g. after a bulk update that sends no signal.)
+    """
+    User = CalendarToken._meta.get_field("user").related_model
+    user = User.objects.filter(pk=user_id).first()
+    return revoke_tokens(user=user) if user is not None else 0
 
 
 # --- events ---------------------------------------------------------------------------------------

@@ -388,12 +388,15 @@ class ReminderRun(models.Model):
 class CalendarToken(models.Model):
     """The secret of a user's iCalendar feed URL (/calendar/<token>.ics): the token is the credential.
 
-    Revoked, never deleted; a user has at most one token in force (issuing a new one revokes the old).
+    Stored hashed, like a password (issue 13): only the SHA-256 of the token is kept, so a copy of the
+    database or a backup opens no feed. The token itself (32 random bytes) is shown once, when it is made
+    (registration.ical.issue_token). Revoked, never deleted; a user has at most one token in force (issuing
+    a new one revokes the old), and ending one of the user's memberships revokes it (registration.signals).
     """
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="calendar_tokens",
                              verbose_name=_("user"))
-    token = models.CharField(_("token"), max_length=64, unique=True, editable=False)
+    token_hash = models.CharField(_("token (SHA-256)"), max_length=64, unique=True, editable=False)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
 

@@ -132,7 +132,10 @@ def _check_signature_password(user, password: str) -> None:
 
 def _count_signature_failure(*, user, kind: str, patient, request=None) -> None:
     """Count a wrong signature password like a failed login (after the refused transaction rolled back)."""
-    user_login_failed.send(sender=__name__, credentials={"username": user.get_username()}, request=request)
+    # "purpose": recorded as a failed *signature* access event (oligami_site.audit), not a failed login, so
+    # it stays out of the per-address login delay; axes counts it for the signer's lockout all the same.
+    user_login_failed.send(sender=__name__, credentials={"username": user.get_username(), "purpose": "signature"},
+                           request=request)
     ip = request.META.get("REMOTE_ADDR") if request is not None else None
     with transaction.atomic():
         failure = SignatureFailure(user=user, attempted_at=timezone.now(), kind=kind,

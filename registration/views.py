@@ -32,7 +32,7 @@ from screening.models import Patient
 from screening.stages import Step
 
 from . import ical, selectors, services, windows
-from .exceptions import NeedsConfirmation, NotEligible
+from .exceptions import AlreadyRegistered, NeedsConfirmation, NotEligible
 from .forms import LabPanelForm, OffStudyForm, ResponseEvaluationForm, SignatureForm, VoidEvaluationForm
 from .models import OffStudy, PrimaryRegistration, ResponseEvaluation, SecondaryRegistration
 from .next_step import NextStep, next_step
@@ -433,6 +433,10 @@ def evaluation_void(request, pk):
 # --- secondary registration -----------------------------------------------------------------------
 
 
+def _existing_allocation(patient):
+    return Allocation.objects.filter(patient=patient).only("pk", "signed_name", "allocated_at").first()
+
+
 @login_required
 def secondary(request, pk):
     patient = _patient(request, pk, Action.SIGN)
@@ -443,6 +447,19 @@ def secondary(request, pk):
         try:
             services.register_secondary(patient=patient, user=request.user, password=form.cleaned_data["password"],
                                         request=request)
+        except AlreadyRegistered as exc:
+            allocation = _existing_allocation(patient) if exc.code == "already_registered" else None
+            if allocation is None:
+                failures = _refusal(form, exc)
+            else:
+                # A double submit whose first request committed (and perhaps lost its worker before answering):
+                # the user's wish is done, so show its result rather than a refusal (issue 13).
+                messages.info(request, _(
+                    "%(patient)s was already secondary registered and randomized (%(time)s, signed by %(name)s): "
+                    "this is the result. Your repeated submission changed nothing.") % {
+                    "patient": patient.screening_number, "name": allocation.signed_name,
+                    "time": timezone.localtime(allocation.allocated_at).strftime("%Y-%m-%d %H:%M")})
+                return redirect("randomization:result", patient_id=patient.pk)
         except DomainError as exc:
             failures = _refusal(form, exc)
         else:
@@ -498,6 +515,9 @@ def off_study(request, pk):
 # --- reminders: the iCalendar feed ----------------------------------------------------------------
 
 
+NEW_FEED_SESSION_KEY = "calendar_new_feed_token"
+
+
 @login_required
 def calendar_page(request):
     """Create, replace or revoke one's own feed URL: users with a site role (the feed is site-scoped)."""
@@ -508,12 +528,15 @@ def calendar_page(request):
             ical.revoke_tokens(user=request.user)
             messages.success(request, _("Your calendar feed URL is revoked: calendars subscribed to it get nothing."))
         else:
-            ical.issue_token(user=request.user)
+            # Only the token's hash is stored: the new URL is shown once, on the page this redirect leads to
+            # (kept in the session until then; the page answers no-store, like every signed-in page).
+            request.session[NEW_FEED_SESSION_KEY] = ical.issue_token(user=request.user).token
             messages.success(request, _("New calendar feed URL created; any earlier URL no longer works."))
         return redirect("calendar")
     token = ical.active_token(request.user)
+    new_token = request.session.pop(NEW_FEED_SESSION_KEY, None)
     return render(request, "registration/calendar.html", {
-        "token": token, "feed_url": ical.feed_url(token) if token else None})
+        "token": token, "feed_url": ical.feed_url(new_token) if token and new_token else None})
 
 
 def calendar_feed(request, token):

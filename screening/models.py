@@ -232,6 +232,9 @@ class Screening(models.Model):
     subtype = models.CharField(_("subtype"), max_length=8, null=True, blank=True, editable=False)
     evaluated_at = models.DateTimeField(_("evaluated at"), null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Optimistic concurrency (issue 13): every save that writes adds one; a save from a form loaded at an
+    # older version is refused with what differs (screening.services.save_screening), never lost silently.
+    version = models.PositiveIntegerField(_("version"), default=0, editable=False)
     history = HistoricalRecords()
 
     EXCLUSION_FIELDS = tuple(f"e{i}" for i in range(1, 14))

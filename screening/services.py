@@ -29,7 +29,7 @@ from oligami_site.site_status import SiteAction
 
 from . import eligibility as rules
 from . import stages, verdicts
-from .exceptions import ReasonRequired, ScreeningError, ScreeningLocked
+from .exceptions import ReasonRequired, ScreeningError, ScreeningLocked, StaleScreening
 from .models import LabPanel, Lesion, Patient, Screening
 
 # The stage a screening's outcome puts the patient in (the facts may change until primary registration:
@@ -41,7 +41,7 @@ STAGE_FOR_OUTCOME = {
 }
 
 _NOT_FACTS = {"id", "patient", "number", "outcome", "labs", "verdict", "engine_version", "subtype", "evaluated_at",
-              "created_at"}
+              "created_at", "version"}
 # The facts a screening records (every primary-stage fact of ELIGIBILITY.md except lesions and labs).
 FACT_FIELDS = tuple(f.name for f in Screening._meta.concrete_fields if f.name not in _NOT_FACTS)
 LESION_FIELDS = ("organ", "diameter_mm", "mdt_feasible", "symptomatic", "three_consecutive_vertebrae",
@@ -380,9 +380,45 @@ def _move_stage(patient: Patient, outcome: str, user, reason: str) -> None:
         patient.save(update_fields=["stage"])
 
 
+def _shown(value) -> str:
+    if value is None:
+        return str(_("not recorded"))
+    if value is True:
+        return str(_("yes"))
+    if value is False:
+        return str(_("no"))
+    return str(value)
+
+
+def _what(key: str, *states: dict[str, Any]) -> str | None:
+    """The user's words for a key of _state (None: not worth a line of its own)."""
+    head, _dot, name = key.partition(".")
+    if head == "screening":
+        return str(_label(Screening, name))
+    if head == "labs":
+        return f"{_('Laboratory values')}: {_label(LabPanel, name)}"
+    parts = key.split(".")  # a lesion: "lesion.<id or newN>[.<field>]"
+    lesion_key, field = ".".join(parts[:2]), (parts[2] if len(parts) > 2 else "")
+    if field == "position":
+        return None  # the order shows in the lesions' labels
+    position = next((state[f"{lesion_key}.position"] for state in states
+                     if state.get(f"{lesion_key}.position") is not None), "?")
+    label = str(_("Lesion %(n)s") % {"n": position})
+    return f"{label}: {_label(Lesion, field)}" if field else label
+
+
+def conflicts(before: dict[str, Any], yours: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """[(what, yours, saved now)] where the user's entries differ from the saved screening (_state dicts)."""
+    rows = []
+    for key in sorted(set(before) | set(yours)):
+        if before.get(key) != yours.get(key) and (what := _what(key, yours, before)) is not None:
+            rows.append((what, _shown(yours.get(key)), _shown(before.get(key))))
+    return rows
+
+
 @transaction.atomic
 def save_screening(*, patient: Patient, data: dict[str, Any], lesions, labs, user, reason: str | None = None,
-                   screening: Screening | None = None) -> Screening:
+                   screening: Screening | None = None, expected_version: int | None = None) -> Screening:
     """Create the patient's first screening (``screening=None``) or update her latest one.
 
     ``data``: fact fields of Screening (absent keys keep their value; None for a new screening);
@@ -391,6 +427,11 @@ def save_screening(*, patient: Patient, data: dict[str, Any], lesions, labs, use
 
     A reason is required to change a value already recorded, or anything of a screening that has an
     outcome (eligible / not eligible); filling in facts a draft still misses needs none.
+
+    ``expected_version``: the screening's version when the form was loaded. If someone saved it since,
+    nothing is written and StaleScreening says where the entries differ from what is saved now (issue 13:
+    the last save no longer wins silently). The check runs with the patient row locked, so two saves from
+    the same version cannot both pass it. None (callers without a loaded form, e.g. the demo data): no check.
     """
     reason = auditing.clean_reason(reason, error=ScreeningError)
     patient = _lock_open_patient(patient, user)
@@ -425,6 +466,13 @@ def save_screening(*, patient: Patient, data: dict[str, Any], lesions, labs, use
         existing_lesions = {lesion.pk: lesion for lesion in screening.lesions.all()}
         before = _state({k: getattr(screening, k) for k in FACT_FIELDS}, _lesion_dicts(screening),
                         _lab_dict(screening))
+        if expected_version is not None and expected_version != screening.version:
+            yours = _state({**{k: getattr(screening, k) for k in FACT_FIELDS}, **data}, lesion_specs, lab_spec)
+            raise StaleScreening(
+                _("Someone else saved this screening after you opened it, so nothing of yours was saved. Your "
+                  "entries are still in the form: check them against what is saved now (listed here), then save "
+                  "again to keep yours."),
+                changes=conflicts(before, yours), current_version=screening.version)
     old_outcome = screening.outcome if before is not None else None
 
     for name, value in data.items():
@@ -491,6 +539,7 @@ def save_screening(*, patient: Patient, data: dict[str, Any], lesions, labs, use
         lesion_objects.append(lesion)
 
     _evaluate_into(screening, lesion_objects)
+    screening.version = (screening.version or 0) + 1
     auditing.mark(screening, user=user, reason=reason)
     screening.save()
 

@@ -26,7 +26,7 @@ from oligami_site.site_status import SiteAction
 
 from . import eligibility as rules
 from . import services, stages, verdicts
-from .exceptions import ReasonRequired
+from .exceptions import ReasonRequired, StaleScreening
 from .forms import (
     SCREENING_FIELDS,
     LabPanelForm,
@@ -331,6 +331,9 @@ def _screening_form(request, patient: Patient, screening: Screening | None):
     formset = lesion_formset(data=data, lesions=lesions)
     labs_form = LabPanelForm(data, instance=labs_instance)
     status = 200
+    # The version the form was loaded at (issue 13): a save from an older one is refused with what differs.
+    version = _posted_version(request) if data is not None and editing else (screening.version if editing else None)
+    conflict = None
     if data is not None:
         # Every part is validated (not short-circuited), so all errors show at once.
         valid = [form.is_valid(), formset.is_valid(), labs_form.is_valid()]
@@ -340,18 +343,34 @@ def _screening_form(request, patient: Patient, screening: Screening | None):
                     patient=patient, screening=screening, user=request.user,
                     data={name: form.cleaned_data[name] for name in SCREENING_FIELDS},
                     lesions=formset.lesions(), labs=labs_form.lab_data(),
-                    reason=form.cleaned_data.get("reason"))
+                    reason=form.cleaned_data.get("reason"), expected_version=version)
             except ReasonRequired as exc:
                 form.add_error("reason" if "reason" in form.fields else None, exc.message)
+            except StaleScreening as exc:
+                form.add_error(None, exc.message)
+                conflict = exc.changes
+                version = exc.current_version  # saving again now overwrites what is shown, knowingly
+                status = 409
             except DomainError as exc:
                 form.add_error(None, exc.message)
             else:
                 return _after_save(request, saved)
-        messages.error(request, gettext("Nothing was saved: correct the entries marked below."))
+        if conflict is None:
+            messages.error(request, gettext("Nothing was saved: correct the entries marked below."))
     return render(request, "screening/screening_form.html", {
         "patient": patient, "screening": screening, "form": form, "lesion_formset": formset,
-        "labs_form": labs_form, "editing": editing,
+        "labs_form": labs_form, "editing": editing, "version": version, "conflict": conflict,
     }, status=status)
+
+
+def _posted_version(request) -> int | None:
+    """The form's version field (the page always sends it). Not a number: -1, which no screening has
+    (refused as stale, with the differences shown, rather than saved over whatever is there now). Absent:
+    None, no check (a client that posts without the page, as the tests of other rules do)."""
+    value = request.POST.get("version")
+    if value is None:
+        return None
+    return int(value) if value.isascii() and value.isdigit() and len(value) < 10 else -1
 
 
 def _after_save(request, screening: Screening):

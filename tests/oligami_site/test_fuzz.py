@@ -268,3 +268,58 @@ def test_hostile_logins_and_one_time_codes_never_give_a_500(client, password_onl
         assert response.status_code < 500, f"{page}: {body!r}"
 
     post()
+
+
+# --- NUL characters everywhere (issue 13: PostgreSQL cannot hold one; oligami_site.middleware) --------------
+
+NUL_VALUES = ["%00", "1%00"]
+NUL_FIGURES = {}  # filled by the test below: requests sent and answers of 500 or more (docs/security.md)
+
+
+def with_nul_in(name, route, scene, converter):
+    """The view's URL with `converter`'s value replaced by each NUL variant (percent-encoded, as sent)."""
+    sentinel_int, sentinel_str = 987654321, "SENTINELxyz"
+    real = url_for(name, route, scene)
+    match = get_resolver().resolve(real)
+    kwargs = dict(match.kwargs)
+    kwargs[converter] = sentinel_int if isinstance(kwargs[converter], int) else sentinel_str
+    url = reverse(name, kwargs=kwargs)
+    sentinel = str(kwargs[converter])
+    return [url.replace(sentinel, nul) for nul in NUL_VALUES]
+
+
+def test_a_nul_in_every_url_argument_query_parameter_and_form_field_answers_400(clients, scene, client):
+    """Every URL kwarg, every query key and every form field of every page with a NUL, for each role and
+    anonymous: 400 and the page that names the null character, never a 500 (on PostgreSQL too)."""
+    client.raise_request_exception = False
+    every = [(name, route) for route, name in walk(get_resolver().url_patterns) if name in GET and name != "logout"]
+    sent, errors, wrong = 0, [], []
+    users = {**clients, "anonymous": client}
+    for name, route in every:
+        converters = re.findall(r"<(?:\w+:)?(\w+)>", route)
+        url = url_for(name, route, scene)
+        requests = [("get", nul_url, None) for converter in converters
+                    for nul_url in with_nul_in(name, route, scene, converter)]
+        requests += [("get", url, dict.fromkeys(QUERY_KEYS, "x\x00y")), ("get", url, {"next": "/\x00"}),
+                     ("get", url, {"\x00": "1"})]
+        if name in POST:
+            page = clients["coordinator"].get(url)
+            fields = COMMON_FIELDS | field_names(page.content.decode(errors="replace") if not page.streaming else "")
+            requests += [("post", url, {field: "\x00"}) for field in sorted(fields)]
+            requests.append(("post", url, {"\x00name": "value"}))
+        for method, target, data in requests:
+            for role, user_client in users.items():
+                response = consume(getattr(user_client, method)(target, data) if data is not None
+                                   else getattr(user_client, method)(target))
+                sent += 1
+                if response.status_code >= 500:
+                    errors.append(f"{method.upper()} {target} {data!r} as {role}: {response.status_code}")
+                elif response.status_code != 400:
+                    wrong.append(f"{method.upper()} {target} {data!r} as {role}: {response.status_code}")
+                if ended_session(response) and role != "anonymous":
+                    fuzz_client(user_client, scene["users"][role])
+    NUL_FIGURES.update(sent=sent, errors=len(errors))
+    print(f"NUL fuzz: {sent} requests, {len(errors)} answers of 500 or more")
+    assert sent > 1000
+    assert not errors, "\n".join(errors)
+    assert not wrong, "\n".join(wrong)

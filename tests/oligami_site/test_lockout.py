@@ -1,7 +1,11 @@
 """Brute force (django-axes): 5 failures lock the username (never the address), the locked-out page, the
-failures of signatures and one-time codes counted like logins, and audited unlocking by data managers."""
+failures of signatures and one-time codes counted like logins, audited unlocking by data managers, the
+unlock by itself after the 30-minute cool-off, and the growing delay per address across usernames."""
+
+import datetime as dt
 
 import pytest
+import time_machine
 from django.conf import settings
 from django.urls import reverse
 
@@ -25,7 +29,7 @@ def log_in(client, username, password=PASSWORD, address=NAT):
 def test_the_policy():
     assert settings.AXES_FAILURE_LIMIT == 5
     assert settings.AXES_LOCKOUT_PARAMETERS == ["username"]  # never the address (hospital NAT)
-    assert settings.AXES_COOLOFF_TIME is None  # unlocked by a data manager, not by time
+    assert settings.AXES_COOLOFF_TIME.total_seconds() == 30 * 60  # or sooner by a data manager
     assert settings.AUTHENTICATION_BACKENDS[0] == "axes.backends.AxesStandaloneBackend"
     assert settings.MIDDLEWARE[-1] == "axes.middleware.AxesMiddleware"
 
@@ -190,3 +194,128 @@ def test_the_nav_offers_the_page_to_data_managers_only(client, data_manager, coo
     assert reverse("locked_accounts") in client.get(reverse("home")).content.decode()
     client.force_login(coordinator_a)
     assert reverse("locked_accounts") not in client.get(reverse("home")).content.decode()
+
+
+# --- the cool-off (issue 13) --------------------------------------------------------------------------------
+
+START = dt.datetime(2026, 12, 3, 1, 0, tzinfo=dt.UTC)
+
+
+def test_a_locked_account_unlocks_itself_30_minutes_after_the_last_failure(client, coordinator_a, data_manager):
+    from django.test import Client
+
+    from tests.conftest import OligamiClient
+
+    with time_machine.travel(START, tick=False) as clock:
+        lock(Client(), "crc_a")
+        assert log_in(client, "crc_a").status_code == 429
+        page = OligamiClient()
+        page.force_login(data_manager)
+        html = page.get(reverse("locked_accounts")).content.decode()
+        assert "unlocks itself 30 minutes after" in html and "2026-12-03 10:30" in html  # Tokyo time
+        clock.shift(dt.timedelta(minutes=29, seconds=59))
+        assert is_locked("crc_a") and log_in(client, "crc_a").status_code == 429  # refused tries add nothing
+        clock.shift(dt.timedelta(seconds=2))  # past the 30 minutes (axes counts a failure of exactly then)
+        assert not is_locked("crc_a") and locked_usernames() == []
+        assert log_in(client, "crc_a").status_code == 302
+    assert not AccessEvent.objects.filter(kind="unlocked").exists()  # nobody unlocked it
+
+
+def test_after_the_cool_off_the_count_starts_again(client, coordinator_a):
+    with time_machine.travel(START, tick=False) as clock:
+        lock(client, "crc_a")
+        clock.shift(dt.timedelta(minutes=31))
+        for _ in range(4):
+            assert fail_login(client, "crc_a").status_code == 200  # old failures forgotten: four more are free
+        assert fail_login(client, "crc_a").status_code == 429
+
+
+def test_the_locked_out_page_says_when_it_unlocks_itself(client, coordinator_a):
+    lock(client, "crc_a")
+    html = log_in(client, "crc_a").content.decode()
+    assert "unlocks itself 30 minutes after the last failed attempt" in html and "data centre" in html
+
+
+# --- per address, across usernames (issue 13) --------------------------------------------------------------
+
+
+def test_the_delay_grows_with_the_failures_and_stops_at_15_minutes():
+    from oligami_site.lockout import address_delay
+
+    assert [address_delay(n).total_seconds() for n in range(9, 18)] == [0, 15, 30, 60, 120, 240, 480, 900, 900]
+    assert address_delay(10_000) == dt.timedelta(minutes=15)
+
+
+def test_spraying_usernames_from_one_address_is_slowed_then_released(client, coordinator_a, investigator_a):
+    """72 failures over 12 usernames from one address went unchecked (issue 13): now 10 are free, then
+    each login from that address waits 15 s, 30 s, 1 min... while other addresses are not affected."""
+    usernames = [f"guess-{i}" for i in range(12)]
+    with time_machine.travel(START, tick=False) as clock:
+        for i in range(10):
+            assert fail_login(client, usernames[i % 12]).status_code == 200
+        response = log_in(client, "pi_a")  # even the right password of a colleague waits now
+        assert response.status_code == 429 and response["Retry-After"] == "15"
+        html = response.content.decode()
+        assert 'id="address-throttled"' in html and "10:00:15" in html and "No account is locked" in html
+        assert "_auth_user_id" not in client.session
+        assert log_in(client, "crc_a", address="198.51.100.7").status_code == 302  # another hospital
+        client.post(reverse("logout"))
+        clock.shift(dt.timedelta(seconds=15))
+        assert fail_login(client, usernames[10]).status_code == 200  # the 11th failure: 30 s now
+        assert fail_login(client, usernames[11]).status_code == 429
+        clock.shift(dt.timedelta(seconds=30))
+        assert fail_login(client, usernames[0]).status_code == 200  # the 12th: 1 minute
+        clock.shift(dt.timedelta(seconds=59))
+        assert log_in(client, "pi_a").status_code == 429
+        clock.shift(dt.timedelta(seconds=1))
+        assert log_in(client, "pi_a").status_code == 302
+    refused = AccessEvent.objects.filter(kind="login_failed", address=NAT).count()
+    assert refused == 12  # the refused attempts were not authenticated: no failure, no longer delay
+    assert not any(is_locked(name) for name in usernames)  # and no username was locked by them
+
+
+def test_the_delay_ends_by_itself_within_15_minutes(client, investigator_a):
+    from oligami_site.lockout import address_wait
+
+    with time_machine.travel(START, tick=False) as clock:
+        for i in range(10):
+            fail_login(client, f"guess-{i}")
+        waits = []
+        for i in range(10, 18):  # an attacker who waits each delay out reaches the longest one
+            waits.append(int(address_wait(NAT).total_seconds()))
+            clock.shift(address_wait(NAT))
+            assert fail_login(client, f"guess-{i}").status_code == 200
+        assert waits == [15, 30, 60, 120, 240, 480, 900, 900]
+        assert log_in(client, "pi_a").status_code == 429
+        clock.shift(dt.timedelta(minutes=10))
+        assert log_in(client, "pi_a").status_code == 429
+        clock.shift(dt.timedelta(minutes=5))  # 15 minutes after the last failure at the latest
+        assert address_wait(NAT) == dt.timedelta(0)
+        assert log_in(client, "pi_a").status_code == 302
+
+
+def test_the_admin_login_is_slowed_too(client, data_manager):
+    with time_machine.travel(START, tick=False):
+        for i in range(10):
+            fail_login(client, f"guess-{i}")
+        response = client.post(reverse("admin:login"), {"username": "dm", "password": PASSWORD}, REMOTE_ADDR=NAT)
+        assert response.status_code == 429 and 'id="address-throttled"' in response.content.decode()
+
+
+def test_wrong_signature_passwords_do_not_slow_the_address(client, coordinator_a, investigator_a, site_a):
+    """Signature failures come from a signed-in session and count toward the signer's own lockout only."""
+    from tests.randomization.factories import minimization_config
+
+    make_plans()
+    minimization_config()
+    screening = make_eligible_screening(site=site_a)
+    with time_machine.travel(START, tick=False):
+        for i in range(9):
+            fail_login(client, f"guess-{i}")
+        assert client.login(username="crc_a", password=PASSWORD)
+        for _ in range(3):
+            client.post(reverse("registration:primary", args=[screening.patient_id]), {"password": "wrong"},
+                        REMOTE_ADDR=NAT)
+        client.post(reverse("logout"))
+        assert AccessEvent.objects.filter(kind="signature_failed", address=NAT).count() == 3
+        assert log_in(client, "pi_a").status_code == 302

@@ -406,3 +406,32 @@ def test_the_administrator_manages_accounts(client, root, site_b):
     assert client.post(reverse("admin:otp_totp_totpdevice_delete", args=[device.pk]),
                        {"post": "yes"}).status_code == 302
     assert not TOTPDevice.objects.filter(pk=device.pk).exists()
+
+
+def test_accounts_from_before_their_history_get_a_first_row(coordinator_a, data_manager):
+    """Migration 0006: the first grant after deployment shows old -> new, not a row with nothing before it."""
+    import importlib
+
+    from django.apps import apps
+
+    migration = importlib.import_module("oligami_site.migrations.0006_user_history_baseline")
+    User.history.model.objects.filter(id__in=[coordinator_a.pk, data_manager.pk]).delete()
+    migration.baseline(apps, None)
+    migration.baseline(apps, None)  # once only
+    rows = User.history.model.objects.filter(id=data_manager.pk)
+    assert rows.count() == 1
+    row = rows.get()
+    assert row.history_change_reason == migration.REASON and row.username == "dm"
+    assert [g.group.name for g in row.groups.all()] == [TrialRole.DATA_MANAGER]
+    data_manager.groups.remove(group(TrialRole.DATA_MANAGER))
+    latest = data_manager.history.order_by("-history_id").first()
+    assert [c.field for c in latest.diff_against(latest.prev_record).changes] == ["groups"]
+
+
+def test_the_refusal_names_the_roles_in_the_readers_language(data_manager, site_a):
+    from django.utils import translation
+
+    membership = Membership(user=data_manager, site=site_a, role="coordinator")
+    with translation.override("ja"), pytest.raises(DomainError) as refused:
+        duties.check_membership(membership)
+    assert "データマネージャー" in str(refused.value.message) and "SITEA" in str(refused.value.message)

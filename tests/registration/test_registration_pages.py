@@ -206,3 +206,42 @@ def test_worklist_for_a_monitor_links_to_the_patient_page(client, registered_a, 
     html = client.get("/").content.decode()
     assert registered_a.screening_number in html
     assert url("evaluation", registered_a) not in html and url("patient", registered_a) in html
+
+
+def test_a_double_submit_whose_first_request_committed_shows_the_result(client, plans, coordinator_a, site_a):
+    """The first POST committed (secondary registration and randomization) and its worker died before
+    answering; the browser's repeated POST leads to the existing allocation's result, not a refusal."""
+    from randomization.models import Allocation
+    from registration import services
+    from tests.randomization.factories import minimization_config
+
+    minimization_config()
+    today = timezone.localdate()
+    patient = register(make_eligible_screening(site=site_a, on=today - 90 * DAY), coordinator_a).patient
+    record(patient, coordinator_a, today - 2 * DAY)
+    services.register_secondary(patient=patient, user=coordinator_a, password=PASSWORD)  # the first request
+    allocation = Allocation.objects.get(patient=patient)
+    client.force_login(coordinator_a)
+    response = client.post(url("secondary", patient), {"password": PASSWORD})
+    assert response.status_code == 302
+    assert response["Location"] == reverse("randomization:result", kwargs={"patient_id": patient.pk})
+    html = client.get(response["Location"]).content.decode()
+    assert "was already secondary registered and randomized" in html and "changed nothing" in html
+    assert "Allocated arm" in html
+    assert Allocation.objects.count() == 1 and Allocation.objects.get().pk == allocation.pk
+    assert SecondaryRegistration.objects.count() == 1
+
+
+def test_a_repeated_submit_with_a_wrong_password_is_still_refused(client, plans, coordinator_a, site_a):
+    """Only a signer who proves who they are is shown the result this way; a wrong password stays a refusal."""
+    from registration import services
+    from tests.randomization.factories import minimization_config
+
+    minimization_config()
+    today = timezone.localdate()
+    patient = register(make_eligible_screening(site=site_a, on=today - 90 * DAY), coordinator_a).patient
+    record(patient, coordinator_a, today - 2 * DAY)
+    services.register_secondary(patient=patient, user=coordinator_a, password=PASSWORD)
+    client.force_login(coordinator_a)
+    response = client.post(url("secondary", patient), {"password": "wrong"})
+    assert response.status_code == 200 and "password is not correct" in response.content.decode()

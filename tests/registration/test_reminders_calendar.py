@@ -2,6 +2,9 @@
 numbers only, revocable (issue 7)."""
 
 import datetime as dt
+import hashlib
+import importlib
+import re
 from zoneinfo import ZoneInfo
 
 import icalendar
@@ -13,7 +16,7 @@ from django.utils.translation import gettext
 
 from registration import ical, windows
 from registration.models import CalendarToken
-from tests.factories import MembershipFactory
+from tests.factories import MembershipFactory, SiteFactory
 from tests.registration.reminder_helpers import DAY, P, eligible, evaluated, registered
 
 pytestmark = pytest.mark.django_db
@@ -48,18 +51,24 @@ def two_sites(plans, site_a, site_b, coordinator_a, coordinator_b):
     return a, a2, b
 
 
+def create_feed(client) -> str:
+    """Press "create" and read the feed URL off the page it leads to (the one time it is shown)."""
+    page = client.post("/calendar/", {"action": "create"}, follow=True).content.decode()
+    found = re.search(r'value="(https?://[^"]+/calendar/[^"]+\.ics)"', page)
+    assert found, "the new feed URL is shown on the page after creating it"
+    return found.group(1)
+
+
 def test_a_site_user_creates_a_feed_that_parses_and_shows_only_their_sites(client, two_sites, coordinator_a,
                                                                            settings):
     settings.SITE_URL = "https://oligami.example.org"
     a, a2, b = two_sites
     client.force_login(coordinator_a)
     assert client.get("/calendar/").status_code == 200
-    client.post("/calendar/", {"action": "create"})
-    token = CalendarToken.objects.get(user=coordinator_a, revoked_at=None)
-    page = client.get("/calendar/").content.decode()
-    assert f"https://oligami.example.org/calendar/{token.token}.ics" in page
+    url = create_feed(client)
+    assert url.startswith("https://oligami.example.org/calendar/")
 
-    calendar, by_uid = events(fetch(token.token))
+    calendar, by_uid = events(fetch(url))
     assert calendar["VERSION"] == "2.0" and by_uid
     text = "\n".join(f"{e['SUMMARY']} {e['DESCRIPTION']}" for e in by_uid.values())
     number_a, number_a2 = a.primary_registration.number, a2.primary_registration.number
@@ -79,11 +88,9 @@ def test_a_site_user_creates_a_feed_that_parses_and_shows_only_their_sites(clien
 
 def test_revoked_unknown_and_replaced_tokens_get_404(client, two_sites, coordinator_a):
     client.force_login(coordinator_a)
-    client.post("/calendar/", {"action": "create"})
-    first = CalendarToken.objects.get(user=coordinator_a).token
+    first = create_feed(client)
     assert fetch(first).status_code == 200
-    client.post("/calendar/", {"action": "create"})  # a new URL replaces the old one
-    second = CalendarToken.objects.get(user=coordinator_a, revoked_at=None).token
+    second = create_feed(client)  # a new URL replaces the old one
     assert second != first and fetch(first).status_code == 404 and fetch(second).status_code == 200
     client.post("/calendar/", {"action": "revoke"})
     assert fetch(second).status_code == 404
@@ -94,9 +101,10 @@ def test_revoked_unknown_and_replaced_tokens_get_404(client, two_sites, coordina
 
 def test_a_deactivated_user_or_membership_loses_the_feed(client, two_sites, coordinator_a):
     token = ical.issue_token(user=coordinator_a).token
-    coordinator_a.memberships.update(active=False)
-    _calendar, by_uid = events(fetch(token))
-    assert by_uid == {}  # no site left: no patient
+    coordinator_a.memberships.update(active=False)  # a bulk update sends no signal: the token stays in force,
+    assert fetch(token).status_code == 404  # but a user with no site role left gets no feed
+    coordinator_a.memberships.update(active=True)
+    assert fetch(token).status_code == 200
     coordinator_a.is_active = False
     coordinator_a.save()
     assert fetch(token).status_code == 404
@@ -137,3 +145,63 @@ def test_text_escaping_and_folding_round_trip():
     assert all(len(line.rstrip(b"\r")) <= 75 for line in body.split(b"\n"))
     parsed = next(iter(icalendar.Calendar.from_ical(body).walk("VEVENT")))
     assert str(parsed["SUMMARY"]) == event.summary and str(parsed["DESCRIPTION"]) == event.description
+
+
+# --- tokens stored hashed, shown once, revoked when a membership ends (issue 13) ------------------------------
+
+
+def test_the_token_is_stored_hashed_and_shown_once(client, two_sites, coordinator_a):
+    client.force_login(coordinator_a)
+    url = create_feed(client)
+    token = url.rsplit("/", 1)[-1].removesuffix(".ics")
+    row = CalendarToken.objects.get(user=coordinator_a, revoked_at=None)
+    assert row.token_hash == hashlib.sha256(token.encode()).hexdigest() and token not in row.token_hash
+    assert not CalendarToken.objects.filter(token_hash=token).exists()
+    assert len(token) >= 43  # 32 random bytes
+    again = client.get("/calendar/").content.decode()
+    assert token not in again and 'id="feed-in-force"' in again  # never shown again
+    assert fetch(token).status_code == 200
+    assert fetch(row.token_hash).status_code == 404  # the stored value opens nothing
+
+
+def test_the_data_migration_hashes_the_tokens_in_force(two_sites, coordinator_a):
+    from django.apps import apps as global_apps
+
+    migration = importlib.import_module("registration.migrations.0006_calendar_token_hashed")
+    old = "an-old-plain-token-from-before-the-migration"
+    CalendarToken.objects.create(user=coordinator_a, token_hash=old)  # as the column held it before
+    migration.hash_tokens(global_apps, None)
+    assert CalendarToken.objects.get(user=coordinator_a).token_hash == hashlib.sha256(old.encode()).hexdigest()
+    assert fetch(old).status_code == 200  # subscribed calendars keep working
+
+
+@pytest.mark.parametrize("how", ["deactivated", "deleted", "moved"])
+def test_ending_a_membership_revokes_the_users_feed(two_sites, coordinator_a, coordinator_b, site_b, how):
+    from oligami_site.models import Membership
+
+    token = ical.issue_token(user=coordinator_a).token
+    other = ical.issue_token(user=coordinator_b).token
+    MembershipFactory(user=coordinator_a, site=site_b, role="monitor")  # a second site: still a site role
+    membership = Membership.objects.get(user=coordinator_a, site__code="SITEA")
+    assert fetch(token).status_code == 200
+    if how == "deactivated":
+        membership.active = False
+        membership.save()
+    elif how == "deleted":
+        membership.delete()
+    else:
+        membership.site = SiteFactory(code="SITEC")
+        membership.save()
+    assert fetch(token).status_code == 404
+    assert CalendarToken.objects.get(user=coordinator_a).revoked_at is not None  # revoked, kept
+    assert fetch(other).status_code == 200  # another user's feed is untouched
+
+
+def test_changing_a_membership_without_ending_it_keeps_the_feed(two_sites, coordinator_a):
+    token = ical.issue_token(user=coordinator_a).token
+    membership = coordinator_a.memberships.get()
+    membership.role = "investigator"
+    membership.save()
+    inactive = MembershipFactory(user=coordinator_a, role="monitor", active=False)  # made inactive: ends nothing
+    inactive.save()
+    assert fetch(token).status_code == 200

@@ -3,6 +3,7 @@
 
 import datetime as dt
 import html
+import re
 from decimal import Decimal
 
 import pytest
@@ -241,3 +242,63 @@ def test_a_patient_cannot_be_created_at_a_site_of_someone_else(crc, site_a, site
     response = crc.post(reverse("screening:patient_create"),
                         {"site": site_b.pk, "sex": "female", "birth_date": "1970-04-01"})
     assert response.status_code == 200 and Patient.objects.count() == 0
+
+
+# ---- concurrent edits (issue 13): a stale save is refused with what differs, nothing lost ------------------
+
+
+def test_two_saves_from_the_same_loaded_version_the_second_is_refused_with_the_differences(
+        crc, patient, coordinator_a, investigator_a):
+    from tests.conftest import OligamiClient
+
+    data, lesions, labs = eligible_inputs()
+    screening = services.save_screening(patient=patient, data=data, lesions=lesions, labs=labs, user=coordinator_a)
+    url = reverse("screening:screening_edit", args=[screening.pk])
+    loaded = screening.version
+    assert f'name="version" value="{loaded}"' in crc.get(url).content.decode()  # both open the form now
+    pi = OligamiClient()
+    pi.force_login(investigator_a)
+    assert f'name="version" value="{loaded}"' in pi.get(url).content.decode()
+    with_ids = [{"id": stored.pk, **given} for stored, given in zip(screening.lesions.all(), lesions, strict=True)]
+
+    first = post_data({**data, "ecog": 1}, with_ids, labs, initial_forms=2, reason="ECOG re-assessed")
+    assert pi.post(url, {**first, "version": str(loaded)}).status_code == 302  # the first save wins
+    screening.refresh_from_db()
+    assert screening.ecog == 1 and screening.version == loaded + 1
+
+    before = counts()
+    second = post_data({**data, "ecog": 0, "lvef_percent": 61}, with_ids, labs, initial_forms=2, reason="typo")
+    response = crc.post(url, {**second, "version": str(loaded)})  # loaded before the first save
+    assert response.status_code == 409
+    page = html.unescape(response.content.decode())
+    assert "Someone else saved this screening after you opened it" in page and 'id="screening-conflict"' in page
+    rows = re.findall(r"<tr><td>([^<]*)</td><td>([^<]*)</td><td>([^<]*)</td></tr>", page)
+    assert ("ECOG performance status", "0", "1") in rows or any(r[1:] == ("0", "1") for r in rows), rows
+    assert counts() == before  # nothing written
+    screening.refresh_from_db()
+    assert screening.ecog == 1 and screening.version == loaded + 1  # the first save is kept
+    assert 'value="61"' in page  # the user's entries stay in the form
+    assert f'name="version" value="{loaded + 1}"' in page  # saving again now is a deliberate overwrite
+    response = crc.post(url, {**second, "version": str(loaded + 1)})
+    assert response.status_code == 302
+    screening.refresh_from_db()
+    assert screening.ecog == 0 and screening.version == loaded + 2
+
+
+def test_the_service_refuses_a_stale_version_and_a_bad_version_answers_clearly(crc, patient, coordinator_a):
+    from screening.exceptions import StaleScreening
+
+    data, lesions, labs = eligible_inputs()
+    screening = services.save_screening(patient=patient, data=data, lesions=lesions, labs=labs, user=coordinator_a)
+    with_ids = [{"id": stored.pk, **given} for stored, given in zip(screening.lesions.all(), lesions, strict=True)]
+    services.save_screening(patient=patient, screening=screening, data={**data, "ecog": 1}, lesions=with_ids,
+                            labs=labs, user=coordinator_a, reason="first", expected_version=screening.version)
+    with pytest.raises(StaleScreening) as refused:
+        services.save_screening(patient=patient, screening=screening, data={**data, "ecog": 0}, lesions=with_ids,
+                                labs=labs, user=coordinator_a, reason="second", expected_version=screening.version)
+    assert refused.value.current_version == screening.version + 1
+    assert [row[1:] for row in refused.value.changes] == [("0", "1")]
+    url = reverse("screening:screening_edit", args=[screening.pk])
+    post = post_data({**data, "ecog": 0}, with_ids, labs, initial_forms=2, reason="x")
+    response = crc.post(url, {**post, "version": "abc"})
+    assert response.status_code == 409 and "Someone else saved" in html.unescape(response.content.decode())
