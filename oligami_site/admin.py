@@ -23,6 +23,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from . import auditing, duties
 from .access import TrialRole
+from .account_admin import OnboardingAdminMixin
 from .audited_admin import (
     REASON_FIELD,
     AuditedAdmin,
@@ -127,7 +128,7 @@ class ReasonedPasswordForm(AdminPasswordChangeForm):
 
 
 @admin.register(User)
-class OligamiUserAdmin(TrialAdministratorOnly, AuditedAdmin, UserAdmin):
+class OligamiUserAdmin(TrialAdministratorOnly, OnboardingAdminMixin, AuditedAdmin, UserAdmin):
     fieldsets = UserAdmin.fieldsets + ((_("Trial"), {"fields": ("preferred_language",)}),)
     readonly_fields = ("last_login", "date_joined")  # records of the account, not settings
     list_display = ("username", "first_name", "last_name", "email", "is_active", "preferred_language")

@@ -151,6 +151,9 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 # Length and the common-password list, no composition rules (NIST SP 800-63B): composition rules push
 # hospital staff towards predictable patterns and sticky notes.
+# A password reset link by e-mail is good for one hour and once (Django's token; oligami_site.accounts). The
+# activation link of a new account has its own token and lifetime (72 hours: accounts.ACTIVATION_VALID_HOURS).
+PASSWORD_RESET_TIMEOUT = 60 * 60
 
 # Languages and time: the app ships in English and Japanese; dates are stored in UTC and shown in Tokyo.
 LANGUAGE_CODE = "en"
@@ -192,6 +195,12 @@ else:
     EMAIL_FILE_PATH = VAR_DIR / "mail"
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="OLIGAMI data centre <oligami@localhost>")
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
+
+# Cache: Django's per-process memory unless CACHE_URL names a shared one (e.g. redis://host:6379/2). The
+# rate limits of password reset and set-up e-mails count there (oligami_site.accounts): with several web
+# processes, a shared cache makes them hold across processes (docs/security.md).
+if "CACHE_URL" in env:
+    CACHES = {"default": env.cache("CACHE_URL")}
 
 # Celery: Redis in production; kombu's filesystem transport by default (no server to install).
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")

@@ -11,8 +11,13 @@
   a code that was already used.
 - Enrolment shows the otpauth:// URI, its QR code (SVG drawn on the server by segno: no script, no style
   attribute) and the base32 secret, until the first code confirms the device; never again after that.
-- A lost phone: an administrator deletes the user's device in the admin ("TOTP devices"); the user enrols
-  a new one at the next login.
+- Who may see that secret (issue 13: the password alone must not be enough): a user whose password login
+  is complete (a site user, for whom the code is optional) on the profile page, or a session granted the
+  enrolment by the activation link (oligami_site.account_views: the link from the account's mailbox, then
+  the password). A user who must enrol and arrives with the password only is offered a link by e-mail
+  (oligami_site.accounts.send_enrolment_link, rate-limited) and logged out.
+- A lost phone: an administrator deletes the user's device in the admin ("TOTP devices"); at the next
+  login the user asks for the set-up link by e-mail (or the administrator sends it: send_activation).
 """
 
 from base64 import b32encode
@@ -21,7 +26,7 @@ from urllib.parse import urlencode
 import segno
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.auth import REDIRECT_FIELD_NAME
+from django.contrib.auth import REDIRECT_FIELD_NAME, logout
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.signals import user_logged_in, user_login_failed
 from django.dispatch import receiver
@@ -42,9 +47,14 @@ from . import access
 # or removal), so that pages of site users cost no extra query to decide whether to ask for a code.
 ENROLLED_SESSION_KEY = "oligami_otp_enrolled"
 
-# Pages an unverified user who needs the second factor may still reach.
+# The activation link granted this session the enrolment of this user id (account_views.ActivateView).
+ENROL_GRANT_SESSION_KEY = "oligami_otp_enrol_grant"
+
+# Pages an unverified user who needs the second factor may still reach (the activation and reset pages too:
+# a link from the mailbox may be opened in a browser that still holds a password-only session).
 ALLOWED_UNVERIFIED = {"login", "logout", "set_language", "set_user_language", "two_factor_setup",
-                      "two_factor_verify", "admin:logout"}
+                      "two_factor_verify", "admin:logout", "activate", "password_reset", "password_reset_done",
+                      "password_reset_confirm", "password_reset_complete"}
 
 
 def required_for(user) -> bool:
@@ -159,10 +169,24 @@ def _count_failure(request, purpose: str):
                                                          "purpose": purpose}, request=request)
 
 
+def grant_enrolment(request):
+    """This session may enrol its user (called by the activation page after the link and the password)."""
+    request.session[ENROL_GRANT_SESSION_KEY] = request.user.pk
+
+
+def may_see_secret(request) -> bool:
+    """Whether this session may be shown a new TOTP secret (see the module docstring)."""
+    user = request.user
+    if not required_for(user):
+        return True  # a site user: the password completes the login; the code is their own choice
+    return is_verified(user) or request.session.get(ENROL_GRANT_SESSION_KEY) == user.pk
+
+
 def _complete_login(request, device):
     request.session.cycle_key()  # a new session key for the now fully authenticated session
     otp_login(request, device)
     request.session[ENROLLED_SESSION_KEY] = True
+    request.session.pop(ENROL_GRANT_SESSION_KEY, None)
     from .lockout import reset_failures
 
     reset_failures(request.user.get_username())
@@ -214,6 +238,8 @@ def setup(request):
             return redirect(f"{reverse('two_factor_verify')}?{urlencode({REDIRECT_FIELD_NAME: _next_url(request)})}")
         messages.info(request, _("Two-factor authentication is already set up."))
         return redirect("two_factor")
+    if not may_see_secret(request):
+        return _enrol_by_link(request)
     device = (TOTPDevice.objects.filter(user=request.user, confirmed=False).order_by("-pk").first()
               or TOTPDevice.objects.create(user=request.user, name="Authenticator app", confirmed=False))
     form = TokenForm(request.POST or None)
@@ -232,6 +258,20 @@ def setup(request):
         "form": form, "next": _next_url(request), "config_url": device.config_url, "qr_svg": _qr_svg(device.config_url),
         "secret": _grouped(secret), "required": required_for(request.user),
     })
+
+
+def _enrol_by_link(request):
+    """A user who must enrol and has given the password only: the set-up link goes to the account's mailbox.
+
+    GET explains; POST (the button) sends the link (rate-limited), ends the password-only session and shows
+    the same page whether a mail went out or not."""
+    if request.method == "POST":
+        from .accounts import send_enrolment_link
+
+        send_enrolment_link(user=request.user)
+        logout(request)
+        return render(request, "accounts/two_factor_link_sent.html")
+    return render(request, "accounts/two_factor_link.html")
 
 
 @login_required

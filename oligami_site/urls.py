@@ -1,12 +1,13 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.urls import include, path, reverse_lazy
 from django.views.i18n import set_language
 
 from oversight import dashboards
 
 from . import lockout, site_views, two_factor
-from .forms import StyledAuthenticationForm, StyledPasswordChangeForm
+from .account_views import ActivateView
+from .forms import StyledAuthenticationForm, StyledPasswordChangeForm, StyledPasswordResetForm, StyledSetPasswordForm
 from .language import set_user_language
 
 urlpatterns = [
@@ -20,6 +21,20 @@ urlpatterns = [
         name="password_change"),
     path("accounts/password/done/", auth_views.PasswordChangeDoneView.as_view(
         template_name="accounts/password_change_done.html"), name="password_change_done"),
+    # Password reset by e-mail with Django's own views (issue 13): rate-limited, no account enumeration, the
+    # mail sent by oligami_site.accounts; the reset does not log in (the login then asks for the code).
+    path("accounts/password-reset/", auth_views.PasswordResetView.as_view(
+        template_name="accounts/password_reset_form.html", form_class=StyledPasswordResetForm),
+        name="password_reset"),
+    path("accounts/password-reset/sent/", auth_views.PasswordResetDoneView.as_view(
+        template_name="accounts/password_reset_done.html"), name="password_reset_done"),
+    path("accounts/password-reset/<uidb64>/<token>/", auth_views.PasswordResetConfirmView.as_view(
+        template_name="accounts/password_reset_confirm.html", form_class=StyledSetPasswordForm,
+        success_url=reverse_lazy("password_reset_complete")), name="password_reset_confirm"),
+    path("accounts/password-reset/done/", auth_views.PasswordResetCompleteView.as_view(
+        template_name="accounts/password_reset_complete.html"), name="password_reset_complete"),
+    # The one-time activation link of a new account, or the set-up link of the second factor (issue 13).
+    path("accounts/activate/<uidb64>/<token>/", ActivateView.as_view(), name="activate"),
     path("accounts/language/", set_user_language, name="set_user_language"),
     path("accounts/two-factor/", two_factor.manage, name="two_factor"),
     path("accounts/two-factor/setup/", two_factor.setup, name="two_factor_setup"),

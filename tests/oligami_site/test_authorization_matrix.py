@@ -49,6 +49,12 @@ GET = {
     "password_change":                   (L, 200, 200, 200, 200, 200, 200, 200),
     "password_change_done":              (L, 200, 200, 200, 200, 200, 200, 200),
     "set_user_language":                 (L, 405, 405, 405, 405, 405, 405, 405),
+    # Password reset and activation (issue 13): open to everyone; a link that is not valid gets its page.
+    "password_reset":                    (200, 200, 200, 200, 200, 200, 200, 200),
+    "password_reset_done":               (200, 200, 200, 200, 200, 200, 200, 200),
+    "password_reset_confirm":            (200, 200, 200, 200, 200, 200, 200, 200),
+    "password_reset_complete":           (200, 200, 200, 200, 200, 200, 200, 200),
+    "activate":                          (200, 200, 200, 200, 200, 200, 200, 200),
     "two_factor":                        (L, 200, 200, 200, 200, 200, 200, 200),
     "two_factor_setup":                  (L, 200, 200, 200, 200, R, R, 200),
     "two_factor_verify":                 (L, R, R, R, R, R, R, R),
@@ -133,6 +139,9 @@ POST = {
     "login":                             (200, R, R, R, R, R, R, R),
     "password_change":                   (L, 200, 200, 200, 200, 200, 200, 200),
     "set_user_language":                 (L, R, R, R, R, R, R, R),
+    "password_reset":                    (200, 200, 200, 200, 200, 200, 200, 200),  # no address: the form again
+    "password_reset_confirm":            (200, 200, 200, 200, 200, 200, 200, 200),  # link not valid
+    "activate":                          (200, 200, 200, 200, 200, 200, 200, 200),  # link not valid
     "set_language":                      (R, R, R, R, R, R, R, R),
     "two_factor":                        (L, R, R, R, R, R, R, R),
     "two_factor_setup":                  (L, 200, 200, 200, 200, R, R, 200),
@@ -285,7 +294,9 @@ def arguments(name, route, scene, target):
             kwargs[converter] = scene["screening"][target].pk if name.startswith("screening:") and (
                 "checklist" in name or "screening_edit" in name) else patient.pk
         elif converter == "token":
-            kwargs[converter] = scene["feed_token"]
+            kwargs[converter] = scene["feed_token"]  # for the reset and activation links: a token not valid
+        elif converter == "uidb64":
+            kwargs[converter] = "MQ"  # user id 1, base64
         elif converter == "table":
             kwargs[converter] = scene["export_table"]
         elif converter == "job":

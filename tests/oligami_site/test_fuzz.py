@@ -143,7 +143,7 @@ def url_for(name, route, scene):
             "pk": scene["screening"].pk if name in ("screening:checklist", "screening:screening_edit")
             else patient.site_id if name.startswith("site_") else patient.pk,
             "patient_id": patient.pk, "token": scene["token"], "table": next(iter(TABLES)),
-            "step": "answer", "job": scene["export_job"],
+            "step": "answer", "job": scene["export_job"], "uidb64": "MQ",
             "survey_id": scene["survey"].pk,
         }[converter]
     return reverse(name, kwargs=kwargs)
@@ -268,6 +268,46 @@ def test_hostile_logins_and_one_time_codes_never_give_a_500(client, password_onl
         assert response.status_code < 500, f"{page}: {body!r}"
 
     post()
+
+
+def test_hostile_password_resets_and_account_links_never_give_a_500(client, scene):
+    """Anonymous: the reset request (any body), and the reset and activation links with any uidb64 and token
+    (NULs, non-base64, ids out of range, other users' tokens), and a real activation link given any passwords
+    (issue 13)."""
+    from urllib.parse import quote
+
+    from django.core import mail
+    from django.core.cache import cache
+
+    from oligami_site import accounts
+    from tests.factories import UserFactory
+
+    client.raise_request_exception = False
+    newcomer = UserFactory(username="newcomer")
+    newcomer.set_unusable_password()
+    newcomer.save()
+    accounts.send_activation(user=newcomer)
+    real_link = re.search(r"https?://[^/\s]+(/accounts/activate/\S+/)", mail.outbox[-1].body).group(1)
+    segment = st.one_of(text_value, st.sampled_from(["MQ", "set-password", "%00", "MQ%00", "-", "AAAA"]))
+    fields = {"email", "password", "new_password1", "new_password2"}
+
+    @settings(FUZZ, max_examples=EXAMPLES_PER_VIEW * 4)
+    @given(page=st.sampled_from(["reset", "reset_link", "activate_link", "real_link"]), data=st.data())
+    def request(page, data):
+        cache.clear()  # the rate limits would turn every later request into "nothing sent"
+        client.logout()
+        if page == "reset":
+            url = reverse("password_reset")
+        elif page == "real_link":
+            url = client.get(real_link).get("Location") or real_link
+        else:
+            uidb64, token = (quote(data.draw(segment), safe="") or "x" for _ in range(2))
+            url = f"/accounts/{'password-reset' if page == 'reset_link' else 'activate'}/{uidb64}/{token}/"
+            assert client.get(url).status_code < 500, url
+        response = client.post(url, data.draw(form_data(fields)))
+        assert response.status_code < 500, f"{page}: {url}"
+
+    request()
 
 
 # --- NUL characters everywhere (issue 13: PostgreSQL cannot hold one; oligami_site.middleware) --------------

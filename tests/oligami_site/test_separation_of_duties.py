@@ -388,11 +388,11 @@ def test_the_administrator_manages_accounts(client, root, site_b):
     """The trial administrator still does the job: an account, a role, a device removed."""
     client.force_login(root)
     response = client.post(reverse("admin:oligami_site_user_add"),
-                           {"username": "crc_new", "password1": "New-starter-2026!", "password2": "New-starter-2026!",
-                            "usable_password": "true", "memberships-TOTAL_FORMS": "0",
-                            "memberships-INITIAL_FORMS": "0"})
+                           {"username": "crc_new", "email": "crc_new@hospital.example", "preferred_language": "ja",
+                            "memberships-TOTAL_FORMS": "0", "memberships-INITIAL_FORMS": "0"})
     assert response.status_code == 302, response.context["adminform"].form.errors
     new = User.objects.get(username="crc_new")
+    assert not new.has_usable_password()  # set by its owner through the activation link (test_onboarding.py)
     assert new.history.first().history_user_id == root.pk
     response = client.post(reverse("admin:oligami_site_membership_add"),
                            {"user": new.pk, "site": site_b.pk, "role": "coordinator", "active": "on"})

@@ -101,10 +101,24 @@ def test_a_throttled_device_refuses_even_the_right_code_for_a_moment(password_on
         assert response.status_code == 302
 
 
+def enrolment_granted(client, user):
+    """The set-up link from the account's mailbox, then the password (oligami_site.account_views): the only
+    way a user who must enrol is shown a secret (issue 13; tests/oligami_site/test_onboarding.py)."""
+    from django.core import mail
+
+    from oligami_site.accounts import send_activation
+
+    send_activation(user=user)
+    link = re.search(r"https?://[^/\s]+(/accounts/activate/\S+/)", mail.outbox[-1].body).group(1)
+    step = client.get(link)["Location"]
+    response = client.post(step, {"password": PASSWORD})
+    assert response["Location"].startswith(reverse("two_factor_setup")), response
+
+
 def test_enrolment_of_a_data_manager_without_a_device(password_only_client, db):
     user = trial_role_user("Data manager", username="newdm", otp_device=False)
     assert not TOTPDevice.objects.filter(user=user).exists()
-    assert password_only_client.login(username="newdm", password=PASSWORD)
+    enrolment_granted(password_only_client, user)
     response = password_only_client.get(reverse("screening:patient_list"))
     assert response["Location"].startswith(reverse("two_factor_setup") + "?next=")
     page = password_only_client.get(response["Location"])
@@ -130,8 +144,7 @@ def test_enrolment_of_a_data_manager_without_a_device(password_only_client, db):
 
 
 def test_enrolment_refuses_a_wrong_code(password_only_client, db):
-    trial_role_user("Statistician", username="newstat", otp_device=False)
-    assert password_only_client.login(username="newstat", password=PASSWORD)
+    enrolment_granted(password_only_client, trial_role_user("Statistician", username="newstat", otp_device=False))
     password_only_client.get(reverse("two_factor_setup"))
     response = password_only_client.post(reverse("two_factor_setup"), {"token": "12345x"})
     assert response.status_code == 200 and "Enter the digits" in response.content.decode()

@@ -12,7 +12,10 @@ from tests.factories import PASSWORD
 # and static files. Everything else must redirect an anonymous visitor to the login page.
 # The iCalendar feed (/calendar/<token>.ics) is also public: calendar programs cannot log in, so its secret
 # token is the credential; an unknown or revoked token answers 404 (tests/registration/test_reminders_calendar.py).
-PUBLIC = {"login", "set_language", "calendar_feed"}
+# Password reset and account activation (issue 13) are for people who cannot log in: the e-mailed link is the
+# credential (tests/oligami_site/test_password_reset.py, test_onboarding.py).
+PUBLIC = {"login", "set_language", "calendar_feed", "password_reset", "password_reset_done", "password_reset_confirm",
+          "password_reset_complete", "activate"}
 
 
 def _walk(patterns, prefix=""):
