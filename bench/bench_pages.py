@@ -17,8 +17,8 @@ and a small form, so it carries everything every page pays (session read and sav
 context processors, middleware incl. the second-factor check) and nothing of the trial data. The
 anonymous login page is reported beside it for reference.
 Pages: as the coordinator of the busiest site (worklist, patient list, patient page of a randomized
-patient, screening log, balance, reports for her site) and as a data manager (reports trial-wide,
-patients not randomized, and every changelist of the admin console, trial-wide: `admin_<app>_<model>`).
+patient, screening log, reports for her site) and as a data manager (balance: totals by arm, reports
+trial-wide, patients not randomized, and every changelist of the admin console, trial-wide: `admin_<app>_<model>`).
 """
 
 from __future__ import annotations
@@ -77,7 +77,7 @@ def pages(subject):
         ("patient_list", _url("screening:patient_list"), "crc"),
         ("patient_page", _url("registration:patient", pk=subject["patient"]), "crc"),
         ("screening_log", _url("screening:log"), "crc"),
-        ("balance", _url("randomization:balance"), "crc"),
+        ("balance", _url("randomization:balance"), "dm"),  # site staff see no arm counts (issue 13)
         ("reports_site", _url("oversight:reports"), "crc"),
         ("floor_dm", _url("password_change"), "dm"),
         ("reports_trial", _url("oversight:reports"), "dm"),

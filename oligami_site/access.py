@@ -59,6 +59,19 @@ def is_statistician(user) -> bool:
     return user.is_authenticated and user.is_active and TrialRole.STATISTICIAN in _group_names(user)
 
 
+def sees_allocation_internals(user) -> bool:
+    """Allocation internals (preferred arm, uniform draw, counts before, imbalance, weights, p, the tallies
+    and the set-up's parameters) and balance by site or by factor: the statistician only (DESIGN.md,
+    "Blinding of results"; issue 13: with them the next allocation was predictable)."""
+    return is_statistician(user)
+
+
+def sees_arm_totals(user) -> bool:
+    """Trial-wide totals by arm (no site or factor breakdown): data managers and the statistician. Site staff
+    and monitors see no arm counts, only each of their own patients' arm (issue 13)."""
+    return is_data_manager(user) or is_statistician(user)
+
+
 def site_roles(user) -> dict[int, str]:
     """{site id: role} of the user's active memberships, whatever the site's status.
 

@@ -45,6 +45,19 @@ def with_reason(form_class):
     return ReasonForm
 
 
+def _without(fields, hidden: set[str]) -> list:
+    """A fieldset's fields without `hidden` (a tuple of fields on one line keeps its other fields)."""
+    out = []
+    for name in fields:
+        if isinstance(name, list | tuple):
+            kept = tuple(f for f in name if f not in hidden)
+            if kept:
+                out.append(kept)
+        elif name not in hidden:
+            out.append(name)
+    return out
+
+
 class SiteListFilter(admin.RelatedFieldListFilter):
     """The changelists' site filter: the sites the user may see, read from the site table (a few rows).
 
@@ -119,6 +132,9 @@ class AuditedAdmin(SafeAutocompleteMixin, BoundedChangelistMixin, SimpleHistoryA
 
     site_field: str | None = None  # path from the model to its Site; None: not site data
     statisticians_see_all = False  # e.g. the site list, which the statistician's balance report names anyway
+    # Fields shown to the statistician only, in every view (list, change, history and its field diffs): the
+    # allocation internals (issue 13; randomization.models.ALLOCATION_INTERNALS, CONFIG_INTERNALS).
+    concealed_fields: tuple[str, ...] = ()
 
     def __init__(self, model, admin_site):
         super().__init__(model, admin_site)
@@ -140,6 +156,44 @@ class AuditedAdmin(SafeAutocompleteMixin, BoundedChangelistMixin, SimpleHistoryA
     def _require_in_scope(self, request, object_id):
         if not self.get_queryset(request).filter(pk=unquote(object_id)).exists():
             raise Http404
+
+    # --- concealed fields --------------------------------------------------------------------------------
+
+    def hidden_fields(self, request) -> set[str]:
+        """The concealed fields this user may not see (all of them but for the statistician)."""
+        if not self.concealed_fields or access.sees_allocation_internals(request.user):
+            return set()
+        return set(self.concealed_fields)
+
+    def get_list_display(self, request):
+        hidden = self.hidden_fields(request)
+        return [f for f in super().get_list_display(request) if f not in hidden]
+
+    def get_list_filter(self, request):
+        hidden = self.hidden_fields(request)
+        return [f for f in super().get_list_filter(request) if (f[0] if isinstance(f, tuple) else f) not in hidden]
+
+    def get_search_fields(self, request):
+        hidden = self.hidden_fields(request)
+        return [f for f in super().get_search_fields(request) if f.split("__")[0].lstrip("^=@") not in hidden]
+
+    def get_readonly_fields(self, request, obj=None):
+        hidden = self.hidden_fields(request)
+        return [f for f in super().get_readonly_fields(request, obj) if f not in hidden]
+
+    def set_history_delta_changes(self, request, historical_records, foreign_keys_are_objs=True):
+        """simple-history's "changes" column of the history list, without the concealed fields' values."""
+        hidden = self.hidden_fields(request)
+        if not hidden:
+            return super().set_history_delta_changes(request, historical_records, foreign_keys_are_objs)
+        previous = None
+        for current in historical_records:
+            if previous is not None:
+                delta = previous.diff_against(current, excluded_fields=sorted(hidden),
+                                              foreign_keys_are_objs=foreign_keys_are_objs)
+                helper = self.get_historical_record_context_helper(request, previous)
+                previous.history_delta_changes = helper.context_for_delta_changes(delta)
+            previous = current
 
     # --- history: read only ---------------------------------------------------------------------------
 
@@ -165,13 +219,19 @@ class AuditedAdmin(SafeAutocompleteMixin, BoundedChangelistMixin, SimpleHistoryA
     # --- reason for change ------------------------------------------------------------------------------
 
     def get_fields(self, request, obj=None):
-        return [f for f in super().get_fields(request, obj) if f != REASON_FIELD]
+        hidden = self.hidden_fields(request)
+        return [f for f in super().get_fields(request, obj) if f != REASON_FIELD and f not in hidden]
 
     def get_fieldsets(self, request, obj=None):
         return self.with_reason_fieldset(request, obj, super().get_fieldsets(request, obj))
 
     def with_reason_fieldset(self, request, obj, fieldsets):
-        """`fieldsets` and, on the change form of a user who may change, the reason for change."""
+        """`fieldsets` without the fields hidden from the user and, on the change form of a user who may
+        change, the reason for change."""
+        hidden = self.hidden_fields(request)
+        if hidden:
+            fieldsets = [(name, {**options, "fields": _without(options["fields"], hidden)})
+                         for name, options in fieldsets]
         if (obj is not None and self.has_change_permission(request, obj)
                 and REASON_FIELD not in flatten_fieldsets(fieldsets)):
             fieldsets = [*fieldsets, (_("Audit trail"), {"fields": [REASON_FIELD]})]

@@ -23,5 +23,6 @@ def navigation(request):
             "admin": user.is_staff,
             "patients": site_staff or access.is_data_manager(user),
             "reports": site_staff or access.is_data_manager(user) or access.is_statistician(user),
+            "balance": access.sees_arm_totals(user),  # site staff see no arm counts (issue 13)
         }
     }

@@ -47,6 +47,10 @@ ROLE_PERMISSIONS = {
         ("randomization", "randomizationconfig", ["view", "add", "change"]),
         ("randomization", "historicalrandomizationconfig", ["view"]),
         ("randomization", "configchangeattempt", ["view"]),
+        # The allocation log with its internals (preferred arm, uniform draw, counts before): hers alone
+        # (issue 13; the admin hides them from everyone else).
+        ("randomization", "allocation", ["view"]),
+        ("randomization", "historicalallocation", ["view"]),
     ],
 }
 

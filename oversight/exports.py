@@ -118,10 +118,12 @@ TABLES = {t.key: t for t in [
     Table("off-study", _("Off study"), lambda: OffStudy.objects.order_by("patient__site__code", "patient__sequence"),
           [*PATIENT, ("date", "date"), ("reason", "reason"), ("details", "details"), ("created_at", "created_at")]),
     Table("allocations", _("Allocations"), lambda: Allocation.objects.order_by("sequence"), [
+        # Not the internals (randomization.models.ALLOCATION_INTERNALS: counts before, preferred arm, uniform
+        # draw...): with them the next allocation was predictable (issue 13). The statistician's export of
+        # the log has them (randomization:allocations_csv).
         ("sequence", "sequence"), *PATIENT, ("arm", "arm"), ("method", "method"),
-        ("algorithm_version", "algorithm_version"), ("factors", "factors"), ("counts_before", "counts_before"),
-        ("weights", "weights"), ("imbalance", "imbalance"), ("preferred", "preferred"), ("p", "p"), ("u", "u"),
-        ("stratum", "stratum"), ("allocated_at", "allocated_at"), ("prev_hash", "prev_hash"), ("hash", "hash")]),
+        ("algorithm_version", "algorithm_version"), ("factors", "factors"), ("stratum", "stratum"),
+        ("allocated_at", "allocated_at"), ("prev_hash", "prev_hash"), ("hash", "hash")]),
 ]}
 
 

@@ -29,6 +29,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from followup.selectors import ArmFlow
 from oligami_site import access, dataversion
 from oligami_site.access import Action
 from oligami_site.models import Site
@@ -513,9 +514,12 @@ def _indented(text: str) -> list[tuple]:
     return [(part, False, True) for part in _wrap(text, SIDE_W - 2 * PAD - INDENT)]
 
 
-def diagram(c: Consort, after: dict | None = None) -> dict:
+def diagram(c: Consort, after: dict | None = None, *, by_arm: bool = True) -> dict:
     """Boxes and arrows of the CONSORT diagram from the live counts; `after` ({arm: followup.selectors.ArmFlow})
-    continues each arm past randomization (FOLLOWUP.md)."""
+    continues each arm past randomization (FOLLOWUP.md).
+
+    `by_arm` False (site staff and monitors): one pooled box under "randomized", no count per arm. Arm counts
+    by site are an allocation internal (issue 13: "the arm with fewer at my site" guessed the next one)."""
     boxes: list[DiagramBox] = []
     arrows: list[dict] = []
     y = 10
@@ -561,14 +565,21 @@ def diagram(c: Consort, after: dict | None = None) -> dict:
             height = main.h + GAP // 2 + side_box.h
         y += height + GAP
         previous = main
-    # The arms, side by side under "randomized".
+    # The arms, side by side under "randomized" (or both together, pooled).
     arm_w = (MAIN_W + SIDE_W) // 2
-    for n, (arm, label) in enumerate(Arm.choices):
-        texts = [(count(gettext("Arm %(arm)s") % {"arm": arm}, c.arm(arm)), True), (str(label), False)]
-        flow = (after or {}).get(arm)
+    columns = [(arm, count(gettext("Arm %(arm)s") % {"arm": arm}, c.arm(arm)), str(label), (after or {}).get(arm))
+               for arm, label in Arm.choices]
+    if not by_arm:
+        flows = [f for f in (after or {}).values() if f is not None]
+        pooled = (ArmFlow(**{k: sum(getattr(f, k) for f in flows) for k in vars(ArmFlow())})
+                  if after is not None else None)
+        columns = [("pooled", count(gettext("Randomized"), c.randomized), str(gettext("Both arms together")),
+                    pooled)]
+    for n, (arm, title, label, flow) in enumerate(columns):
+        texts = [(title, True), (label, False)]
         if flow is not None:
             texts += [
-                (count(gettext("Received the allocated intervention") if arm == Arm.B else
+                (count(gettext("Received the allocated intervention") if arm != Arm.A else
                        gettext("Received the allocated intervention (no local therapy outside the protocol)"),
                        flow.received), False),
                 (count(gettext("Discontinued the intervention"), flow.discontinued), False),

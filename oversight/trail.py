@@ -38,7 +38,7 @@ from followup.models import (
 )
 from oligami_site import reasons
 from oligami_site.models import Site, User
-from randomization.models import Allocation
+from randomization.models import ALLOCATION_INTERNALS, Allocation
 from registration.models import (
     SUBTYPE_CHOICES,
     OffStudy,
@@ -206,7 +206,10 @@ def _label(model_field) -> str:
 
 
 def _fields(model):
-    return [f for f in model.history.model.tracked_fields if f.name not in HIDDEN]
+    # The allocation's internals are the statistician's (issue 13), who does not read patients' trails: every
+    # reader of the trail is a site user, a monitor or a data manager, so they are never on it.
+    hidden = HIDDEN | set(ALLOCATION_INTERNALS) if model is Allocation else HIDDEN
+    return [f for f in model.history.model.tracked_fields if f.name not in hidden]
 
 
 def _value(row, model_field):

@@ -1,7 +1,12 @@
 """Admin of the randomization set-up (statistician), the allocation log and refused changes (read-only).
 
 BlockListEntry is deliberately NOT registered: no admin list or page may show a slot of the concealed
-list. The configuration shows the list's SHA-256 and size only; the seed is never a field.
+list. The configuration shows the list's SHA-256 and size only; the seed is never a field. AllocationTally
+(the minimization's running counts) is not registered either.
+
+Concealment (issue 13): the allocation internals (models.ALLOCATION_INTERNALS) and the set-up's parameters
+(models.CONFIG_INTERNALS) are shown to the statistician only, in every list, change and history view and in
+the history's field diffs (AuditedAdmin.concealed_fields); only the statistician sets up the randomization.
 """
 
 from django import forms
@@ -11,12 +16,13 @@ from django.http import HttpResponseRedirect
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
+from oligami_site import access
 from oligami_site.audited_admin import AuditedAdmin, ReadOnlyAuditedAdmin, SiteListFilter
 
 from . import services
 from .exceptions import ConfigFrozen, ConfigInvalid
 from .factors import FACTOR_CHOICES
-from .models import Allocation, ConfigChangeAttempt, RandomizationConfig
+from .models import ALLOCATION_INTERNALS, CONFIG_INTERNALS, Allocation, ConfigChangeAttempt, RandomizationConfig
 
 
 class RandomizationConfigForm(forms.ModelForm):
@@ -67,6 +73,7 @@ class RandomizationConfigAdmin(AuditedAdmin):
     info_fields = ("active", "block_list_sha256", "block_list_size", "block_list_generated_at",
                    "block_list_generated_by", "frozen_at", "created_at")
     readonly_fields = info_fields
+    concealed_fields = CONFIG_INTERNALS
 
     def get_fieldsets(self, request, obj=None):
         return self.with_reason_fieldset(request, obj, [
@@ -83,8 +90,13 @@ class RandomizationConfigAdmin(AuditedAdmin):
         return self.info_fields
 
     def has_add_permission(self, request):
-        # Singleton-ish: one active set-up, changed in place; a new one only when none is active.
-        return super().has_add_permission(request) and not RandomizationConfig.objects.filter(active=True).exists()
+        # Singleton-ish: one active set-up, changed in place; a new one only when none is active. The
+        # statistician's alone (a trial administrator who is not the statistician sees no parameters).
+        return (super().has_add_permission(request) and access.is_statistician(request.user)
+                and not RandomizationConfig.objects.filter(active=True).exists())
+
+    def has_change_permission(self, request, obj=None):
+        return super().has_change_permission(request, obj) and access.is_statistician(request.user)
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         # A frozen set-up is refused before the admin's own transaction starts, so that the record of the
@@ -151,6 +163,12 @@ class AllocationAdmin(ReadOnlyAuditedAdmin):  # the log is written by the servic
     search_fields = ("patient__screening_number", "patient__primary_registration__number")
     actions = None
     site_field = "patient__site"  # site staff who reach the admin see their sites' allocations only
+    statisticians_see_all = True  # the whole log, without the patients' numbers (get_fields below)
+    concealed_fields = ALLOCATION_INTERNALS
+
+    def hidden_fields(self, request):
+        # The statistician sees no patient data (oligami_site.access): the log names no patient to her.
+        return super().hidden_fields(request) | ({"patient"} if access.is_statistician(request.user) else set())
 
     @admin.display(description=_("site"), ordering="patient__site__code")
     def site(self, obj):
@@ -162,3 +180,4 @@ class ConfigChangeAttemptAdmin(ReadOnlyAuditedAdmin):
     list_display = ("attempted_at", "user", "action", "config", "refusal")
     list_select_related = ("user", "config")
     actions = None
+    concealed_fields = ("attempted",)  # the posted set-up: its p, weights and block sizes (issue 13)

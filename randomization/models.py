@@ -30,6 +30,15 @@ def default_block_sizes():
     return list(allocation.DEFAULT_BLOCK_SIZES)
 
 
+# Concealment (DESIGN.md "Blinding of results", issue 13): the fields from which the next allocation can be
+# predicted are the statistician's only (oligami_site.access.sees_allocation_internals). The preferred arm,
+# the uniform draw and the counts before an allocation (with its imbalance, weights and p) replay the
+# minimization; the set-up's weights, p and block sizes tell how the next one is decided. Every page, export
+# and admin view asks these tuples (tests/randomization/test_concealment_by_role.py scans them all).
+ALLOCATION_INTERNALS = ("counts_before", "weights", "imbalance", "preferred", "p", "u")
+CONFIG_INTERNALS = ("weights", "p", "block_sizes", "slots_per_stratum")
+
+
 class Method(models.TextChoices):
     MINIMIZATION = "minimization", _("Minimization (Pocock-Simon)")
     BLOCKS = "blocks", _("Stratified permuted blocks")

@@ -5,13 +5,14 @@ Concealment: only allocations that exist are counted; nothing here reads the all
 
 from dataclasses import dataclass, field
 
+from django.db.models import Count
+
 from oligami_site import access
-from oligami_site.access import Action
 from oligami_site.models import Site
 
 from . import allocation
 from . import factors as fx
-from .models import Allocation, RandomizationConfig
+from .models import ALLOCATION_INTERNALS, Allocation, RandomizationConfig
 
 
 @dataclass
@@ -39,8 +40,7 @@ class Group:
 
 @dataclass
 class Balance:
-    trial_wide: bool  # False: a site user's or monitor's own sites only (site rows only)
-    groups: list[Group]
+    groups: list[Group]  # empty: totals by arm only (a data manager's report)
     total_a: int
     total_b: int
     method: str | None
@@ -57,23 +57,22 @@ class Balance:
 def balance_for(user) -> Balance | None:
     """The balance report the user may see, or None when they may see none.
 
-    Data managers and the statistician: every site and every factor level of the set-up. Site staff and
-    monitors: their own sites' rows only (trial-wide marginals would help predict the next allocation).
+    The statistician: every site and every factor level of the set-up. Data managers: the trial-wide totals
+    by arm only (no groups). Site staff and monitors: none. Balance by site or by factor is an allocation
+    internal: a coordinator who saw her site's counts guessed the next arm ("the one with fewer at my site")
+    right 64.5% of the time (issue 13; DESIGN.md, "Blinding of results").
     """
-    trial_wide = access.is_data_manager(user) or access.is_statistician(user)
-    if trial_wide:
-        site_ids = None
-    else:
-        site_ids = access.site_ids_for(user, Action.VIEW)
-        if not site_ids:
-            return None
+    if not access.sees_arm_totals(user):
+        return None
+    detailed = access.sees_allocation_internals(user)
     config = RandomizationConfig.objects.filter(active=True).first()
-    allocations = Allocation.objects.all()
+    method = config.get_method_display() if config else None
+    if not detailed:
+        total = dict(Allocation.objects.values_list("arm").annotate(n=Count("id")).order_by())
+        return Balance(groups=[], total_a=total.get(allocation.ARM_A, 0),
+                       total_b=total.get(allocation.ARM_B, 0), method=method)
+    records = list(Allocation.objects.values_list("arm", "factors", "patient__site_id"))
     sites = Site.objects.all()  # closed sites' allocations count in the balance too
-    if site_ids is not None:
-        allocations = allocations.filter(patient__site_id__in=site_ids)
-        sites = Site.objects.filter(id__in=site_ids)
-    records = list(allocations.values_list("arm", "factors", "patient__site_id"))
 
     site_rows = {s.pk: Row(s.code, s.code) for s in sites.order_by("code")}
     factor_keys = [k for k in fx.ordered(config.factors if config else fx.DEFAULT_FACTORS) if k != fx.SITE]
@@ -89,10 +88,19 @@ def balance_for(user) -> Balance | None:
                 _add(level_rows[key][level], arm)
 
     groups = [Group(fx.SITE, str(fx.FACTORS[fx.SITE].label), list(site_rows.values()))]
-    if trial_wide:
-        groups += [Group(k, str(fx.FACTORS[k].label), list(level_rows[k].values())) for k in factor_keys]
-    return Balance(trial_wide=trial_wide, groups=groups, total_a=total[allocation.ARM_A],
-                   total_b=total[allocation.ARM_B], method=config.get_method_display() if config else None)
+    groups += [Group(k, str(fx.FACTORS[k].label), list(level_rows[k].values())) for k in factor_keys]
+    return Balance(groups=groups, total_a=total[allocation.ARM_A],
+                   total_b=total[allocation.ARM_B], method=method)
+
+
+def allocation_log_rows():
+    """The allocation log with its internals, for the statistician's export (views.allocations_csv): the
+    sequence links it to the analysis data set; no patient number (the statistician sees no patient data)."""
+    columns = ["sequence", "patient__site__code", "arm", "method", "algorithm_version", "factors",
+               *ALLOCATION_INTERNALS, "stratum", "allocated_at", "prev_hash", "hash"]
+    header = ["sequence", "site", *columns[2:]]
+    rows = Allocation.objects.order_by("sequence").values_list(*columns).iterator(chunk_size=1000)
+    return header, rows
 
 
 def _add(row: Row, arm: str):

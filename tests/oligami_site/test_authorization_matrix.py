@@ -101,8 +101,11 @@ GET = {
     "followup:survey_entry":             (L, 200, 200, 403, 404, 403, 404, 404),
     "followup:lost":                     (L, 403, 403, 403, 403, R, 403, 403),
     "randomization:result":              (L, 200, 200, 200, 404, 200, 404, 404),
-    "randomization:balance":             (L, 200, 200, 200, 200, 200, 200, 404),
-    "randomization:balance_csv":         (L, 200, 200, 200, 200, 200, 200, 404),
+    # Issue 13: site staff and monitors see no arm counts; data managers the totals by arm; the statistician
+    # the balance by site and factor and the allocation log with its internals.
+    "randomization:balance":             (L, 404, 404, 404, 404, 200, 200, 404),
+    "randomization:balance_csv":         (L, 404, 404, 404, 404, 200, 200, 404),
+    "randomization:allocations_csv":     (L, 403, 403, 403, 403, 403, 200, 403),
     "oversight:trail":                   (L, 200, 200, 200, 404, 200, 404, 404),
     "oversight:reports":                 (L, 200, 200, 200, 200, 200, 200, 404),
     "oversight:not_randomized":          (L, 200, 200, 200, 200, 200, 404, 404),

@@ -47,42 +47,90 @@ def test_result_page_is_404_for_other_sites_and_the_statistician(client, site_a,
     assert client.get(reverse("randomization:result", args=[999999])).status_code == 404
 
 
-def test_balance_for_data_manager_shows_every_factor_level_totals_and_chart(client, site_a, site_b, coordinator_a,
-                                                                           coordinator_b, data_manager):
+def test_balance_for_the_statistician_shows_every_site_and_factor_level_totals_and_chart(
+        client, site_a, site_b, coordinator_a, coordinator_b, statistician):
     minimization_config()
     for _ in range(3):
         _randomize(site_a, coordinator_a)
     _randomize(site_b, coordinator_b, {"subtype": "tnbc", "lesions": "2-3"})
-    html = _login(client, data_manager).get(reverse("randomization:balance")).content.decode()
+    html = _login(client, statistician).get(reverse("randomization:balance")).content.decode()
     for text in ("SITEA", "SITEB", "luminal", "HER2-positive", "triple-negative", "Remaining oligometastases",
-                 "2-3", "<svg", 'id="total-a"'):
+                 "2-3", "<svg", 'id="total-a"', 'id="allocation-log-csv"'):
         assert text in html, text
     a = Allocation.objects.filter(arm="A").count()
     assert f'<td class="text-end" id="total-a">{a}</td>' in html
     assert f'<td class="text-end" id="total-b">{4 - a}</td>' in html
     assert "<script" not in html.split("<main", 1)[1].split("</main>", 1)[0]
     assert " style=" not in html
+    csv = client.get(reverse("randomization:balance_csv")).getvalue().decode()
+    assert "SITEA" in csv and "luminal" in csv
 
 
-def test_balance_for_site_users_and_monitors_is_their_sites_rows_only(client, site_a, site_b, coordinator_a,
-                                                                     coordinator_b, monitor_a, statistician):
+def test_balance_for_data_managers_is_the_totals_by_arm_only(client, site_a, site_b, coordinator_a, coordinator_b,
+                                                             data_manager):
+    """Issue 13: balance by site or by factor is the statistician's; data managers see totals by arm."""
     minimization_config()
-    _randomize(site_a, coordinator_a)
+    for _ in range(3):
+        _randomize(site_a, coordinator_a)
+    _randomize(site_b, coordinator_b, {"subtype": "tnbc", "lesions": "2-3"})
+    html = _login(client, data_manager).get(reverse("randomization:balance")).content.decode()
+    main = html.split("<main", 1)[1].split("</main>", 1)[0]
+    a = Allocation.objects.filter(arm="A").count()
+    assert f'id="total-a">{a}</td>' in main and f'id="total-b">{4 - a}</td>' in main
+    for text in ("SITEA", "SITEB", "luminal", "triple-negative", "Remaining oligometastases", "<svg", "<tbody>\n  <tr",
+                 "allocation-log-csv"):
+        assert text not in main, text
+    csv = client.get(reverse("randomization:balance_csv")).getvalue().decode()
+    assert "SITEA" not in csv and "luminal" not in csv and len(csv.strip().splitlines()) == 2  # header, all
+    assert client.get(reverse("randomization:allocations_csv")).status_code == 403
+    reports = client.get(reverse("oversight:reports")).content.decode()
+    assert "consort-box-arm-A" in reports and 'id="breakdown-randomized"' in reports
+
+
+def test_statistician_alone_exports_the_allocation_log_with_its_internals(client, site_a, coordinator_a,
+                                                                         statistician):
+    minimization_config()
+    record = _randomize(site_a, coordinator_a)
+    response = _login(client, statistician).get(reverse("randomization:allocations_csv"))
+    csv = response.getvalue().decode()
+    header = csv.splitlines()[0].split(",")
+    assert {"sequence", "site", "arm", "counts_before", "preferred", "u", "p", "imbalance", "weights"} <= set(header)
+    assert repr(record.u) in csv and record.patient.screening_number not in csv  # no patient data to her
+
+
+def test_only_the_statistician_sets_up_the_randomization_in_the_admin(client, statistician):
+    config = minimization_config(statistician)
+    root = UserFactory(username="root", is_staff=True, is_superuser=True)
+    _login(client, root)
+    url = reverse("admin:randomization_randomizationconfig_change", args=[config.pk])
+    page = client.get(url).content.decode()
+    assert 'name="_save"' not in page and "0.8" not in page.split('id="content"', 1)[1]  # no p to her
+    assert client.post(url, {"method": "minimization", "p": "0.7", "change_reason": "x"}).status_code == 403
+    assert RandomizationConfig.objects.get(pk=config.pk).p == 0.8
+
+
+def test_site_users_and_monitors_see_no_arm_counts(client, site_a, site_b, coordinator_a, investigator_a,
+                                                    coordinator_b, monitor_a):
+    """Issue 13: a coordinator who saw her site's arm counts guessed the next arm right 64.5% of the time.
+    Site staff and monitors get no balance page, no link to it, and no arm counts in the CONSORT report;
+    they still see each of their own patients' arm (the result page)."""
+    minimization_config()
+    record = _randomize(site_a, coordinator_a)
     _randomize(site_b, coordinator_b)
-    _randomize(site_b, coordinator_b)
-    for user in (coordinator_a, monitor_a):
+    for user in (coordinator_a, investigator_a, monitor_a):
         client.logout()
-        html = _login(client, user).get(reverse("randomization:balance")).content.decode()
-        assert "SITEA" in html and "SITEB" not in html
-        assert "Subtype" not in html and "luminal" not in html  # no trial-wide marginals for sites
-        assert '<td class="text-end" id="total-a">' in html
-        a = Allocation.objects.filter(arm="A", patient__site=site_a).count()
-        assert f'id="total-a">{a}</td>' in html
-        csv = client.get(reverse("randomization:balance_csv")).getvalue().decode()
-        assert "SITEA" in csv and "SITEB" not in csv
-    client.logout()
-    html = _login(client, statistician).get(reverse("randomization:balance")).content.decode()
-    assert "SITEA" in html and "SITEB" in html and "luminal" in html
+        _login(client, user)
+        assert client.get(reverse("randomization:balance")).status_code == 404
+        assert client.get(reverse("randomization:balance_csv")).status_code == 404
+        assert client.get(reverse("randomization:allocations_csv")).status_code == 403
+        home = client.get(reverse("home")).content.decode()
+        reports = client.get(reverse("oversight:reports")).content.decode()
+        assert reverse("randomization:balance") not in home + reports
+        assert "consort-box-arm-A" not in reports and "consort-box-arm-pooled" in reports
+        assert "Arm A: n =" not in reports and "Arm B: n =" not in reports
+        assert 'id="breakdown-randomized"' not in reports
+        result = client.get(reverse("randomization:result", args=[record.patient_id])).content.decode()
+        assert f'data-arm="{record.arm}"' in result
 
 
 def test_balance_is_404_without_any_role(client, no_role_user):
@@ -101,7 +149,7 @@ def _many_allocations(n, sites, users):
 
 
 @pytest.mark.parametrize("n", [10, 200])
-def test_balance_query_count_is_bounded(client, data_manager, django_assert_max_num_queries, n):
+def test_balance_query_count_is_bounded(client, data_manager, statistician, django_assert_max_num_queries, n):
     minimization_config()
     sites = [SiteFactory(code=f"Q{i:02d}") for i in range(5)]
     users = {s.pk: MembershipFactory(site=s, role="coordinator").user for s in sites}
@@ -113,8 +161,8 @@ def test_balance_query_count_is_bounded(client, data_manager, django_assert_max_
     assert response.status_code == 200
     with django_assert_max_num_queries(11):
         assert client.get(reverse("randomization:balance_csv")).status_code == 200
-    _login(client, users[sites[0].pk])
-    with django_assert_max_num_queries(10):
+    _login(client, statistician)
+    with django_assert_max_num_queries(11):
         assert client.get(reverse("randomization:balance")).status_code == 200
 
 
@@ -137,8 +185,7 @@ def test_permissions_of_the_trial_roles():
     stat = set(Group.objects.get(name="Statistician").permissions.values_list("codename", flat=True))
     assert {"view_allocation", "view_randomizationconfig", "view_configchangeattempt"} <= dm
     assert "change_randomizationconfig" not in dm
-    assert {"view_randomizationconfig", "change_randomizationconfig"} <= stat
-    assert "view_allocation" not in stat
+    assert {"view_randomizationconfig", "change_randomizationconfig", "view_allocation"} <= stat
     for perms in (dm, stat):  # the concealed list is granted to nobody, and the log is read-only
         assert not any("blocklistentry" in p for p in perms)
         assert not {"add_allocation", "change_allocation", "delete_allocation"} & perms
@@ -205,12 +252,11 @@ def test_site_staff_cannot_reach_the_admin(client, coordinator_a):
     assert response.status_code == 302
 
 
-def test_nav_shows_balance_to_site_staff_and_trial_roles(client, coordinator_a, no_role_user):
-    html = _login(client, coordinator_a).get(reverse("home")).content.decode()
-    assert reverse("randomization:balance") in html
-    client.logout()
-    html = _login(client, no_role_user).get(reverse("home")).content.decode()
-    assert reverse("randomization:balance") not in html
+def test_nav_shows_balance_to_the_trial_roles_only(client, coordinator_a, data_manager, statistician, no_role_user):
+    for user, shown in ((coordinator_a, False), (no_role_user, False), (data_manager, True), (statistician, True)):
+        client.logout()
+        html = _login(client, user).get(reverse("home")).content.decode()
+        assert (reverse("randomization:balance") in html) is shown, user.username
 
 
 def test_membership_deactivated_loses_access(client, site_a, coordinator_a):
