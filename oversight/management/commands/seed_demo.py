@@ -26,5 +26,5 @@ class Command(BaseCommand):
             self.stdout.write(f"  {username:<14} {what}")
         note = " (generated now; kept in var/demo-password.txt)" if generated else ""
         self.stdout.write(f"  password: {password}{note}")
-        self.stdout.write("  dm and stat use two-factor authentication: enrol an authenticator app (TOTP) "
-                          "at first login.")
+        self.stdout.write("  dm and stat use two-factor authentication: at first login press \"E-mail me the set-up "
+                          "link\"; the link arrives as a file in var/mail/ (README).")
