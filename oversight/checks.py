@@ -7,7 +7,7 @@ closed (queries.open_automatic; a partial unique constraint makes it exact under
 `find` runs a bounded number of queries whatever the number of patients.
 
 The follow-up checks (mdt_late, assessment_overdue, survey_incomplete, endpoint_contradiction) read through
-followup.selectors; the safety app's deadline check is added with its expedited reports.
+followup.selectors; report_overdue reads safety.deadlines (an expedited report past its deadline).
 
 A finding's key carries what was found (a date, a code), so a closed query is not opened again for the same
 finding: closing means resolved or accepted by the data centre (queries.open_automatic).
@@ -21,6 +21,7 @@ from dataclasses import field as dataclass_field
 from datetime import date, timedelta
 
 from django.db.models import F, Min
+from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -28,6 +29,9 @@ from followup import endpoints, selectors
 from followup.models import FollowupSurvey, MetastasisDirectedTherapy
 from randomization.models import Arm
 from registration.models import PrimaryRegistration, SecondaryRegistration
+from safety import deadlines as safety_deadlines
+from safety import reportability
+from safety.models import AdverseEvent
 from screening.models import Patient
 
 from . import queries
@@ -125,6 +129,17 @@ def _endpoint_contradiction(today: date) -> Iterable[Finding]:
                           {"problem": code, "death": followup.facts.death_date.isoformat()})
 
 
+def _report_overdue(today: date) -> Iterable[Finding]:
+    """SAFETY.md: an expedited report (first or second) of a reportable event not signed by its deadline
+    (safety.deadlines: the deadlines still open, one query). One finding per event and report."""
+    now = timezone.now()
+    for deadline in safety_deadlines.open_deadlines(AdverseEvent.objects.all(), now):
+        if deadline.state is reportability.DeadlineState.OVERDUE:
+            yield Finding(deadline.event.patient_id, f"report:{deadline.event.pk}:{deadline.report}", "", None, "",
+                          {"report": deadline.report, "term": deadline.event.term,
+                           "due": timezone.localtime(deadline.due).strftime("%Y-%m-%d %H:%M")})
+
+
 CHECKS: list[Check] = [
     Check("labs_after_registration", _("Labs drawn after the registration they support"),
           _("The lab panel is dated %(drawn)s, after the %(registration_label)s on %(registered)s that it "
@@ -148,9 +163,14 @@ CHECKS: list[Check] = [
           _("The follow-up contradicts the death recorded on %(death)s: %(problem_label)s. Please correct the "
             "dates, or explain."),
           _endpoint_contradiction),
+    Check("report_overdue", _("Expedited safety report past its deadline"),
+          _("The %(report_label)s of the adverse event \"%(term)s\" was due %(due)s (Japan Standard Time) and is "
+            "not signed. Please have the site investigator sign it now, or explain."),
+          _report_overdue),
 ]
 BY_CODE = {check.code: check for check in CHECKS}
 REGISTRATION_LABELS = {"primary": _("primary registration"), "secondary": _("secondary registration")}
+REPORT_LABELS = {"first": _("first report"), "second": _("second (detailed) report")}
 PROBLEM_LABELS = {
     endpoints.DEATH_BEFORE_ORIGIN: _("the death is dated before randomization"),
     endpoints.ALIVE_AFTER_DEATH: _("the patient is recorded alive or assessed after the death"),
@@ -166,6 +186,8 @@ def describe(rule: str, details: dict) -> str:
     values = dict(details)
     if "registration" in values:
         values["registration_label"] = gettext(str(REGISTRATION_LABELS.get(values["registration"], "")))
+    if "report" in values:
+        values["report_label"] = gettext(str(REPORT_LABELS.get(values["report"], values["report"])))
     if "problem" in values:
         values["problem_label"] = gettext(str(PROBLEM_LABELS.get(values["problem"], values["problem"])))
     try:

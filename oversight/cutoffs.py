@@ -27,6 +27,8 @@ from django.utils.translation import gettext_lazy as _
 from followup import selectors as followup_selectors
 from oligami_site import access, auditing
 from oligami_site.exceptions import DomainError
+from safety import deadlines as safety_deadlines
+from safety.models import AdverseEvent
 from screening.models import Patient
 
 from . import exports, monitoring, records
@@ -85,6 +87,11 @@ def blockers(cutoff: Cutoff) -> list[Blocker]:
         opened_at__lt=monitoring.end_of_day(cutoff.date)).count()
     if open_queries:
         found.append(Blocker("open_queries", _("Data queries not closed"), open_queries))
+    # Expedited reports still to sign for events the sites knew of by the end of the cut-off day.
+    unsigned = len(safety_deadlines.open_deadlines(
+        AdverseEvent.objects.filter(awareness__lt=monitoring.end_of_day(cutoff.date)), timezone.now()))
+    if unsigned:
+        found.append(Blocker("unsigned_reports", _("Expedited safety reports not signed"), unsigned))
     unknown = sum(1 for row in followup_selectors.status_as_of(Patient.objects.all(), cutoff.date)
                   if not row.known)
     if unknown:
