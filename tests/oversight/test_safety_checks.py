@@ -34,10 +34,10 @@ def _randomization_set_up(db):
 def test_report_overdue_opens_one_query_and_unsigned_reports_block_the_lock(
         plans, site_a, coordinator_a, investigator_a, data_manager, django_capture_on_commit_callbacks):
     patient = on_treatment(site_a, coordinator_a)
-    with time_machine.travel(AWARE + dt.timedelta(minutes=20), tick=False):
-        with django_capture_on_commit_callbacks(execute=False):
-            event = services.record_event(patient=patient, data=event_data(onset_date=AWARE.date(),
-                                                                           awareness=AWARE), user=coordinator_a)
+    with time_machine.travel(AWARE + dt.timedelta(minutes=20), tick=False), \
+            django_capture_on_commit_callbacks(execute=False):
+        event = services.record_event(patient=patient, data=event_data(onset_date=AWARE.date(), awareness=AWARE),
+                                      user=coordinator_a)
     first_due = AWARE + dt.timedelta(hours=72)
     with time_machine.travel(first_due, tick=False):  # the deadline itself: not yet past
         assert not list(checks.BY_CODE["report_overdue"].find(first_due.date()))
