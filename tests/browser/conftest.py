@@ -134,3 +134,16 @@ def log_out(page, lang="en"):
     page.locator("#nav-account").click()
     page.locator("#mainnav .dropdown-menu.show").get_by_role("button", name=tr(lang, "Log out")).click()
     page.wait_for_url("**/accounts/login/")
+
+
+@pytest.fixture(autouse=True)
+def _consent_version(request):
+    """The consent document version the screening form offers (P18, issue 17) exists before a page is
+    opened: a version created after the form was rendered would not be among its choices."""
+    marker = request.node.get_closest_marker("django_db")
+    if marker is None:
+        return
+    request.getfixturevalue("transactional_db" if marker.kwargs.get("transaction") else "db")
+    from tests.factories import initial_consent_version
+
+    initial_consent_version()

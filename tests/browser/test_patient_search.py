@@ -42,7 +42,8 @@ def test_find_a_patient_from_the_bar_and_the_list(lang_page, lang, coordinator_a
     table = page.locator("#patient-table")
     assert number in table.inner_text() and randomized.primary_registration.number in table.inner_text()
     row = table.locator("tbody tr", has_text=randomized.screening_number)
-    assert row.locator(".patient-arm").inner_text() == randomized.allocation.arm
+    arm = randomized.allocation.arm  # shown as a badge: "Arm B" / "B群" (issue 15)
+    assert row.locator(".patient-arm").inner_text() == (f"Arm {arm}" if lang == "en" else f"{arm}群")
     # The list's own search box, by initials that match no one: a clear message.
     page.locator("#id_q").fill("ZZ")
     page.get_by_role("button", name=tr(lang, "Filter")).click()

@@ -142,7 +142,7 @@ def test_an_expired_form_says_what_to_do(coordinator_a, lang, title):
 
 
 @pytest.mark.parametrize("lang,texts", [
-    ("en", ("Account locked", "Ask the data centre")),
+    ("en", ("Account locked", "ask the data centre")),
     ("ja", ("アカウントのロック", "データセンター")),
 ])
 def test_the_lockout_page_in_the_layout_translated(client, coordinator_a, lang, texts):

@@ -76,7 +76,10 @@ def test_a_data_manager_asks_follows_the_progress_and_downloads(client, data_man
 def test_an_unknown_export_queues_nothing(client, data_manager, kind):
     client.force_login(data_manager)
     response = client.post(reverse("oversight:export_job_create"), {"kind": kind}, follow=True)
-    assert response.status_code == 200 and "Choose one of the exports" in response.content.decode()
+    if "\x00" in kind:  # a NUL byte is refused before any view (oligami_site.middleware, issue 13): 400
+        assert response.status_code == 400 and "null character" in response.content.decode()
+    else:
+        assert response.status_code == 200 and "Choose one of the exports" in response.content.decode()
     assert not ExportJob.objects.exists()
 
 

@@ -98,5 +98,7 @@ def test_the_list_and_the_summary_run_bounded_queries(client, site_a, data_manag
     client.force_login(data_manager)
     with django_assert_max_num_queries(16):
         assert client.get(reverse("queries:list")).status_code == 200
-    with django_assert_max_num_queries(16):
+    # The data manager's home is the trial-wide to-do (issue 20: windows, drafts, signatures, locked accounts,
+    # survey, sites, overdue safety reports): ~22 queries, the same for 3 and 30 queries.
+    with django_assert_max_num_queries(26):
         assert client.get(reverse("home")).status_code == 200

@@ -173,7 +173,8 @@ def test_allocation_admin_list_query_count_is_bounded(client, django_assert_max_
     _many_allocations(60, sites, users)
     admin = UserFactory(username="root", is_staff=True, is_superuser=True)
     _login(client, admin)
-    with django_assert_max_num_queries(15):
+    # 60 rows in 16 queries: not per row (one more than before issue 13: who may see the concealed fields)
+    with django_assert_max_num_queries(16):
         assert client.get(reverse("admin:randomization_allocation_changelist")).status_code == 200
 
 

@@ -129,7 +129,7 @@ def test_wrong_signature_password_saves_nothing_and_is_counted(plans, coordinato
                                       registration_date=JUDGED_ON, request=request)
     finally:
         user_login_failed.disconnect(listener)
-    assert received == [({"username": "crc_a"}, request)]
+    assert received == [({"username": "crc_a", "purpose": "signature"}, request)]  # counted as a signature (issue 13)
     failure = SignatureFailure.objects.get()
     assert (failure.user, failure.kind, failure.patient_id, failure.ip_address) == (
         coordinator_a, "primary_registration", screening.patient_id, "10.1.2.3")
