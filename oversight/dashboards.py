@@ -43,4 +43,5 @@ def home(request):
         "trial_roles": trial_roles,
         "visible_sites": access.sites_for(request.user) if not memberships else None,
         "todo": todo.sections(request.user) if access.is_data_manager(request.user) else None,
+        "is_statistician": access.is_statistician(request.user),
     })

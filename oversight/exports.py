@@ -12,9 +12,12 @@ Codes, not translated labels, are exported (stable across languages); the dictio
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import hmac
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.utils import timezone
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
@@ -298,8 +301,23 @@ ENDPOINT_COLUMNS = [
 ]
 
 
-def analysis_rows(today: dt.date | None = None) -> Iterator[tuple]:
+# The columns that name a patient; the statistician's data set has a pseudonym instead (analysis_rows).
+IDENTIFIERS = ("screening_number", "registration_number")
+
+
+def analysis_id(patient_id: int) -> str:
+    """A stable pseudonym of the patient for the statistician's data set: a keyed hash (HMAC with the
+    SECRET_KEY) that links the statistician's exports to each other but not to a screening number."""
+    digest = hmac.new(settings.SECRET_KEY.encode(), f"oligami-analysis:{patient_id}".encode(), hashlib.sha256)
+    return "A-" + digest.hexdigest()[:12]
+
+
+def analysis_rows(today: dt.date | None = None, *, with_arm: bool = False) -> Iterator[tuple]:
+    """One row per screened patient. `with_arm`: the statistician's data set for the comparative analysis
+    (DESIGN.md, blinding: nobody else gets arm and endpoints together): the allocated arm last, and the
+    patient's identifiers replaced by a pseudonym (the statistician sees no patient numbers)."""
     today = today or timezone.localdate()
+    hidden = {n for n, column in enumerate(ANALYSIS_COLUMNS) if column.name in IDENTIFIERS} if with_arm else set()
     # Every randomized patient's follow-up in a handful of queries up front (not per patient).
     followups = followup_selectors.followup_for(followup_selectors.origins_of(Patient.objects.all()))
     for patient in reports.flow_queryset(None).iterator(chunk_size=ANALYSIS_CHUNK_SIZE):
@@ -307,6 +325,9 @@ def analysis_rows(today: dt.date | None = None) -> Iterator[tuple]:
         followup = followups.get(patient.pk)
         row = (*(column.get(flow) for column in ANALYSIS_COLUMNS),
                *(column.get(followup) for column in ENDPOINT_COLUMNS))
+        if with_arm:
+            row = (analysis_id(patient.pk), *(value for n, value in enumerate(row) if n not in hidden),
+                   flow.arm or "")
         _release(patient)
         yield row
 
@@ -322,8 +343,11 @@ def _release(patient) -> None:
     patient._prefetched_objects_cache = {}
 
 
-def analysis_header() -> list[str]:
-    return [column.name for column in (*ANALYSIS_COLUMNS, *ENDPOINT_COLUMNS)]
+def analysis_header(*, with_arm: bool = False) -> list[str]:
+    names = [column.name for column in (*ANALYSIS_COLUMNS, *ENDPOINT_COLUMNS)]
+    if not with_arm:
+        return names
+    return ["analysis_id", *(name for name in names if name not in IDENTIFIERS), "arm"]
 
 
 def dictionary_rows() -> list[tuple[str, str, str, str]]:

@@ -13,6 +13,7 @@ urlpatterns = [
     path("exports/jobs/<int:job>/", views.export_job, name="export_job"),
     path("exports/jobs/<int:job>/file.csv", views.export_job_download, name="export_job_download"),
     path("exports/analysis.csv", views.export_analysis, name="export_analysis"),
+    path("exports/analysis-with-arm.csv", views.export_analysis_with_arm, name="export_analysis_with_arm"),
     path("exports/analysis/dictionary/", views.data_dictionary, name="data_dictionary"),
     path("exports/analysis/dictionary.csv", views.data_dictionary_csv, name="data_dictionary_csv"),
     path("exports/<slug:table>.csv", views.export_table, name="export_table"),

@@ -231,6 +231,16 @@ def export_analysis(request):
 
 @login_required
 @require_safe
+def export_analysis_with_arm(request):
+    """The statistician's analysis data set: the same rows with the allocated arm (issue 16; blinding)."""
+    if not access.is_statistician(request.user):
+        raise PermissionDenied
+    return _csv_response(request, exports.csv_lines(exports.analysis_header(with_arm=True),
+                                                    exports.analysis_rows(with_arm=True)), "analysis-with-arm")
+
+
+@login_required
+@require_safe
 def data_dictionary(request):
     _require_data_manager(request.user)
     return render(request, "oversight/data_dictionary.html", {"rows": exports.dictionary_rows()})

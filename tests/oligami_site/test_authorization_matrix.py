@@ -140,6 +140,7 @@ GET = {
     "safety:log_csv":                    (L, 200, 200, 200, 200, 200, 403, 403),
     "safety:frequency":                  (L, 200, 200, 200, 200, 200, 200, 403),
     "oversight:audit_search":            (L, 403, 403, 403, 403, 200, 403, 403),
+    "oversight:export_analysis_with_arm": (L, 403, 403, 403, 403, 403, 200, 403),  # arm + endpoints: statistician
     "admin:index":                       (L, L, L, L, L, 200, 200, L),
 }
 
