@@ -14,7 +14,6 @@ from registration.models import Audience
 from screening.models import Patient
 
 from . import selectors
-from .models import FollowupSurvey
 
 MAX_LINES = 20
 
@@ -50,7 +49,7 @@ def surveys(*, audience: str, site, today: date) -> dict | None:
     as of the cut-off)."""
     if audience != Audience.SITE_STAFF or site is None:
         return None
-    survey = FollowupSurvey.objects.filter(closed_at__isnull=True).order_by("-cutoff_date").first()
+    survey = selectors.open_survey()
     if survey is None:
         return None
     rows = [r for r in selectors.survey_rows(survey, Patient.objects.filter(site=site))

@@ -20,6 +20,7 @@ from .models import (
     Contamination,
     Death,
     FollowupSettings,
+    FollowupSurvey,
     LastKnownAlive,
     LostToFollowUp,
     MetastasisDirectedTherapy,
@@ -152,6 +153,11 @@ class SurveyRow:
 
 
 COMPLETE_STATES = ("confirmed", "dead", "lost", "withdrawn")
+
+
+def open_survey():
+    """The follow-up survey the sites are answering now (the latest not closed), or None."""
+    return FollowupSurvey.objects.filter(closed_at__isnull=True).order_by("-cutoff_date").first()
 
 
 def status_unknown_days() -> int | None:

@@ -19,7 +19,6 @@ from django.utils.translation import gettext
 
 from followup import reconsent
 from followup import selectors as followup_selectors
-from followup.models import FollowupSurvey
 from oligami_site import lockout
 from oligami_site.models import Site
 from oligami_site.models import Status as SiteStatus
@@ -107,7 +106,7 @@ def locked_accounts() -> Section:
 
 def survey_completeness() -> Section | None:
     """The open follow-up survey's completeness, per site (none open: no section)."""
-    survey = FollowupSurvey.objects.filter(closed_at__isnull=True).order_by("-cutoff_date").first()
+    survey = followup_selectors.open_survey()
     if survey is None:
         return None
     sites = followup_selectors.completeness(followup_selectors.survey_rows(survey, Patient.objects.all()))
