@@ -10,15 +10,13 @@ import secrets
 from collections import Counter
 
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
 from django.db.models import F, Q
-from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from oligami_site import access, auditing, sites
+from oligami_site import access, auditing, mail, sites
 from oligami_site.access import Action, TrialRole
 from oligami_site.models import Membership, User
 from oligami_site.site_status import SiteAction
@@ -489,18 +487,8 @@ def _allocate(*, patient, given: dict, user, meaning: str) -> Allocation:
 
 
 def _send(recipients, template: str, context: dict):
-    """One message per language of the recipients (users), text and HTML."""
-    by_language: dict[str, list[str]] = {}
-    for user in recipients:
-        if user.email:
-            by_language.setdefault(user.preferred_language or settings.LANGUAGE_CODE, []).append(user.email)
-    for language, emails in by_language.items():
-        with translation.override(language):
-            subject = " ".join(render_to_string(f"{template}_subject.txt", context).split())
-            text = render_to_string(f"{template}.txt", context)
-            html = render_to_string(f"{template}.html", context)
-        message = EmailMultiAlternatives(subject, text, settings.DEFAULT_FROM_EMAIL, sorted(emails))
-        message.attach_alternative(html, "text/html")
+    """One message per language of the recipients (users), text and HTML (the kit's renderer)."""
+    for message in mail.to_users(recipients, template, context):
         message.send()
 
 
