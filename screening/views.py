@@ -24,8 +24,8 @@ from oligami_site.access import Action
 from oligami_site.exceptions import DomainError
 from oligami_site.site_status import SiteAction
 
+from . import deadlines, services, stages, verdicts
 from . import eligibility as rules
-from . import services, stages, verdicts
 from .exceptions import ReasonRequired, StaleScreening
 from .forms import (
     SCREENING_FIELDS,
@@ -167,8 +167,14 @@ def patient_list(request):
     patients = patients.annotate(registration_number=F("primary_registration__number"),
                                  arm=F("allocation__arm"))
     page = Paginator(patients, PAGE_SIZE).get_page(request.GET.get("page"))
+    # The next deadline of the rows shown (never the whole site's): the apps above answer through
+    # screening.deadlines (a constant number of queries each, none when no row concerns them).
+    today = timezone.localdate()
+    upcoming = deadlines.nearest({p.pk: p.stage for p in page}, today, timezone.now())
     for patient in page:
         patient.latest_outcome_label = OUTCOME_LABELS.get(patient.latest_outcome, "")
+        patient.next_deadline = upcoming.get(patient.pk)
+        patient.days_left = patient.next_deadline.days_left(today) if patient.next_deadline else None
     return render(request, "screening/patient_list.html", {
         "page": page, "filters": filters, "several_sites": len(filters.sites) > 1,
         "can_create": access.sites_for(request.user, Action.EDIT).exists(),
