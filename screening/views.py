@@ -472,24 +472,32 @@ def screening_log_csv(request):
               gettext("missing"), gettext("reasons"), gettext("engine version"), gettext("evaluated at")]
 
     language = translation.get_language()
+    # The Excel variant is for reading: the subtype's label in the reader's language (issue 20); the plain CSV
+    # keeps the code (luminal, her2, tnbc), as the exports do (docs/data-management.md, "Codes and labels").
+    excel = csvfiles.wants_excel(request)
 
     def rows():
         # Streamed after the view returns: the reasons are rendered in the requester's language explicitly.
         with translation.override(language):
-            yield from _csv_rows(screenings)
+            yield from _csv_rows(screenings, subtype_labels=excel)
 
     stamp = timezone.localdate().isoformat()
     return csvfiles.response(csvfiles.lines(header, rows()), filename=f"screening-log-{stamp}.csv",
                              excel=csvfiles.wants_excel(request))
 
 
-def _csv_rows(screenings):
+def _subtype_label(code):
+    return gettext(rules.SUBTYPE_LABELS[code]) if code in rules.SUBTYPE_LABELS and code else ""
+
+
+def _csv_rows(screenings, *, subtype_labels=False):
     for s in screenings.iterator(chunk_size=500):
         snap = s.verdict or {}
         blocking = verdicts.blocking_rows(snap)
         evaluated = timezone.localtime(s.evaluated_at).isoformat(timespec="seconds") if s.evaluated_at else ""
+        subtype = _subtype_label(s.subtype) if subtype_labels else s.subtype or ""
         yield (
             s.patient.site.code, s.patient.screening_number, s.number, s.screening_date.isoformat(),
-            s.get_outcome_display(), s.subtype or "", " ".join(snap.get("failed", [])),
+            s.get_outcome_display(), subtype, " ".join(snap.get("failed", [])),
             " ".join(snap.get("excluded_by", [])), " ".join(snap.get("missing", [])),
             " | ".join(f"{r.id}: {r.reason}" for r in blocking), s.engine_version, evaluated)
