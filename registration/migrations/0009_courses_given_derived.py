@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('registration', '0007_signature_safety_report'),
+        ('registration', '0008_counter_to_core'),
     ]
 
     operations = [
