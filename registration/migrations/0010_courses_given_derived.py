@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('registration', '0008_counter_to_core'),
+        ('registration', '0009_therapy_plan_regimen_ja'),
     ]
 
     operations = [
