@@ -11,7 +11,7 @@ from datetime import date, timedelta
 
 from django.db.models import Max, Min, Q
 from django.urls import reverse
-from django.utils.translation import gettext
+from django.utils.translation import get_language, gettext
 
 from randomization.models import Arm
 from registration import courses
@@ -81,9 +81,16 @@ def recorded_courses(patient_id: int, since: date, until: date) -> list[courses.
     registration through registration.courses (registered in FollowupConfig.ready). One query."""
     rows = (SystemicCourse.objects.filter(patient_id=patient_id, start_date__gte=since, start_date__lte=until)
             .order_by("start_date", "number")
-            .values_list("number", "plan_id", "plan__regimen", "start_date", "end_date", "stopped_early"))
-    return [courses.Course(number=number, plan_id=plan_id, regimen=regimen, start_date=start, end_date=end,
-                           stopped_early=stopped) for number, plan_id, regimen, start, end, stopped in rows]
+            .values_list("number", "plan_id", "plan__name", "plan__regimen", "plan__regimen_ja", "start_date",
+                         "end_date", "stopped_early"))
+    japanese = (get_language() or "").startswith("ja")  # as TherapyPlan.regimen_text: Japanese when given
+
+    def label(name, regimen, regimen_ja):
+        return name or (regimen_ja if japanese and regimen_ja else regimen)
+
+    return [courses.Course(number=number, plan_id=plan_id, regimen=label(name, regimen, regimen_ja), start_date=start,
+                           end_date=end, stopped_early=stopped)
+            for number, plan_id, name, regimen, regimen_ja, start, end, stopped in rows]
 
 
 # --- endpoints --------------------------------------------------------------------------------------

@@ -26,15 +26,22 @@ def _helper():
 
 
 class SignatureForm(forms.Form):
-    """The signer re-enters their password; the meaning is shown beside it on the page."""
+    """The signer re-enters their password; the meaning is shown beside it on the page. With `regimens` (the
+    plans in force where the subtype allows several, issue 16), the patient's regimen is chosen too."""
 
     password = forms.CharField(
         label=_("Your password (electronic signature)"), strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}))
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, regimens=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.helper = _helper()
+        if len(regimens) > 1:
+            self.fields["regimen"] = forms.ChoiceField(
+                label=_("Regimen"), choices=[("", "---------")] + [
+                    (plan.name, f"{plan.name}: {plan.regimen_text}") for plan in regimens],
+                help_text=_("The subtype allows several regimens: the patient's plan follows the one chosen."))
+            self.order_fields(["regimen", "password"])
 
 
 class ResponseEvaluationForm(forms.ModelForm):

@@ -24,14 +24,19 @@ SUBTYPE_CHOICES = [
 
 
 class TherapyPlan(models.Model):
-    """One version of the systemic therapy plan of a subtype (trial configuration, data centre).
+    """One version of the systemic therapy plan of one regimen of a subtype (trial configuration, data centre).
 
-    Versions are never rewritten: editing a plan in the admin saves a new version (services.
-    save_therapy_plan), and a primary registration points at the version in force on its date, so a
-    registered patient's plan can never change under them.
+    A subtype may allow several regimens (issue 16): one plan per regimen, told apart by `name` (empty while
+    the subtype has one regimen, as every plan made before), each regimen with its own versions. Versions
+    are never rewritten: editing a plan in the admin saves a new version of its regimen (services.
+    save_therapy_plan), and a primary registration points at the version in force on its date of the
+    regimen chosen for the patient, so a registered patient's plan can never change under them.
     """
 
     subtype = models.CharField(_("subtype"), max_length=8, choices=SUBTYPE_CHOICES)
+    name = models.CharField(_("regimen name"), max_length=80, blank=True, default="",
+                            help_text=_("Short name of the regimen when the subtype allows several (one plan per "
+                                        "regimen, each with its versions); empty while the subtype has one."))
     version = models.PositiveIntegerField(_("version"), editable=False)
     regimen = models.TextField(_("regimen"), help_text=_("The systemic therapy as the protocol describes it."))
     # Japanese pages show the regimen in Japanese (issue 20), as sites have a Japanese name; empty: the text above.
@@ -49,15 +54,23 @@ class TherapyPlan(models.Model):
     history = HistoricalRecords()
 
     class Meta:
-        ordering = ["subtype", "-version"]
-        constraints = [models.UniqueConstraint(fields=["subtype", "version"], name="one_plan_version_per_subtype")]
+        ordering = ["subtype", "name", "-version"]
+        constraints = [models.UniqueConstraint(fields=["subtype", "name", "version"],
+                                               name="one_plan_version_per_regimen")]
         verbose_name = _("therapy plan")
         verbose_name_plural = _("therapy plans")
 
     def __str__(self):
-        return _("%(subtype)s plan v%(version)s: %(courses)s x %(days)s days") % {
-            "subtype": self.get_subtype_display(), "version": self.version,
-            "courses": self.planned_courses, "days": self.cycle_length_days}
+        params = {"subtype": self.get_subtype_display(), "version": self.version, "name": self.name,
+                  "courses": self.planned_courses, "days": self.cycle_length_days}
+        if self.name:
+            return _("%(subtype)s plan %(name)s v%(version)s: %(courses)s x %(days)s days") % params
+        return _("%(subtype)s plan v%(version)s: %(courses)s x %(days)s days") % params
+
+    @property
+    def regimen_label(self) -> str:
+        """The regimen as lists name it: its name, else (one regimen for the subtype) its description."""
+        return self.name or self.regimen_text
 
     @property
     def regimen_text(self) -> str:

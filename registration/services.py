@@ -166,32 +166,51 @@ def _signing(kind: str, func, *, user, patient, request, **kwargs):
 # --- therapy plans --------------------------------------------------------------------------------
 
 
-def plan_in_force(subtype: str, on_date: date) -> TherapyPlan | None:
-    """The newest version of the subtype's plan whose effective date is on or before `on_date`."""
-    return (TherapyPlan.objects.filter(subtype=subtype, effective_from__lte=on_date)
-            .order_by("-version").first())
+def plans_in_force(subtype: str, on_date: date) -> list[TherapyPlan]:
+    """One plan per regimen of the subtype (issue 16): the newest version of each whose effective date is on
+    or before `on_date`, by regimen name."""
+    newest: dict[str, TherapyPlan] = {}
+    for plan in (TherapyPlan.objects.filter(subtype=subtype, effective_from__lte=on_date)
+                 .order_by("name", "-version")):
+        newest.setdefault(plan.name, plan)
+    return list(newest.values())
+
+
+def plan_in_force(subtype: str, on_date: date, regimen: str | None = None) -> TherapyPlan | None:
+    """The plan in force for the patient: of the regimen named `regimen`, or, when None, of the subtype's one
+    regimen (None when it has none, or several: then the regimen must be chosen)."""
+    plans = plans_in_force(subtype, on_date)
+    if regimen is not None:
+        return next((plan for plan in plans if plan.name == regimen), None)
+    return plans[0] if len(plans) == 1 else None
 
 
 @transaction.atomic
 def save_therapy_plan(*, subtype: str, regimen: str, planned_courses: int, cycle_length_days: int,
-                      effective_from: date, user, reason=None, regimen_ja: str = "") -> TherapyPlan:
-    """Save a new version of a subtype's therapy plan. Existing versions are never changed, so a patient
-    registered under an earlier version keeps it."""
+                      effective_from: date, user, reason=None, regimen_ja: str = "", name: str = "") -> TherapyPlan:
+    """Save a new version of the therapy plan of one regimen (`name`; empty for a subtype's one regimen) of a
+    subtype. Existing versions are never changed, so a patient registered under an earlier version keeps it;
+    versions are numbered per regimen."""
     if subtype not in dict(TherapyPlan._meta.get_field("subtype").choices):
         raise InvalidEntry(_("Unknown subtype %(subtype)s.") % {"subtype": subtype})
-    for name, value in (("planned_courses", planned_courses), ("cycle_length_days", cycle_length_days)):
+    for field, value in (("planned_courses", planned_courses), ("cycle_length_days", cycle_length_days)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise InvalidEntry(_("%(field)s must be a positive whole number.") % {"field": name})
+            raise InvalidEntry(_("%(field)s must be a positive whole number.") % {"field": field})
     if not (regimen or "").strip():
         raise InvalidEntry(_("Describe the regimen."))
-    # Lock the subtype's versions so that two saves at once get consecutive numbers (the unique
-    # constraint on (subtype, version) backs this up when there is no row yet to lock).
-    versions = TherapyPlan.objects.select_for_update().filter(subtype=subtype).values_list("version", flat=True)
+    name = (name or "").strip()
+    if len(name) > TherapyPlan._meta.get_field("name").max_length:
+        raise InvalidEntry(_("The regimen name is too long."))
+    # Lock the regimen's versions so that two saves at once get consecutive numbers (the unique
+    # constraint on (subtype, name, version) backs this up when there is no row yet to lock).
+    versions = (TherapyPlan.objects.select_for_update().filter(subtype=subtype, name=name)
+                .values_list("version", flat=True))
     version = max(versions, default=0) + 1
-    plan = TherapyPlan(subtype=subtype, version=version, regimen=regimen.strip(), regimen_ja=(regimen_ja or "").strip(),
-                       planned_courses=planned_courses,
+    plan = TherapyPlan(subtype=subtype, name=name, version=version, regimen=regimen.strip(),
+                       regimen_ja=(regimen_ja or "").strip(), planned_courses=planned_courses,
                        cycle_length_days=cycle_length_days, effective_from=effective_from)
-    auditing.save(plan, user=user, reason=reason or f"Therapy plan {subtype} version {version}")
+    label = f"{subtype} {name}".strip()
+    auditing.save(plan, user=user, reason=reason or f"Therapy plan {label} version {version}")
     return plan
 
 
@@ -224,22 +243,24 @@ def primary_checklist(screening: Screening, on_date: date) -> rules.Verdict:
 
 
 def register_primary(*, screening: Screening, user, password: str, registration_date: date | None = None,
-                     request=None) -> PrimaryRegistration:
+                     request=None, regimen: str | None = None) -> PrimaryRegistration:
     """Primary registration of the patient of an eligible screening, signed by `user`.
 
     From the patient's latest screening, outcome eligible, only. The engine runs again on the stored
     facts at the registration date (so labs must still be within 14 days); any criterion not met or
     missing refuses with its ID and reason. Assigns the next registration number (OLG-0001...), stores
     the verdict snapshot, the therapy plan version in force and the signature; stage -> registered.
-    `request` (optional) goes with the failed-login signal of a wrong password.
+    `regimen`: the name of the patient's regimen where the subtype allows several (refused without it
+    then); a subtype's one regimen needs none. `request` (optional) goes with the failed-login signal of a
+    wrong password.
     """
     return _signing(Signature.Kind.PRIMARY_REGISTRATION, _register_primary, user=user,
                     patient=screening.patient_id, request=request, screening=screening, password=password,
-                    registration_date=registration_date)
+                    registration_date=registration_date, regimen=regimen)
 
 
 @transaction.atomic
-def _register_primary(*, screening, user, patient, password, registration_date):
+def _register_primary(*, screening, user, patient, password, registration_date, regimen=None):
     registration_date = _registration_date(registration_date)
     _check_signature_password(user, password)
     patient = _lock_patient(patient)
@@ -266,7 +287,15 @@ def _register_primary(*, screening, user, patient, password, registration_date):
             _("Primary registration refused on %(date)s: %(failures)s")
             % {"date": _d(registration_date), "failures": "; ".join(f"{cid}: {text}" for cid, text in failures)},
             failures=failures)
-    plan = plan_in_force(verdict.subtype, registration_date)
+    plans = plans_in_force(verdict.subtype, registration_date)
+    plan = plan_in_force(verdict.subtype, registration_date, regimen or None)
+    if plan is None and plans:
+        names = ", ".join(p.regimen_label for p in plans)
+        message = (_("The %(subtype)s subtype has several regimens in force on %(date)s (%(names)s): choose the "
+                     "patient's regimen.") if not regimen else
+                   _("No regimen named %(regimen)s of the %(subtype)s subtype is in force on %(date)s (%(names)s)."))
+        raise NoTherapyPlan(message % {"subtype": verdict.subtype, "date": _d(registration_date), "names": names,
+                                       "regimen": regimen}, code="choose_regimen")
     if plan is None:
         raise NoTherapyPlan(_("No therapy plan for the %(subtype)s subtype is in force on %(date)s; the data "
                               "centre sets it in the admin.") % {"subtype": verdict.subtype,

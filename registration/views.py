@@ -309,7 +309,12 @@ def primary(request, pk):
     today = timezone.localdate()
     screening = selectors.latest_screening(patient)
     registration = PrimaryRegistration.objects.filter(patient=patient).first()
-    form = SignatureForm(request.POST or None)
+    verdict = None
+    plans = []
+    if screening is not None and registration is None:
+        verdict = services.primary_checklist(screening, today)
+        plans = services.plans_in_force(verdict.subtype, today) if verdict.subtype else []
+    form = SignatureForm(request.POST or None, regimens=plans)
     failures = []
     if request.method == "POST" and form.is_valid():
         if screening is None:
@@ -317,18 +322,14 @@ def primary(request, pk):
         else:
             try:
                 registration = services.register_primary(
-                    screening=screening, user=request.user, password=form.cleaned_data["password"], request=request)
+                    screening=screening, user=request.user, password=form.cleaned_data["password"], request=request,
+                    regimen=form.cleaned_data.get("regimen"))
             except DomainError as exc:
                 failures = _refusal(form, exc)
             else:
                 messages.success(request, _("Primary registration %(number)s signed.")
                                  % {"number": registration.number})
                 return redirect("registration:certificate", pk=patient.pk)
-    verdict = None
-    plan = None
-    if screening is not None and registration is None:
-        verdict = services.primary_checklist(screening, today)
-        plan = services.plan_in_force(verdict.subtype, today) if verdict.subtype else None
     return render(request, "registration/primary.html", {
         "patient": patient,
         "screening": screening,
@@ -336,7 +337,7 @@ def primary(request, pk):
         "verdict": verdict,
         "subtype_label": gettext(rules.SUBTYPE_LABELS[verdict.subtype]) if verdict and verdict.subtype else None,
         "checklist": _checklist(verdict),
-        "plan": plan,
+        "plans": plans,
         "today": today,
         "form": form,
         "failures": failures,
