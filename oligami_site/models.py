@@ -102,6 +102,11 @@ class Site(models.Model):
     head_permission_date = models.DateField(_("permission of the head of the institution"), null=True,
                                             blank=True, editable=False)
     start_date = models.DateField(_("start date"), null=True, blank=True, editable=False)
+    # Trial configuration (issue 17): at most this many patients screened at the site (new patients; a
+    # re-screening is the same patient). None: no cap. Set by the data centre through
+    # oligami_site.enrolment.set_cap, or raised by granting a site's request, with a reason in the history.
+    enrolment_cap = models.PositiveIntegerField(_("enrolment cap"), null=True, blank=True, editable=False,
+                                                help_text=_("Patients screened at most; empty: no cap."))
     history = HistoricalRecords()
 
     class Meta:
@@ -159,6 +164,45 @@ class Membership(models.Model):
             check_membership(self)
         except RoleGrantRefused as refused:
             raise ValidationError(refused.message, code=refused.code) from None
+
+
+class EnrolmentRequest(models.Model):
+    """A site at its enrolment cap asks the data centre for more patients (issue 17).
+
+    Sent by the site's staff, decided by a data manager: granted (the cap is raised by `granted`, on the
+    site's history too) or refused with a reason. Written only by oligami_site.enrolment, audited.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", pgettext_lazy("enrolment request", "Waiting for the data centre")
+        GRANTED = "granted", pgettext_lazy("enrolment request", "Granted")
+        REFUSED = "refused", pgettext_lazy("enrolment request", "Refused")
+
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="enrolment_requests",
+                             verbose_name=_("site"))
+    requested_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+",
+                                     verbose_name=_("requested by"))
+    requested_at = models.DateTimeField(_("requested"), auto_now_add=True)
+    message = models.CharField(_("message to the data centre"), max_length=500, blank=True)
+    cap = models.PositiveIntegerField(_("cap when requested"))
+    screened = models.PositiveIntegerField(_("patients screened when requested"))
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.PENDING)
+    decided_by = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+                                   verbose_name=_("decided by"))
+    decided_at = models.DateTimeField(_("decided"), null=True, blank=True)
+    granted = models.PositiveIntegerField(_("patients granted"), null=True, blank=True)
+    decision_reason = models.CharField(_("reason of the decision"), max_length=100, blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-requested_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["site"], condition=models.Q(status="pending"),
+                                               name="one_pending_enrolment_request_per_site")]
+        verbose_name = _("enrolment request")
+        verbose_name_plural = _("enrolment requests")
+
+    def __str__(self):
+        return f"{self.site.code} {self.requested_at:%Y-%m-%d} {self.get_status_display()}"
 
 
 class AccessEvent(models.Model):

@@ -2,9 +2,10 @@
 by field old -> new, with who, when and why; plus the signatures and the allocation.
 
 A selector composed on top of the trial apps (core models import none of them; this module may). The
-records: the patient, her screenings, their lesions (removed ones too), her lab panels, the primary and
-secondary registrations, the response evaluation, off study, the signatures of her registrations, failed
-signature attempts on her, and her allocation. Never the concealed allocation list.
+records: the patient, her screenings (with her consent's date and version), their lesions (removed ones too),
+her lab panels, the primary and secondary registrations, the response evaluation, off study, her
+re-consents (issue 17), the signatures of her registrations, failed signature attempts on her, and her
+allocation. Never the concealed allocation list.
 
 Queries are bounded: one per kind of record (the history rows with their users), one for the therapy
 plans and one for the users the rows point at, whatever the number of changes. Consecutive history
@@ -49,7 +50,7 @@ from registration.models import (
     SignatureFailure,
     TherapyPlan,
 )
-from screening.models import LabPanel, Lesion, Patient, Screening
+from screening.models import ConsentDocument, LabPanel, Lesion, Patient, Reconsent, Screening
 
 EMPTY = "–"
 # Values that history rows may hold but the models no longer offer: the trail still names them.
@@ -110,6 +111,8 @@ RECORD_TYPES = [
     ("evaluation", ResponseEvaluation, _("Response evaluation")),
     ("secondary", SecondaryRegistration, _("Secondary registration")),
     ("offstudy", OffStudy, _("Off study")),
+    # Her consents (issue 17): the first is on the screening (date and version); each re-consent is a record.
+    ("reconsent", Reconsent, _("Re-consent")),
     ("signature", Signature, _("Signature")),
     ("signaturefailure", SignatureFailure, _("Failed signature")),
     ("allocation", Allocation, _("Allocation")),
@@ -125,8 +128,8 @@ RECORD_TYPES = [
     ("death", Death, _("Death")),
 ]
 # Records of the patient found by patient_id (one query each), beyond those _sources reads by hand.
-FOLLOWUP_KEYS = ("course", "mdt", "contamination", "assessment", "lastalive", "surveyentry", "lost", "withdrawal",
-                 "death")
+FOLLOWUP_KEYS = ("reconsent", "course", "mdt", "contamination", "assessment", "lastalive", "surveyentry", "lost",
+                 "withdrawal", "death")
 TYPE_ORDER = {key: n for n, (key, _m, _l) in enumerate(RECORD_TYPES)}
 TYPE_LABELS = {key: label for key, _m, label in RECORD_TYPES}
 
@@ -281,6 +284,8 @@ def _labels(rows: dict[str, list], patient: Patient):
             return gettext("Signature: %(kind)s") % {"kind": dict(Signature.Kind.choices).get(row.kind, row.kind)}
         if key == "allocation":
             return gettext("Allocation #%(sequence)s") % {"sequence": row.sequence}
+        if key == "reconsent":
+            return gettext("Re-consent #%(id)s") % {"id": row.id}
         if key == "course":
             return gettext("Course %(number)s (#%(id)s)") % {"number": row.number, "id": row.id}
         if key in FOLLOWUP_KEYS and key not in ("death", "withdrawal", "lost"):  # several per patient
@@ -298,6 +303,13 @@ def _formatter(rows: dict[str, list], patient: Patient) -> Formatter:
     users = ({u.pk: _user_label(u) for u in User.objects.filter(pk__in=user_ids)} if user_ids else {})
     names = {(Site, patient.site_id): patient.site.code,
              **{(Screening, r.id): gettext("screening %(n)s") % {"n": r.number} for r in rows["screening"]}}
+    # The consent document versions her consents name (issue 17): "2.0", not "consent document version #3".
+    document_ids = ({r.consent_version_id for r in rows["screening"]}
+                    | {r.document_id for r in rows["reconsent"]}) - {None}
+    if document_ids:
+        names.update({(ConsentDocument, pk): gettext("version %(version)s") % {"version": version}
+                      for pk, version in ConsentDocument.objects.filter(pk__in=document_ids)
+                      .values_list("pk", "version")})
     return Formatter(plans, users, names)
 
 

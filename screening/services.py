@@ -22,7 +22,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from oligami_site import access, auditing, sites
+from oligami_site import access, auditing, enrolment, sites
 from oligami_site.access import Action
 from oligami_site.models import Site
 from oligami_site.site_status import SiteAction
@@ -169,6 +169,10 @@ def create_patient(*, site: Site, sex: str, birth_date: dt.date, initials: str =
     # site closing at this moment cannot get one more patient.
     sites.require(site, SiteAction.SCREENING)
     last = Patient.objects.filter(site=site).aggregate(last=Max("sequence"))["last"] or 0
+    # The enrolment cap (issue 17), under the same lock: two coordinators screening the site's last slot at
+    # once are serialised here, and the second counts the first's patient (patients are never deleted).
+    if site.enrolment_cap is not None:
+        enrolment.require_below_cap(site, Patient.objects.filter(site=site).count())
     sequence = last + 1
     patient = Patient(site=site, sequence=sequence, screening_number=f"{site.code}-S{sequence:04d}", sex=sex,
                       birth_date=birth_date, initials=initials, stage=Patient.Stage.SCREENING)
