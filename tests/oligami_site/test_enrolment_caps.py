@@ -390,15 +390,15 @@ def test_todo_and_digest_list_pending_requests(site_a, site_b, coordinator_a, co
 
 
 def test_the_refusal_in_japanese(client, site_a, coordinator_a, data_manager):
-    capped(site_a, coordinator_a, data_manager, cap=1, patients=1)
+    site = capped(site_a, coordinator_a, data_manager, cap=1, patients=1)
     coordinator_a.preferred_language = "ja"
     coordinator_a.save()
     client.force_login(coordinator_a)
     page = client.get(reverse("screening:patient_create"), HTTP_ACCEPT_LANGUAGE="ja")
     with translation.override("ja"):
-        message = str(enrolment.cap_message(site_a, 1))
+        message = str(enrolment.cap_message(site, 1))
     with translation.override("en"):
-        assert message != str(enrolment.cap_message(site_a, 1))  # translated
+        assert message != str(enrolment.cap_message(site, 1))  # translated
     assert page.status_code == 403 and message in page.content.decode()
 
 
