@@ -248,3 +248,18 @@ class DataVersion(models.Model):
 
     def __str__(self):
         return str(self.counter)
+
+
+class Counter(models.Model):
+    """The last number handed out in one numbering series (oligami_site.numbering), locked with
+    select_for_update while a number is taken. Not clinical data and not audited: the numbers it hands out
+    are audited on the rows that carry them (registration, patient, allocation)."""
+
+    series = models.CharField(_("series"), max_length=60, primary_key=True)
+    value = models.PositiveIntegerField(_("last number"), default=0)
+
+    class Meta:
+        verbose_name = _("number counter")
+
+    def __str__(self):
+        return f"{self.series}={self.value}"

@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('oligami_site', '0006_user_history_baseline'),
+        ('oligami_site', '0007_counter'),
     ]
 
     operations = [
