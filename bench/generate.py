@@ -49,7 +49,7 @@ from django.db.models import Max  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from oligami_site.access import TrialRole  # noqa: E402
-from oligami_site.models import Membership, Site, User  # noqa: E402
+from oligami_site.models import Membership, Signature, Site, User  # noqa: E402
 from randomization import allocation, ledger  # noqa: E402
 from randomization import factors as fx  # noqa: E402
 from randomization import services as randomization_services  # noqa: E402
@@ -62,7 +62,6 @@ from registration.models import (  # noqa: E402
     RegistrationCounter,
     ResponseEvaluation,
     SecondaryRegistration,
-    Signature,
     TherapyPlan,
 )
 from screening import eligibility as rules  # noqa: E402
@@ -399,7 +398,7 @@ class Gen:
         return s
 
     def signature(self, user, kind, meaning, subject, when):
-        sig = Signature(user=user, printed_name=user.printed_name, signed_at=when, meaning=str(meaning), kind=kind,
+        sig = Signature(user=user, printed_name=user.printed_name, signed_at=when, meaning=meaning, kind=kind,
                         subject=subject)
         sig._u = user
         self.signatures.append(sig)
@@ -410,7 +409,7 @@ class Gen:
         self.sequence += 1
         number = registration_services.registration_number(self.sequence)
         when = at(p_date, 10)
-        sig = self.signature(user, Signature.Kind.PRIMARY_REGISTRATION, registration_services.PRIMARY_MEANING,
+        sig = self.signature(user, registration_services.PRIMARY_KIND, registration_services.PRIMARY_MEANING,
                              f"{number} / {p.screening_number}", when)
         reg = PrimaryRegistration(patient=p, screening=screening, sequence=self.sequence, number=number,
                                   registration_date=p_date, verdict=screening.verdict,
@@ -440,7 +439,7 @@ class Gen:
         verdict = registration_services.secondary_checklist(primary, evaluation, s_date)
         if not verdict.eligible:
             raise RuntimeError(f"generated secondary registration not eligible: {verdict.to_dict().get('failed')}")
-        sig = self.signature(user, Signature.Kind.SECONDARY_REGISTRATION, registration_services.SECONDARY_MEANING,
+        sig = self.signature(user, registration_services.SECONDARY_KIND, registration_services.SECONDARY_MEANING,
                              f"{primary.number} / {p.screening_number}", when)
         sec = SecondaryRegistration(patient=p, primary=primary, registration_date=s_date, evaluation=evaluation,
                                     verdict=verdicts.snapshot(verdict, when), engine_version=verdict.engine_version,

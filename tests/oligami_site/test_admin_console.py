@@ -12,7 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from oligami_site.models import AccessEvent, Membership, Site, User
+from oligami_site.models import AccessEvent, Membership, Signature, SignatureFailure, Site, User
 from randomization.models import Allocation, BlockListEntry, ConfigChangeAttempt, RandomizationConfig
 from registration import services as registration_services
 from registration.models import (
@@ -21,8 +21,6 @@ from registration.models import (
     RegistrationCounter,
     ResponseEvaluation,
     SecondaryRegistration,
-    Signature,
-    SignatureFailure,
     TherapyPlan,
 )
 from screening.models import LabPanel, Lesion, Patient, Screening

@@ -10,8 +10,8 @@ from django.urls import reverse
 from django.utils import timezone, translation
 
 from oligami_site import reasons
+from oligami_site.signatures import SignatureRefused
 from registration import services as registration_services
-from registration.exceptions import SignatureRefused
 from tests.factories import PASSWORD
 from tests.randomization.factories import minimization_config
 from tests.registration.factories import make_eligible_screening, make_plans, record, register

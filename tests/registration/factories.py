@@ -8,8 +8,9 @@ from decimal import Decimal
 
 from django.utils import timezone
 
+from oligami_site.models import Signature
 from registration import services
-from registration.models import PrimaryRegistration, ResponseEvaluation, SecondaryRegistration, Signature, TherapyPlan
+from registration.models import PrimaryRegistration, ResponseEvaluation, SecondaryRegistration, TherapyPlan
 from screening import eligibility as rules
 from screening import verdicts
 from screening.models import LabPanel, Patient, Screening

@@ -8,9 +8,10 @@ import threading
 import pytest
 from django.db import connection
 
+from oligami_site.models import Signature
 from registration import services
 from registration.exceptions import AlreadyRegistered
-from registration.models import PrimaryRegistration, RegistrationCounter, Signature
+from registration.models import PrimaryRegistration, RegistrationCounter
 from screening.models import Patient
 from tests.conftest import need, uses_postgresql
 from tests.factories import PASSWORD
