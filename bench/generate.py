@@ -340,10 +340,10 @@ class Gen:
         if kind in ("randomized", "ready"):
             # "ready": secondary registered, stage still registered, as inside register_secondary's transaction
             # just before it calls randomize (bench_randomize randomizes them); there is no stage in between.
-            self.secondary(p, primary, evaluation, user, s_date)
+            secondary = self.secondary(p, primary, evaluation, user, s_date)
             if kind == "randomized":
                 lesions = "1" if evaluation.remaining_lesions <= 1 else "2-3"
-                self.randomized.append((p, site.code, primary.subtype, lesions, s_date, user))
+                self.randomized.append((p, site.code, primary.subtype, lesions, s_date, user, secondary.signature))
                 p.stage = Patient.Stage.RANDOMIZED  # its "~" row is written with the allocation number
         if kind == "off_study":
             reason_code = rng.choice([OffStudy.Reason.WITHDRAWAL, OffStudy.Reason.DEATH, OffStudy.Reason.PROGRESSION,
@@ -491,7 +491,8 @@ class Gen:
 
 
 def chain_allocations(randomized, config):
-    """Allocations for (patient, site code, subtype, lesions, date, user), in date order, as randomize does."""
+    """Allocations for (patient, site code, subtype, lesions, date, user, signature), in date order, as randomize
+    does (the allocation points at the secondary registration's signature row)."""
     tallies = defaultdict(lambda: {allocation.ARM_A: 0, allocation.ARM_B: 0})
     for factors, arm in Allocation.objects.values_list("factors", "arm"):
         for key, level in factors.items():
@@ -502,7 +503,7 @@ def chain_allocations(randomized, config):
     keys = fx.ordered(config.factors)
     records, patient_rows = [], []
     randomized.sort(key=lambda r: (r[4], r[0].pk))
-    for i, (patient, code, subtype, lesions, s_date, user) in enumerate(randomized):
+    for i, (patient, code, subtype, lesions, s_date, user, signature) in enumerate(randomized):
         values = {fx.SITE: code, fx.SUBTYPE: subtype, fx.LESIONS: lesions}
         levels = {k: values[k] for k in keys}
         counts = {k: {v: dict(tallies[(k, v)])} for k, v in levels.items()}
@@ -514,7 +515,8 @@ def chain_allocations(randomized, config):
             algorithm_version=allocation.ALGORITHM_VERSIONS[config.method], factors=levels, counts_before=counts,
             weights=dict(config.weights), imbalance=dict(decision.imbalance), preferred=decision.preferred or "",
             p=decision.p, u=decision.u, allocated_at=when, user_id=user.pk, signed_name=user.printed_name,
-            signed_at=when, signature_meaning=randomization_services.DEFAULT_SIGNATURE_MEANING, prev_hash=prev_hash)
+            signed_at=when, signature_meaning=randomization_services.DEFAULT_SIGNATURE_MEANING, prev_hash=prev_hash,
+            signature_id=signature.pk)
         record.hash = ledger.compute_hash(record)
         prev_hash = record.hash
         for k, v in levels.items():

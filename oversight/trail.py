@@ -181,6 +181,9 @@ class Formatter:
             if target is User or target._meta.label == settings.AUTH_USER_MODEL:
                 return self.users.get(value, f"#{value}")
             return self.names.get((target, value)) or f"{target._meta.verbose_name} #{value}"
+        if model_field.model is SignatureFailure and model_field.name == "patient_id":
+            # The core keeps the failure's patient as a plain id (it names no trial app): shown as a key was.
+            return self.names.get((Patient, value)) or f"{Patient._meta.verbose_name} #{value}"
         if model_field.model is Signature and model_field.name == "meaning":
             return signatures.meaning_text(value)  # a code in the reader's language (an older text as stored)
         if model_field.choices:

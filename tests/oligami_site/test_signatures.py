@@ -2,21 +2,28 @@
 the recent-failure lock, the signature row, failures counted after the refused transaction rolled back, and
 the meaning shown in the reader's language whatever the signer's."""
 
+import datetime as dt
+
 import pytest
 from django.contrib import admin
 from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone, translation
 
 from oligami_site import reasons, signatures
 from oligami_site.models import AccessEvent, Signature, SignatureFailure
 from oligami_site.signatures import SignatureRefused
+from randomization.models import Allocation
 from registration import services as registration_services
 from screening.models import Patient
 from tests.factories import PASSWORD, PatientFactory
+from tests.randomization.factories import minimization_config
+from tests.registration.factories import JUDGED_ON, make_eligible_screening, make_plans, record, register
 
 pytestmark = pytest.mark.django_db
+DAY = dt.timedelta(days=1)
 
 KIND, MEANING = registration_services.PRIMARY_KIND, registration_services.PRIMARY_MEANING
 EN = "I confirm this patient meets all primary registration criteria"
@@ -124,3 +131,30 @@ def test_a_meaning_stored_as_text_is_shown_as_stored(coordinator_a):
         with translation.override(language):
             assert signature.meaning_text == "Ich bestätige"
             assert "Ich bestätige" in render_to_string("oligami_site/_signature.html", {"signature": signature})
+
+
+@pytest.mark.parametrize(("signed_in", "read_in", "expected", "not_expected"), [
+    ("ja", "en", "I confirm this patient meets all secondary registration criteria",
+     "この患者が二次登録のすべての規準を満たしていることを確認します"),
+    ("en", "ja", "この患者が二次登録のすべての規準を満たしていることを確認します",
+     "I confirm this patient meets all secondary registration criteria"),
+])
+def test_the_pages_show_the_signature_row_in_the_readers_language(client, coordinator_a, site_a, signed_in, read_in,
+                                                                  expected, not_expected):
+    """Signed by a user working in one language, read by one in the other: the randomization result and its
+    certificate show the allocation's signature row (the secondary registration's) in the reader's language."""
+    make_plans()
+    minimization_config()
+    with translation.override(signed_in):
+        patient = register(make_eligible_screening(site=site_a), coordinator_a).patient
+        record(patient, coordinator_a, JUDGED_ON + 85 * DAY)
+        secondary = registration_services.register_secondary(patient=patient, user=coordinator_a, password=PASSWORD,
+                                                             registration_date=JUDGED_ON + 86 * DAY)
+    assert Allocation.objects.get(patient=patient).signature_id == secondary.signature_id
+    coordinator_a.preferred_language = read_in
+    coordinator_a.save()
+    client.force_login(coordinator_a)
+    for url in (reverse("randomization:result", args=[patient.pk]),
+                reverse("registration:randomization_certificate", args=[patient.pk])):
+        html = client.get(url).content.decode()
+        assert expected in html and not_expected not in html, url
