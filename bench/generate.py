@@ -49,6 +49,7 @@ from django.db.models import Max  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from oligami_site.access import TrialRole  # noqa: E402
+from oligami_site.models import Counter as NumberCounter  # noqa: E402
 from oligami_site.models import Membership, Signature, Site, User  # noqa: E402
 from randomization import allocation, ledger  # noqa: E402
 from randomization import factors as fx  # noqa: E402
@@ -59,7 +60,6 @@ from registration.demo import DEMO_PLANS, NORMAL_LABS, RECEPTORS  # noqa: E402
 from registration.models import (  # noqa: E402
     OffStudy,
     PrimaryRegistration,
-    RegistrationCounter,
     ResponseEvaluation,
     SecondaryRegistration,
     TherapyPlan,
@@ -546,9 +546,9 @@ def context(today, seed):
 
 
 def finish(gen):
-    counter, _created = RegistrationCounter.objects.get_or_create(name=registration_services.COUNTER_PRIMARY)
+    counter, _created = NumberCounter.objects.get_or_create(series=registration_services.COUNTER_PRIMARY)
     counter.value = max(counter.value, gen.sequence)
-    counter.save(update_fields=["value"])  # a technical row, not audited (registration/models.py)
+    counter.save(update_fields=["value"])  # a technical row, not audited (oligami_site/numbering.py)
 
 
 def analyze():

@@ -10,8 +10,11 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from django.db.models import Max, Min, Q
+from django.urls import reverse
+from django.utils.translation import gettext
 
 from randomization.models import Arm
+from screening.deadlines import PatientDeadline, ids_at
 from screening.models import Patient
 
 from . import endpoints, schedule
@@ -347,6 +350,20 @@ def schedule_periods() -> list[schedule.Period]:
             ScheduleRule.objects.order_by("from_day").values_list("from_day", "interval_days", "window_days")]
 
 
+def _followed(patients):
+    """Randomized patients still followed with study visits (no death, not lost, visits not withdrawn)."""
+    return randomized_patients(patients).filter(death__isnull=True, lost_to_follow_up__isnull=True).exclude(
+        withdrawal__kind__in=(endpoints.WITHDRAWAL_VISITS, endpoints.WITHDRAWAL_ALL_DATA))
+
+
+def _assessment_dates(patient_ids) -> dict[int, list[date]]:
+    dates = defaultdict(list)
+    for pid, day in Assessment.objects.filter(patient_id__in=list(patient_ids)).values_list(
+            "patient_id", "date").order_by():
+        dates[pid].append(day)
+    return dates
+
+
 def assessments_due(patients, today: date) -> list[DueRow]:
     """Randomized patients of `patients` (scoped by the caller) still followed with study visits whose next
     assessment's window opens within DUE_SOON_DAYS, or with an overdue one; overdue first, then by date.
@@ -354,14 +371,9 @@ def assessments_due(patients, today: date) -> list[DueRow]:
     periods = schedule_periods()
     if not periods:
         return []
-    base = randomized_patients(patients).filter(death__isnull=True, lost_to_follow_up__isnull=True).exclude(
-        withdrawal__kind__in=(endpoints.WITHDRAWAL_VISITS, endpoints.WITHDRAWAL_ALL_DATA))
-    rows = list(base.values_list("id", "screening_number", "site__code", "secondary_registration__registration_date",
-                                 "allocation__arm"))
-    dates = defaultdict(list)
-    for pid, day in Assessment.objects.filter(patient_id__in=[r[0] for r in rows]).values_list(
-            "patient_id", "date").order_by():
-        dates[pid].append(day)
+    rows = list(_followed(patients).values_list("id", "screening_number", "site__code",
+                                                "secondary_registration__registration_date", "allocation__arm"))
+    dates = _assessment_dates(r[0] for r in rows)
     result = []
     horizon = today + timedelta(days=DUE_SOON_DAYS)
     for pid, number, site_code, origin, arm in rows:
@@ -373,3 +385,27 @@ def assessments_due(patients, today: date) -> list[DueRow]:
     result.sort(key=lambda r: (not r.overdue, r.overdue[0].date if r.overdue else r.next_due.date, r.site_code,
                                r.screening_number))
     return result
+
+
+def patient_list_deadlines(patients: dict[int, str], today: date, now) -> dict[int, PatientDeadline]:
+    """The patient list's next deadline of the page's randomized patients still followed: the first overdue
+    assessment of the schedule (FOLLOWUP.md, the schedule of assessments), else the next one due (its due
+    day; its window runs on after it). Three queries (schedule, patients, assessments), none without them."""
+    ids = ids_at(patients, (Patient.Stage.RANDOMIZED,))
+    if not ids:
+        return {}
+    periods = schedule_periods()
+    if not periods:
+        return {}
+    rows = list(_followed(Patient.objects.filter(pk__in=ids)).values_list(
+        "id", "secondary_registration__registration_date"))
+    dates = _assessment_dates(pid for pid, _origin in rows)
+    found = {}
+    for pid, origin in rows:
+        status = schedule.status(origin, periods, dates.get(pid, ()), today)
+        due = status.overdue[0] if status.overdue else status.next_due
+        if due is not None:
+            found[pid] = PatientDeadline(
+                date=due.date, label=gettext("Follow-up assessment %(number)s due") % {"number": due.number},
+                url=reverse("followup:assessment", kwargs={"pk": pid}), overdue=due.window_end < today)
+    return found

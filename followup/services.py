@@ -20,7 +20,7 @@ What is refused, and why (nothing is saved when a service raises):
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -110,6 +110,27 @@ def _bool(value, label) -> bool:
     if not isinstance(value, bool):
         raise InvalidEntry(_("%(field)s: answer yes or no.") % {"field": label}, code="missing_fields")
     return value
+
+
+# --- hooks of the apps above (docs/architecture.md: follow-up cannot import them) ---------------------
+
+_after_treatment_change: list[Callable] = []
+
+
+def register_after_treatment_change(hook: Callable) -> None:
+    """``hook(*, patient, user, reason, changed_at)`` runs inside the transaction of every write that can move
+    the patient's protocol treatment facts (selectors.treatment_facts: first course start, last protocol
+    treatment day, ongoing): a course or a metastasis-directed therapy recorded or corrected. ``changed_at``
+    is when the change was recorded. A hook that raises a DomainError refuses the whole write (nothing
+    saved). Safety registers its re-judging of the patient's events here (SafetyConfig.ready)."""
+    if hook not in _after_treatment_change:
+        _after_treatment_change.append(hook)
+
+
+def _treatment_changed(state: PatientState, *, user, reason) -> None:
+    changed_at = timezone.now()
+    for hook in _after_treatment_change:
+        hook(patient=state.patient, user=user, reason=str(reason), changed_at=changed_at)
 
 
 # --- the patient's state ----------------------------------------------------------------------------
@@ -255,6 +276,7 @@ def record_course(*, patient, data: Mapping, user) -> SystemicCourse:
                                   "end": _d(previous.end_date)}, code="overlap")
     course = SystemicCourse(patient=state.patient, number=(previous.number + 1) if previous else 1, **values)
     _save(course, user, f"Course {course.number} recorded")
+    _treatment_changed(state, user=user, reason=f"Course {course.number} recorded")
     return course
 
 
@@ -278,6 +300,7 @@ def update_course(*, course: SystemicCourse, data: Mapping, user, reason) -> Sys
     for name, value in values.items():
         setattr(course, name, value)
     _save(course, user, reason)
+    _treatment_changed(state, user=user, reason=f"Course {course.number} corrected: {reason}")
     return course
 
 
@@ -356,6 +379,7 @@ def record_mdt(*, patient, data: Mapping, user) -> MetastasisDirectedTherapy:
     _require_arm(state, Arm.B, _("metastasis-directed therapy"))
     mdt = MetastasisDirectedTherapy(patient=state.patient, **_mdt_values(state, data))
     _save(mdt, user, "Metastasis-directed therapy recorded")
+    _treatment_changed(state, user=user, reason="Metastasis-directed therapy recorded")
     return mdt
 
 
@@ -368,6 +392,7 @@ def update_mdt(*, mdt: MetastasisDirectedTherapy, data: Mapping, user, reason) -
     for name, value in _mdt_values(state, data).items():
         setattr(mdt, name, value)
     _save(mdt, user, reason)
+    _treatment_changed(state, user=user, reason=f"Metastasis-directed therapy corrected: {reason}")
     return mdt
 
 

@@ -26,17 +26,16 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib.auth.tokens import PasswordResetTokenGenerator, default_token_generator
 from django.core.cache import cache
-from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
-from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 from django.utils.encoding import force_bytes
 from django.utils.http import base36_to_int, urlsafe_base64_encode
 from django.utils.translation import gettext as _
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from . import mail
 from .exceptions import DomainError
 
 log = logging.getLogger(__name__)
@@ -91,12 +90,9 @@ def _link(name: str, user, token: str) -> str:
 
 
 def _mail(user, template: str, context: dict) -> None:
-    """A plain-text e-mail to the user, in the user's language (templates/accounts/email/)."""
-    with translation.override(user.preferred_language or settings.LANGUAGE_CODE):
-        context = {"user": user, "username": user.get_username(), **context}
-        subject = " ".join(render_to_string(f"accounts/email/{template}_subject.txt", context).split())
-        text = render_to_string(f"accounts/email/{template}.txt", context)
-    EmailMultiAlternatives(subject, text, settings.DEFAULT_FROM_EMAIL, [user.email]).send()
+    """A plain-text e-mail to the user, in the user's language (templates/accounts/email/; the kit's renderer)."""
+    mail.to_user(user, f"accounts/email/{template}",
+                 {"user": user, "username": user.get_username(), **context}).send()
 
 
 def send_activation(*, user) -> None:

@@ -8,6 +8,9 @@
 - `cell`: ISO dates, Tokyo times, JSON for lists and dicts, true/false; a cell starting with = + - @ (or
   a tab or a carriage return) is quoted with a leading apostrophe, because spreadsheets run it as a
   formula (CSV injection). A negative number stays a number.
+- `labelled(header, rows, labels)`: the Excel variant of an export shows the label of each code of the columns
+  it names, in the reader's language (issue 20); the plain CSV keeps the codes (docs/data-management.md,
+  "Codes and labels").
 - `response` streams (StreamingHttpResponse), so 100,000 rows never sit in memory at once.
 - `excel=True` (the `?excel=1` links): UTF-8 with a byte order mark. Japanese Excel opens plain UTF-8 as
   Shift_JIS and garbles every Japanese cell; with the BOM it reads UTF-8. Without it, plain UTF-8 for
@@ -17,7 +20,7 @@
 import csv
 import datetime as dt
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from decimal import Decimal
 
 from django.http import StreamingHttpResponse
@@ -69,6 +72,20 @@ def lines(header: Iterable, rows: Iterable[Iterable]) -> Iterator[str]:
     yield writer.writerow([cell(v) for v in header])
     for row in rows:
         yield writer.writerow([cell(v) for v in row])
+
+
+def labelled(header: Iterable, rows: Iterable[Iterable], labels: Mapping[str, Mapping[str, str]]) -> Iterator:
+    """The rows with the codes of the columns named in `labels` ({column: {code: label}}) replaced by their
+    labels; other columns, empty cells and codes without a label stay as they are. Build `labels` in the view
+    (the request's language is active there, not while the response streams)."""
+    where = [(n, labels[name]) for n, name in enumerate(header) if name in labels]
+    for row in rows:
+        if where:
+            row = list(row)
+            for n, mapping in where:
+                if row[n] is not None and str(row[n]) in mapping:
+                    row[n] = mapping[str(row[n])]
+        yield row
 
 
 def wants_excel(request) -> bool:

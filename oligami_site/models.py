@@ -276,3 +276,16 @@ class SignatureFailure(models.Model):
 
     def __str__(self):
         return f"{self.user} {self.attempted_at:%Y-%m-%d %H:%M} UTC {self.kind}"
+class Counter(models.Model):
+    """The last number handed out in one numbering series (oligami_site.numbering), locked with
+    select_for_update while a number is taken. Not clinical data and not audited: the numbers it hands out
+    are audited on the rows that carry them (registration, patient, allocation)."""
+
+    series = models.CharField(_("series"), max_length=60, primary_key=True)
+    value = models.PositiveIntegerField(_("last number"), default=0)
+
+    class Meta:
+        verbose_name = _("number counter")
+
+    def __str__(self):
+        return f"{self.series}={self.value}"

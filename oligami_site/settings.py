@@ -252,6 +252,11 @@ EXPORT_TTL_HOURS = env.int("OLIGAMI_EXPORT_TTL_HOURS", default=24)
 # Sections that apps above registration add to the daily digest e-mail (registration/reminders.py).
 OLIGAMI_DIGEST_SECTIONS = ["oversight.digest.data_queries", "followup.digest.assessments", "followup.digest.surveys",
                            "followup.reconsent.digest_section"]
+# The patient list's next-deadline column (screening/deadlines.py): each source answers for the page's patients
+# at its stages; the nearest date wins, the first listed on a tie.
+OLIGAMI_PATIENT_DEADLINE_SOURCES = ["registration.selectors.patient_list_deadlines",
+                                    "followup.selectors.patient_list_deadlines",
+                                    "safety.selectors.patient_list_deadlines"]
 # Checks every audited change of an existing record passes (oligami_site.auditing): a data lock refuses edits
 # of the records it covers until a data manager unlocks with a reason.
 OLIGAMI_WRITE_GUARDS = ["oversight.cutoffs.refuse_edits_of_locked_records"]

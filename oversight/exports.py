@@ -6,7 +6,10 @@ StreamingHttpResponse, so 100,000 rows never sit in memory at once. Minimisation
 rows name them by screening and registration number only; initials and full dates of birth are never
 exported (the analysis set gives the age at first screening, the patients table the year of birth); staff
 names are not exported either. The concealed allocation list (BlockListEntry) and its seed never are.
-Codes, not translated labels, are exported (stable across languages); the dictionary explains them.
+Codes, not translated labels, are exported in the plain CSV (stable across languages, for R, SAS, Python);
+the dictionary explains them. The Excel variant (``?excel=1``) is for people: the coded columns of
+CODE_LABELS show their labels in the reader's language (Japanese on a Japanese page, the GLOSSARY's terms),
+everything else as in the plain CSV (docs/data-management.md, "Codes and labels in exports").
 """
 
 from __future__ import annotations
@@ -20,16 +23,24 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.utils import timezone
 from django.utils.text import format_lazy
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from followup import selectors as followup_selectors
+from followup.models import Death, Withdrawal
 from oligami_site import csvfiles
-from randomization.models import Allocation
-from registration.models import OffStudy, PrimaryRegistration, ResponseEvaluation, SecondaryRegistration
+from randomization.models import Allocation, Arm
+from registration.models import (
+    SUBTYPE_CHOICES,
+    OffStudy,
+    PrimaryRegistration,
+    ResponseEvaluation,
+    SecondaryRegistration,
+)
 from registration.selectors import related
 from registration.windows import Status
 from screening import services as screening_services
-from screening.models import LabPanel, Lesion, Patient, Screening
+from screening.models import ORGAN_CHOICES, LabPanel, Lesion, Patient, Screening
 
 from . import reports
 
@@ -350,6 +361,48 @@ def analysis_header(*, with_arm: bool = False) -> list[str]:
     return ["analysis_id", *(name for name in names if name not in IDENTIFIERS), "arm"]
 
 
-def dictionary_rows() -> list[tuple[str, str, str, str]]:
-    return [(c.name, c.kind, str(c.description), str(c.values() if callable(c.values) else c.values))
+# --------------------------------------------------------------------------------------------------
+# Codes and labels (issue 20): the Excel variant shows labels, the plain CSV codes
+# --------------------------------------------------------------------------------------------------
+
+# The coded columns (by name, in the tables and the analysis data set) whose every code has a label: the
+# Excel variant shows the label in the reader's language. Not here, so codes in both variants: criterion IDs
+# (failed_criteria, excluded_by...: the protocol's own IDs), reason_not_randomized (a mix of criterion IDs and
+# codes of several lists), the allocation factors other than the subtype, method, engine versions, JSON cells.
+CODE_LABELS: dict[str, Callable[[], Iterable[tuple[str, str]]]] = {
+    "sex": lambda: Patient.Sex.choices,
+    "stage": lambda: Patient.Stage.choices,
+    "subtype": lambda: SUBTYPE_CHOICES,
+    "factor_subtype": lambda: SUBTYPE_CHOICES,
+    "outcome": lambda: Screening.Outcome.choices,
+    "latest_screening_outcome": lambda: Screening.Outcome.choices,
+    "organ": lambda: ORGAN_CHOICES,
+    "overall_response": lambda: ResponseEvaluation.Response.choices,
+    "reason": lambda: OffStudy.Reason.choices,
+    "off_study_reason": lambda: OffStudy.Reason.choices,
+    "status": lambda: [(s.value, gettext(s.label)) for s in Status],
+    "consort_box": lambda: [(b.value, b.label) for b in reports.Box],
+    "death_cause": lambda: Death.Cause.choices,
+    "withdrawal_kind": lambda: Withdrawal.Kind.choices,
+    "arm": lambda: Arm.choices,
+}
+
+
+def labels() -> dict[str, dict[str, str]]:
+    """{column: {code: label}} in the active language (call it in the view, before the response streams)."""
+    return {name: {str(code): str(label) for code, label in choices()} for name, choices in CODE_LABELS.items()}
+
+
+def for_excel(header: list[str], rows: Iterable[Iterable], excel: bool) -> Iterable[Iterable]:
+    """The rows of an export as its variant shows them: labels for the Excel variant, codes otherwise."""
+    return csvfiles.labelled(header, rows, labels()) if excel else rows
+
+
+DICTIONARY_HEADER = ["column", "type", "description", "values", "excel_variant"]
+
+
+def dictionary_rows() -> list[tuple[str, str, str, str, str]]:
+    """(column, type, description, values, what the Excel variant shows: "label" or "as in the CSV")."""
+    return [(c.name, c.kind, str(c.description), str(c.values() if callable(c.values) else c.values),
+             str(_("label")) if c.name in CODE_LABELS else str(_("as in the CSV")))
             for c in (*ANALYSIS_COLUMNS, *ENDPOINT_COLUMNS)]

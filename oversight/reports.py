@@ -162,7 +162,7 @@ class Flow:
 def reason_label(box: Box, reason: str) -> str:
     if box == Box.SCREEN_FAILED:
         info = rules.CRITERIA.get(reason)
-        return f"{reason}: {gettext(info.title)}" if info else gettext("criterion not recorded")
+        return f"{reason}: {info.text(gettext)}" if info else gettext("criterion not recorded")
     if box == Box.OFF_STUDY:
         return str(dict(OffStudy.Reason.choices).get(reason, reason))
     if box == Box.WINDOW_MISSED:

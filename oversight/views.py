@@ -160,6 +160,12 @@ def _csv_response(request, lines, name: str) -> StreamingHttpResponse:
     return csvfiles.response(lines, filename=f"oligami-{name}-{stamp}.csv", excel=csvfiles.wants_excel(request))
 
 
+def _export(request, header, rows, name: str) -> StreamingHttpResponse:
+    """An export, its Excel variant with the labels of its coded columns (exports.CODE_LABELS, issue 20)."""
+    rows = exports.for_excel(header, rows, csvfiles.wants_excel(request))
+    return _csv_response(request, exports.csv_lines(header, rows), name)
+
+
 @login_required
 @require_safe
 def export_index(request):
@@ -219,14 +225,14 @@ def export_table(request, table):
     spec = exports.TABLES.get(table)
     if spec is None:
         raise Http404
-    return _csv_response(request, exports.csv_lines(spec.header(), spec.rows()), spec.key)
+    return _export(request, spec.header(), spec.rows(), spec.key)
 
 
 @login_required
 @require_safe
 def export_analysis(request):
     _require_data_manager(request.user)
-    return _csv_response(request, exports.csv_lines(exports.analysis_header(), exports.analysis_rows()), "analysis")
+    return _export(request, exports.analysis_header(), exports.analysis_rows(), "analysis")
 
 
 @login_required
@@ -235,8 +241,8 @@ def export_analysis_with_arm(request):
     """The statistician's analysis data set: the same rows with the allocated arm (issue 16; blinding)."""
     if not access.is_statistician(request.user):
         raise PermissionDenied
-    return _csv_response(request, exports.csv_lines(exports.analysis_header(with_arm=True),
-                                                    exports.analysis_rows(with_arm=True)), "analysis-with-arm")
+    return _export(request, exports.analysis_header(with_arm=True), exports.analysis_rows(with_arm=True),
+                   "analysis-with-arm")
 
 
 @login_required
@@ -250,5 +256,5 @@ def data_dictionary(request):
 @require_safe
 def data_dictionary_csv(request):
     _require_data_manager(request.user)
-    lines = exports.csv_lines(["column", "type", "description", "values"], exports.dictionary_rows())
+    lines = exports.csv_lines(exports.DICTIONARY_HEADER, exports.dictionary_rows())
     return _csv_response(request, lines, "analysis-dictionary")

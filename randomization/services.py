@@ -10,15 +10,13 @@ import secrets
 from collections import Counter
 
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
 from django.db.models import F, Q
-from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from oligami_site import access, auditing, sites
+from oligami_site import access, auditing, mail, numbering, sites
 from oligami_site.access import Action, TrialRole
 from oligami_site.models import Membership, Signature, User
 from oligami_site.site_status import SiteAction
@@ -41,6 +39,7 @@ from .models import Allocation, AllocationTally, BlockListEntry, ConfigChangeAtt
 
 logger = logging.getLogger(__name__)
 
+ALLOCATION_SERIES = "randomization.allocation"  # the numbering series of Allocation.sequence (oligami_site.numbering)
 # The hash chain's frozen `signature_meaning` input of every allocation (not shown: the signature row is).
 DEFAULT_SIGNATURE_MEANING = "I confirm the secondary registration and the randomization of this patient."
 # Fields of the configuration a statistician sets; the rest is recorded by the services.
@@ -432,7 +431,7 @@ def _allocate(*, patient, given: dict, user, signature: Signature | None) -> All
     last = Allocation.objects.order_by("-sequence").values("sequence", "hash").first()
 
     record = Allocation(
-        config=config, sequence=(last["sequence"] + 1) if last else 1, patient=locked, method=config.method,
+        config=config, patient=locked, method=config.method,
         algorithm_version=allocation.ALGORITHM_VERSIONS[config.method], factors=levels, counts_before=counts,
         prev_hash=last["hash"] if last else ledger.GENESIS_HASH, user=user, signature=signature,
         # The hash chain's frozen signature inputs (models.Allocation): the same values as ever.
@@ -465,6 +464,9 @@ def _allocate(*, patient, given: dict, user, signature: Signature | None) -> All
         record.block_entry = entry
         record.arm = entry.arm
 
+    # The ledger's gapless sequence: the kit's counter, its row locked last and until commit (a refusal above
+    # or a rollback of the caller gives the number back); the hash chains to the highest allocation.
+    record.sequence = numbering.next_number(ALLOCATION_SERIES, floor=last["sequence"] if last else 0)
     now = timezone.now()
     record.allocated_at = now
     record.signed_at = now
@@ -491,18 +493,8 @@ def _allocate(*, patient, given: dict, user, signature: Signature | None) -> All
 
 
 def _send(recipients, template: str, context: dict):
-    """One message per language of the recipients (users), text and HTML."""
-    by_language: dict[str, list[str]] = {}
-    for user in recipients:
-        if user.email:
-            by_language.setdefault(user.preferred_language or settings.LANGUAGE_CODE, []).append(user.email)
-    for language, emails in by_language.items():
-        with translation.override(language):
-            subject = " ".join(render_to_string(f"{template}_subject.txt", context).split())
-            text = render_to_string(f"{template}.txt", context)
-            html = render_to_string(f"{template}.html", context)
-        message = EmailMultiAlternatives(subject, text, settings.DEFAULT_FROM_EMAIL, sorted(emails))
-        message.attach_alternative(html, "text/html")
+    """One message per language of the recipients (users), text and HTML (the kit's renderer)."""
+    for message in mail.to_users(recipients, template, context):
         message.send()
 
 

@@ -60,20 +60,6 @@ class TherapyPlan(models.Model):
         return self.planned_courses * self.cycle_length_days
 
 
-class RegistrationCounter(models.Model):
-    """The trial-wide registration number counter (one row per series), locked with select_for_update.
-
-    Not audited: it is a technical row; the numbers it hands out are audited on PrimaryRegistration.
-    """
-
-    name = models.CharField(max_length=20, primary_key=True)
-    value = models.PositiveIntegerField(default=0)
-
-    class Meta:
-        verbose_name = _("registration counter")
-
-    def __str__(self):
-        return f"{self.name}={self.value}"
 
 
 class PrimaryRegistration(models.Model):

@@ -30,21 +30,19 @@ import smtplib
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from email.utils import make_msgid
-from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives, get_connection
+from django.core.mail import get_connection
 from django.db import connections, router, transaction
 from django.db.models import F
 from django.db.models.constants import OnConflict
 from django.db.models.sql import InsertQuery
-from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext
 
+from oligami_site import mail
 from oligami_site import sites as site_services
 from oligami_site.access import TrialRole
 from oligami_site.models import Membership, Site, User
@@ -244,9 +242,10 @@ def digest_sections(*, audience: str, site: Site | None, today: date) -> list[di
 
 
 def render_message(*, user: User, audience: str, site: Site | None, notices: list[Notice], today: date):
-    """The digest e-mail for one recipient, text and HTML, in the recipient's language."""
-    with translation.override(user.preferred_language or settings.LANGUAGE_CODE):
-        context = {
+    """The digest e-mail for one recipient, text and HTML, in the recipient's language (the kit's renderer;
+    the sections are computed in that language too)."""
+    def context():
+        return {
             "audience": audience,
             "data_managers": audience == Audience.DATA_MANAGERS,
             "site": site,
@@ -256,14 +255,7 @@ def render_message(*, user: User, audience: str, site: Site | None, notices: lis
             "sections": digest_sections(audience=audience, site=site, today=today),
             "site_url": settings.SITE_URL.rstrip("/"),
         }
-        subject = " ".join(render_to_string("registration/email/digest_subject.txt", context).split())
-        text = render_to_string("registration/email/digest.txt", context)
-        html = render_to_string("registration/email/digest.html", context)
-    domain = urlsplit(settings.SITE_URL).hostname or "oligami.invalid"
-    message = EmailMultiAlternatives(subject=subject, body=text, to=[user.email],
-                                     headers={"Message-ID": make_msgid("oligami", domain=domain)})
-    message.attach_alternative(html, "text/html")
-    return message
+    return mail.to_user(user, "registration/email/digest", context)
 
 
 # --- sending ----------------------------------------------------------------------------------------

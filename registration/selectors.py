@@ -9,8 +9,11 @@ from datetime import date, datetime, timedelta
 
 from django.core.exceptions import ObjectDoesNotExist
 from django.db.models import Case, DateField, OuterRef, Prefetch, Subquery, Value, When
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
 
 from oligami_site import access
+from screening.deadlines import PatientDeadline, ids_at
 from screening.models import Patient, Screening
 
 from . import windows
@@ -254,3 +257,31 @@ AWAITING_SECONDARY_STAGES = (Patient.Stage.REGISTERED,)
 
 def awaiting_secondary_count(site_id: int) -> int:
     return Patient.objects.filter(site_id=site_id, stage__in=AWAITING_SECONDARY_STAGES).count()
+
+
+# --- the patient list's next-deadline column (screening asks through OLIGAMI_PATIENT_DEADLINE_SOURCES) ------
+
+# Short labels: the column shows the date beside them (windows.DEADLINE_LABELS carry the date in the text).
+PATIENT_LIST_LABELS = {
+    windows.DeadlineKind.LABS_EXPIRE: _("Lab results valid until"),
+    windows.DeadlineKind.EVALUATION_DUE: _("Response evaluation due"),
+    windows.DeadlineKind.WINDOW_CLOSES: _("Secondary registration window closes"),
+}
+
+
+def patient_list_deadlines(patients: dict[int, str], today: date, now: datetime) -> dict:
+    """The windows' next deadline (windows.next_deadline: lab expiry, evaluation due, window close) of the
+    page's patients awaiting primary or secondary registration; one values() query, none without them."""
+    ids = ids_at(patients, WORKLIST_STAGES)
+    if not ids:
+        return {}
+    found = {}
+    for values in with_screening_lab_date(Patient.objects.filter(pk__in=ids)).order_by().values(*TIMELINE_FIELDS,
+                                                                                                  "pk"):
+        deadline = windows.next_deadline(timeline_from_values(values), today)
+        if deadline is not None:
+            found[values["pk"]] = PatientDeadline(
+                date=deadline.date, label=PATIENT_LIST_LABELS[deadline.kind],
+                url=reverse("registration:patient", kwargs={"pk": values["pk"]}),
+                overdue=windows.days_remaining(deadline.date, today) < 0)
+    return found

@@ -22,11 +22,12 @@ from collections.abc import Mapping
 from datetime import date
 
 from django.db import IntegrityError, transaction
+from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from oligami_site import access, auditing, signatures, sites
+from oligami_site import access, auditing, numbering, signatures, sites
 from oligami_site.site_status import SiteAction
 from randomization.exceptions import RandomizationError
 from randomization.services import lock_configuration, randomize, send_pending_alert
@@ -48,7 +49,6 @@ from .exceptions import (
 from .models import (
     OffStudy,
     PrimaryRegistration,
-    RegistrationCounter,
     ResponseEvaluation,
     SecondaryRegistration,
     TherapyPlan,
@@ -66,7 +66,7 @@ SIGNATURE_MEANINGS = {
     SECONDARY_MEANING: _("I confirm this patient meets all secondary registration criteria"),
 }
 
-COUNTER_PRIMARY = "primary"
+COUNTER_PRIMARY = "registration.primary"  # the numbering series of the registration number (OLG-0001...)
 
 EVALUATION_FIELDS = ("date", "overall_response", "progression", "new_distant_metastasis", "remaining_lesions",
                      "courses_given", "mdt_since_primary", "ecog")
@@ -143,16 +143,10 @@ def save_therapy_plan(*, subtype: str, regimen: str, planned_courses: int, cycle
 
 
 def _next_registration_sequence() -> int:
-    # Gapless and unique under concurrency. A database sequence would leave a gap on every rollback and
-    # max()+1 races; instead one counter row is locked FOR UPDATE until this transaction commits, so
-    # concurrent registrations queue here one at a time and each reads the previous one's committed
-    # value, and a rolled-back registration rolls its increment back too (no number is lost). The row is
-    # created on first use; a concurrent creator waits on the primary key and get_or_create then reads it.
-    RegistrationCounter.objects.get_or_create(name=COUNTER_PRIMARY)
-    counter = RegistrationCounter.objects.select_for_update().get(name=COUNTER_PRIMARY)
-    counter.value += 1
-    counter.save(update_fields=["value"])
-    return counter.value
+    # Gapless and unique under concurrency: the kit's counter (oligami_site.numbering), whose row is locked
+    # until this transaction commits; a rolled-back registration gives its number back.
+    highest = PrimaryRegistration.objects.aggregate(highest=Max("sequence"))["highest"] or 0
+    return numbering.next_number(COUNTER_PRIMARY, floor=highest)
 
 
 def registration_number(sequence: int) -> str:

@@ -56,7 +56,7 @@ def _patient(request, pk, action=Action.VIEW, queryset=None):
 def _checklist(verdict: rules.Verdict | None):
     if verdict is None:
         return []
-    return [{"id": c.id, "title": gettext(rules.CRITERIA[c.id].title) if c.id in rules.CRITERIA else c.id,
+    return [{"id": c.id, "title": rules.CRITERIA[c.id].text(gettext) if c.id in rules.CRITERIA else c.id,
              "status": c.status, "icon": STATUS_ICONS[c.status], "reason": c.render(gettext),
              # the checklist's wording for E-criteria ("does not apply" / "applies (excluded)"), as screening's
              "met": c.status == rules.MET, "not_met": c.status == rules.NOT_MET, "is_exclusion": c.id.startswith("E")}

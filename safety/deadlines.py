@@ -22,13 +22,13 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
-from django.core.mail import EmailMessage
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef
 from django.urls import reverse
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.translation import gettext
 
+from oligami_site import mail
 from oligami_site.access import TrialRole
 from oligami_site.models import Membership, User
 
@@ -100,27 +100,19 @@ def recipients(site_id: int) -> list[User]:
     return list((investigators | managers).filter(is_active=True).exclude(email="").distinct().order_by("pk"))
 
 
-def _message(alert: DeadlineAlert, user: User) -> EmailMessage:
+def _message(alert: DeadlineAlert, user: User):
+    """The alert's e-mail to one recipient, in the recipient's language (the kit's renderer,
+    templates/safety/email/deadline*.txt)."""
     event = alert.adverse_event
     patient = event.patient
-    with translation.override(user.preferred_language or settings.LANGUAGE_CODE):
-        due = timezone.localtime(alert.due_at).strftime("%Y-%m-%d %H:%M")
-        params = {"report": gettext(ReportKind(alert.report).label), "patient": patient.screening_number,
-                  "site": patient.site.code, "due": due, "term": event.term, "grade": event.grade,
-                  "rule": event.rule}
-        if alert.level == DeadlineAlert.Level.OVERDUE:
-            subject = gettext("[OLIGAMI] OVERDUE %(report)s: %(patient)s (%(site)s)") % params
-            lead = gettext("The deadline of the %(report)s passed at %(due)s (JST) without a signed report.") % params
-        else:
-            subject = gettext("[OLIGAMI] %(report)s due within 24 hours: %(patient)s (%(site)s)") % params
-            lead = gettext("The %(report)s is due at %(due)s (JST).") % params
-        body = "\n".join([
-            lead,
-            gettext("Event: %(term)s, Grade %(grade)s (%(rule)s).") % params,
-            gettext("A report counts when the site investigator signs it."),
-            settings.SITE_URL.rstrip("/") + reverse("safety:event", kwargs={"pk": patient.pk, "event_id": event.pk}),
-        ])
-    return EmailMessage(subject=subject, body=body, to=[user.email])
+    return mail.to_user(user, "safety/email/deadline", {
+        "overdue": alert.level == DeadlineAlert.Level.OVERDUE,
+        "report": ReportKind(alert.report).label,  # lazy: rendered in the recipient's language
+        "patient": patient.screening_number, "site": patient.site.code,
+        "due": timezone.localtime(alert.due_at).strftime("%Y-%m-%d %H:%M"),
+        "term": event.term, "grade": event.grade, "rule": event.rule,
+        "url": settings.SITE_URL.rstrip("/") + reverse("safety:event", kwargs={"pk": patient.pk, "event_id": event.pk}),
+    })
 
 
 def escalate(*, now: datetime, event_ids=None) -> dict:

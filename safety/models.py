@@ -137,6 +137,12 @@ class AdverseEvent(models.Model):
         help_text=_("The awareness of the fact that made the event reportable (its own, or of a later change)."))
     first_report_due = models.DateTimeField(_("first report due"), null=True, blank=True, editable=False)
     second_report_due = models.DateTimeField(_("second report due"), null=True, blank=True, editable=False)
+    # A later change of the patient's protocol treatment facts (a course or local therapy recorded or corrected)
+    # that changed the decision: when it was recorded, and the rule before it (services.rejudge_after_...).
+    rejudged_at = models.DateTimeField(
+        _("re-judged at"), null=True, blank=True, editable=False,
+        help_text=_("When a later change of the protocol treatment facts last changed this event's decision."))
+    rejudged_from = models.CharField(_("rule before re-judging"), max_length=4, blank=True, editable=False)
     recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+",
                                     verbose_name=_("recorded by"))
     created_at = models.DateTimeField(_("created"), auto_now_add=True)

@@ -7,10 +7,15 @@ from collections import Counter, defaultdict
 from datetime import datetime
 
 from django.db.models import Count, Exists, OuterRef, Q
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext
 
 from followup.models import Death
 from oligami_site import access
 from randomization.models import Arm
+from screening.deadlines import PatientDeadline, ids_at
+from screening.models import Patient
 
 from . import deadlines, reportability
 from .models import AdverseEvent, ExpeditedReport, ReportKind
@@ -119,3 +124,28 @@ def frequency_by_grade(*, by_arm: bool) -> dict:
                                       "patients": len(arm_patients[(arm.value, g)])} for g in GRADES]}
                          for arm in Arm]
     return table
+
+
+# The stages a patient can have an adverse event at (from primary registration on, services.record_event).
+EVENT_STAGES = (Patient.Stage.REGISTERED, Patient.Stage.RANDOMIZED, Patient.Stage.OFF_STUDY)
+
+
+def patient_list_deadlines(patients: dict[int, str], today, now: datetime) -> dict[int, PatientDeadline]:
+    """The patient list's next deadline from safety: each page patient's nearest unsigned expedited report
+    (SAFETY.md "Deadlines"; overdue ones included), its day and hour in Japan. One query, none when no row
+    can have an event."""
+    ids = ids_at(patients, EVENT_STAGES)
+    if not ids:
+        return {}
+    found = {}
+    for deadline in deadlines.open_deadlines(AdverseEvent.objects.filter(patient_id__in=ids), now):  # nearest first
+        pid = deadline.event.patient_id
+        if pid in found:
+            continue
+        due = timezone.localtime(deadline.due)
+        found[pid] = PatientDeadline(
+            date=due.date(), time=due.strftime("%H:%M"),
+            label=gettext("%(report)s due") % {"report": gettext(deadline.report_label)},
+            url=reverse("safety:event", kwargs={"pk": pid, "event_id": deadline.event.pk}),
+            overdue=deadline.state is reportability.DeadlineState.OVERDUE)
+    return found

@@ -203,8 +203,10 @@ def _treatment(patient) -> reportability.Treatment:
     return reportability.Treatment(start_date=facts.start_date, last_day=facts.last_day, ongoing=facts.ongoing)
 
 
-def decide(event: AdverseEvent, primary: PrimaryRegistration) -> tuple[bool, reportability.Rule]:
-    """Reportable or not and the rule (R0-R4), from the event and the patient's facts as they are now."""
+def decide(event: AdverseEvent, primary: PrimaryRegistration,
+           treatment: reportability.Treatment | None = None) -> tuple[bool, reportability.Rule]:
+    """Reportable or not and the rule (R0-R4), from the event and the patient's facts as they are now
+    (``treatment``: the patient's facts when the caller has them already, else read here)."""
     if event.death_id:
         judged = reportability.Event(kind=reportability.Kind.DEATH, onset_date=event.death.date,
                                      causality=reportability.Causality(event.causality))
@@ -214,13 +216,14 @@ def decide(event: AdverseEvent, primary: PrimaryRegistration) -> tuple[bool, rep
                                      hospitalization_24h=event.hospitalization_24h,
                                      causality=reportability.Causality(event.causality))
     return reportability.decide(primary_registration_date=primary.registration_date,
-                                treatment=_treatment(event.patient_id), event=judged)
+                                treatment=treatment or _treatment(event.patient_id), event=judged)
 
 
-def _judge(event: AdverseEvent, primary: PrimaryRegistration, *, change_awareness: datetime, user) -> None:
+def _judge(event: AdverseEvent, primary: PrimaryRegistration, *, change_awareness: datetime, user,
+           treatment: reportability.Treatment | None = None) -> None:
     """Store reportability.py's decision on the event; start the clock when it becomes reportable."""
     settings = _freeze_settings(user)
-    reportable, rule = decide(event, primary)
+    reportable, rule = decide(event, primary, treatment)
     event.rule = str(rule)
     if not reportable:
         event.reportable = False
@@ -340,6 +343,54 @@ def assess_death(*, death: Death, data: Mapping, user) -> AdverseEvent:
     auditing.save(event, user=user, reason=f"Safety assessment of the death ({event.rule})")
     _after_commit(event)
     return event
+
+
+# --- re-judging when the treatment facts change ---------------------------------------------------
+
+JUDGED_FIELDS = ("expected", "reportable", "rule", "clock_start", "first_report_due", "second_report_due")
+
+
+@transaction.atomic
+def rejudge_after_treatment_change(*, patient, user, reason, changed_at: datetime) -> list[AdverseEvent]:
+    """Judge the patient's events again after a change of their protocol treatment facts (a course or a
+    metastasis-directed therapy recorded or corrected; hooked into followup.services, SafetyConfig.ready).
+    Runs inside the follow-up write's transaction: both are saved, or neither.
+
+    The facts that moved are the first course start and the last protocol treatment day (the a/b/c phase of
+    R1-R3) and, for arm B, the local therapies the expected-event list reads (R3 against R4):
+    - an event that becomes reportable starts its clock at ``changed_at``, when the change was recorded (the
+      site's awareness of the fact that made it reportable; SAFETY.md "Deadlines", issue 18);
+    - an event that stays reportable keeps its clock (a correction gives no extra time), its rule may move;
+    - an event that stops being reportable leaves the open deadlines; its signed reports, sent alerts and
+      earlier decisions stay (history rows; ``rejudged_from`` keeps the rule it had), and further reports
+      can still be signed to tell the study office;
+    - an event whose decision does not change is not written.
+    Every changed event gets ``rejudged_at`` / ``rejudged_from`` and a history row with the change's reason.
+    """
+    pk = patient.pk if isinstance(patient, Patient) else patient
+    locked = Patient.objects.select_for_update(of=("self",)).get(pk=pk)  # patient first, as every safety write
+    events = list(AdverseEvent.objects.select_for_update(of=("self",)).filter(patient=locked)
+                  .select_related("death").order_by("pk"))
+    primary = PrimaryRegistration.objects.filter(patient=locked).first()
+    if not events or primary is None:
+        return []
+    treatment = _treatment(locked.pk)
+    terms = expected_terms(locked, primary)
+    changed = []
+    for event in events:
+        before = {name: getattr(event, name) for name in JUDGED_FIELDS}
+        if not event.death_id:
+            event.expected = event.term.casefold() in terms  # arm B's local therapy may make it expected
+        _judge(event, primary, change_awareness=changed_at, user=user, treatment=treatment)
+        if all(getattr(event, name) == value for name, value in before.items()):
+            continue
+        event.rejudged_at = changed_at
+        event.rejudged_from = before["rule"]
+        auditing.save(event, user=user, reason=f"Re-judged {before['rule']} to {event.rule} after: {reason}")
+        if event.reportable:
+            _after_commit(event)  # a clock that starts now may already be near its deadline (short settings)
+        changed.append(event)
+    return changed
 
 
 # --- expedited reports -------------------------------------------------------------------------------

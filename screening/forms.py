@@ -195,7 +195,7 @@ def criteria_titles(*ids) -> str:
     def item(cid):
         info = rules.CRITERIA[cid]
         extra = f" ({gettext(info.help_text)})" if info.help_text and cid not in _HELP_ON_FIELDS else ""
-        return cid, gettext(info.title) + extra
+        return cid, info.text(gettext) + extra
 
     return format_html_join("", "<li><strong>{}</strong> {}</li>", (item(cid) for cid in ids))
 

@@ -22,7 +22,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from oligami_site import access, auditing, sites
+from oligami_site import access, auditing, numbering, sites
 from oligami_site.access import Action
 from oligami_site.models import Site
 from oligami_site.site_status import SiteAction
@@ -147,6 +147,11 @@ def _label(model, name):
 # --------------------------------------------------------------------------------------------------
 
 
+def screening_series(site: Site) -> str:
+    """The numbering series of a site's screening numbers (<site code>-S0001...)."""
+    return f"screening.site.{site.pk}"
+
+
 @transaction.atomic
 def create_patient(*, site: Site, sex: str, birth_date: dt.date, initials: str = "", user) -> Patient:
     """A new patient at `site` with the next screening number of the site, e.g. TMDU-S0001."""
@@ -158,18 +163,14 @@ def create_patient(*, site: Site, sex: str, birth_date: dt.date, initials: str =
     if birth_date is None:
         raise ScreeningError(_("The date of birth is required."), code="required")
     _check_date(birth_date, _label(Patient, "birth_date"))
-    # Lock the site row before reading the highest number: two coordinators creating patients at the
-    # same site at once would otherwise both read n and both take n+1 (the unique constraint would then
-    # refuse one of them). The lock makes the second wait for the first to commit, so numbers are
-    # gapless and in order; a rolled-back creation releases its number because nothing was consumed
-    # (no database sequence, which would leave a gap). On SQLite, select_for_update is a no-op and the
-    # IMMEDIATE transaction mode (settings) takes the write lock at BEGIN, which serialises the same way.
+    # Only an open site screens (site_status); checked with the site row locked, the lock change_status
+    # also takes, so a site closing at this moment cannot get one more patient.
     site = Site.objects.select_for_update().get(pk=site.pk)
-    # Only an open site screens (site_status); checked under the lock change_status also takes, so a
-    # site closing at this moment cannot get one more patient.
     sites.require(site, SiteAction.SCREENING)
+    # The site's own gapless series (the kit's counter, locked until commit; a rolled-back creation gives
+    # its number back), above the highest number the site's patients hold.
     last = Patient.objects.filter(site=site).aggregate(last=Max("sequence"))["last"] or 0
-    sequence = last + 1
+    sequence = numbering.next_number(screening_series(site), floor=last)
     patient = Patient(site=site, sequence=sequence, screening_number=f"{site.code}-S{sequence:04d}", sex=sex,
                       birth_date=birth_date, initials=initials, stage=Patient.Stage.SCREENING)
     _full_clean(patient, exclude=["site", "screening_number", "sequence"])

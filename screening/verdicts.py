@@ -93,7 +93,7 @@ class CriterionRow:
 
 def _title(criterion_id: str) -> str:
     info = rules.CRITERIA.get(criterion_id.split(".")[0])
-    return gettext(info.title) if info else criterion_id
+    return info.text(gettext) if info else criterion_id
 
 
 def rows(verdict: dict[str, Any] | None, *, with_details: bool = True) -> list[CriterionRow]:

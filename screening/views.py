@@ -24,8 +24,8 @@ from oligami_site.access import Action
 from oligami_site.exceptions import DomainError
 from oligami_site.site_status import SiteAction
 
+from . import deadlines, services, stages, verdicts
 from . import eligibility as rules
-from . import services, stages, verdicts
 from .exceptions import ReasonRequired, StaleScreening
 from .forms import (
     SCREENING_FIELDS,
@@ -167,8 +167,14 @@ def patient_list(request):
     patients = patients.annotate(registration_number=F("primary_registration__number"),
                                  arm=F("allocation__arm"))
     page = Paginator(patients, PAGE_SIZE).get_page(request.GET.get("page"))
+    # The next deadline of the rows shown (never the whole site's): the apps above answer through
+    # screening.deadlines (a constant number of queries each, none when no row concerns them).
+    today = timezone.localdate()
+    upcoming = deadlines.nearest({p.pk: p.stage for p in page}, today, timezone.now())
     for patient in page:
         patient.latest_outcome_label = OUTCOME_LABELS.get(patient.latest_outcome, "")
+        patient.next_deadline = upcoming.get(patient.pk)
+        patient.days_left = patient.next_deadline.days_left(today) if patient.next_deadline else None
     return render(request, "screening/patient_list.html", {
         "page": page, "filters": filters, "several_sites": len(filters.sites) > 1,
         "can_create": access.sites_for(request.user, Action.EDIT).exists(),
@@ -466,24 +472,32 @@ def screening_log_csv(request):
               gettext("missing"), gettext("reasons"), gettext("engine version"), gettext("evaluated at")]
 
     language = translation.get_language()
+    # The Excel variant is for reading: the subtype's label in the reader's language (issue 20); the plain CSV
+    # keeps the code (luminal, her2, tnbc), as the exports do (docs/data-management.md, "Codes and labels").
+    excel = csvfiles.wants_excel(request)
 
     def rows():
         # Streamed after the view returns: the reasons are rendered in the requester's language explicitly.
         with translation.override(language):
-            yield from _csv_rows(screenings)
+            yield from _csv_rows(screenings, subtype_labels=excel)
 
     stamp = timezone.localdate().isoformat()
     return csvfiles.response(csvfiles.lines(header, rows()), filename=f"screening-log-{stamp}.csv",
                              excel=csvfiles.wants_excel(request))
 
 
-def _csv_rows(screenings):
+def _subtype_label(code):
+    return gettext(rules.SUBTYPE_LABELS[code]) if code in rules.SUBTYPE_LABELS and code else ""
+
+
+def _csv_rows(screenings, *, subtype_labels=False):
     for s in screenings.iterator(chunk_size=500):
         snap = s.verdict or {}
         blocking = verdicts.blocking_rows(snap)
         evaluated = timezone.localtime(s.evaluated_at).isoformat(timespec="seconds") if s.evaluated_at else ""
+        subtype = _subtype_label(s.subtype) if subtype_labels else s.subtype or ""
         yield (
             s.patient.site.code, s.patient.screening_number, s.number, s.screening_date.isoformat(),
-            s.get_outcome_display(), s.subtype or "", " ".join(snap.get("failed", [])),
+            s.get_outcome_display(), subtype, " ".join(snap.get("failed", [])),
             " ".join(snap.get("excluded_by", [])), " ".join(snap.get("missing", [])),
             " | ".join(f"{r.id}: {r.reason}" for r in blocking), s.engine_version, evaluated)

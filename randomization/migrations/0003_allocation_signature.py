@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('oligami_site', '0007_signatures_in_the_core'),
+        ('oligami_site', '0008_signatures_in_the_core'),
         ('randomization', '0002_allocation_tally'),
     ]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from .common import _
+from .common import EVALUATION_WINDOW_DAYS, LAB_WINDOW_DAYS, SECONDARY_WINDOW_DAYS, _
 
 # --------------------------------------------------------------------------------------------------
 # Criteria catalogue and interpretations (help text for the forms)
@@ -13,12 +13,22 @@ from .common import _
 
 class CriterionInfo(NamedTuple):
     id: str
-    title: str
+    title: str  # the msgid; a protocol number in it is a placeholder filled from ``params``
     help_text: str
+    params: dict = {}
+
+    def text(self, translate=lambda s: s) -> str:
+        """The title in the reader's language (``translate``: e.g. Django's ``gettext``), numbers filled in."""
+        title = translate(self.title)
+        return title % self.params if self.params else title
 
 
-def _info(cid: str, title: str, help_text: str = "") -> tuple[str, CriterionInfo]:
-    return cid, CriterionInfo(cid, title, help_text)
+def _info(cid: str, title: str, help_text: str = "", **params) -> tuple[str, CriterionInfo]:
+    return cid, CriterionInfo(cid, title, help_text, params)
+
+
+# The protocol's day counts in the titles, from the constants of common.py (each written once there).
+_LAB_DAYS = {"days": LAB_WINDOW_DAYS}  # P16, S8
 
 
 CRITERIA: dict[str, CriterionInfo] = dict(
@@ -79,12 +89,13 @@ CRITERIA: dict[str, CriterionInfo] = dict(
         _info("P15", _("No systemic therapy for another malignancy within 5 years")),
         _info(
             "P16",
-            _("Laboratory values within 14 days before registration"),
+            _("Laboratory values within %(days)s days before registration"),
             _(
                 "ANC at least 1500 /mm3; haemoglobin at least 9.0 g/dL; platelets at least 100,000 /mm3; "
                 "total bilirubin at most 1.5 mg/dL; AST and ALT at most 100 U/L; creatinine at most "
                 "1.5 mg/dL (2.3 mg/dL for luminal)."
             ),
+            **_LAB_DAYS,
         ),
         _info("P17", _("Left ventricular ejection fraction over 50 percent"), _("Exactly 50 fails.")),
         _info("P18", _("Written informed consent dated on or before registration"),
@@ -119,15 +130,18 @@ CRITERIA: dict[str, CriterionInfo] = dict(
             _("The planned number of courses per subtype is trial configuration."),
         ),
         _info("S2", _("No progression and no new distant metastasis at response evaluation")),
-        _info("S3", _("Secondary registration within 28 days of the response evaluation")),
-        _info("S4", _("Secondary registration 84 to 126 days after primary registration")),
+        _info("S3", _("Secondary registration within %(days)s days of the response evaluation"),
+              days=EVALUATION_WINDOW_DAYS),
+        _info("S4", _("Secondary registration %(open)s to %(close)s days after primary registration"),
+              open=SECONDARY_WINDOW_DAYS[0], close=SECONDARY_WINDOW_DAYS[1]),
         _info("S5", _("At least one oligometastasis remains and is feasible for definitive local therapy")),
         _info("S6", _("No metastasis-directed therapy since primary registration")),
         _info("S7", _("ECOG performance status 0 or 1")),
         _info(
             "S8",
-            _("Laboratory values within 14 days before secondary registration"),
+            _("Laboratory values within %(days)s days before secondary registration"),
             _("Thresholds as P16; creatinine limit by the subtype derived at primary registration."),
+            **_LAB_DAYS,
         ),
     ]
 )

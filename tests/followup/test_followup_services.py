@@ -271,3 +271,26 @@ def test_followup_of_reproduces_the_pure_rules(patient_b, coordinator_a):
     assert f.origin == ORIGIN
     assert f.result.as_dict() == {"os_days": 150, "os_event": True, "pfs_days": 140, "pfs_event": True,
                                   "problems": []}
+
+
+# --- the hook of the apps above (safety re-judges its events) -----------------------------------------
+
+def test_every_change_of_treatment_facts_calls_the_registered_hooks_in_its_transaction(patient_b, coordinator_a,
+                                                                                      monkeypatch):
+    calls = []
+    monkeypatch.setattr(services, "_after_treatment_change", [lambda **kwargs: calls.append(kwargs)])
+    first = course(patient_b, coordinator_a, day(0))
+    services.update_course(course=first, data={"start_date": day(0), "end_date": day(20), "dose_modified": False,
+                                               "stopped_early": False}, user=coordinator_a, reason="Ended")
+    record = mdt(patient_b, coordinator_a)
+    services.update_mdt(mdt=record, user=coordinator_a, reason="Dose typo", data={
+        "lesion": record.lesion_id, "modality": "sbrt", "start_date": day(7), "end_date": day(11),
+        "dose_gy": Decimal("40"), "fractions": 5, "completed_as_planned": True})
+    assert [c["reason"] for c in calls] == ["Course 1 recorded", "Course 1 corrected: Ended",
+                                            "Metastasis-directed therapy recorded",
+                                            "Metastasis-directed therapy corrected: Dose typo"]
+    assert all(c["patient"].pk == patient_b.pk and c["user"] == coordinator_a and c["changed_at"] <= timezone.now()
+               for c in calls)
+    # Assessments and deaths do not move the treatment facts: no call.
+    assess(patient_b, coordinator_a, day(30))
+    assert len(calls) == 4

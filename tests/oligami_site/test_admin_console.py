@@ -12,13 +12,12 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from oligami_site.models import AccessEvent, Membership, Signature, SignatureFailure, Site, User
+from oligami_site.models import AccessEvent, Counter, Membership, Signature, SignatureFailure, Site, User
 from randomization.models import Allocation, BlockListEntry, ConfigChangeAttempt, RandomizationConfig
 from registration import services as registration_services
 from registration.models import (
     OffStudy,
     PrimaryRegistration,
-    RegistrationCounter,
     ResponseEvaluation,
     SecondaryRegistration,
     TherapyPlan,
@@ -49,7 +48,7 @@ def test_every_model_is_in_the_console_but_the_concealed_list():
     for model in CONSOLE:
         assert admin.site.is_registered(model), model
     assert not admin.site.is_registered(BlockListEntry)
-    assert not admin.site.is_registered(RegistrationCounter)
+    assert not admin.site.is_registered(Counter)
     for model in CLINICAL:
         model_admin = admin.site._registry[model]
         assert model_admin.search_fields, model

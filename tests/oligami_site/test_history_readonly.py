@@ -24,7 +24,7 @@ APPS = ("oligami_site", "screening", "registration", "randomization")
 # Models deliberately without a history table, and why.
 NOT_AUDITED = {
     "oligami_site.AccessEvent": "itself an append-only audit record, read-only everywhere",
-    "registration.RegistrationCounter": "a technical counter; the numbers it hands out are audited",
+    "oligami_site.Counter": "a technical counter (numbering); the numbers it hands out are audited",
     "oligami_site.DataVersion": "a cache counter moved after every audited commit (auditing it would move it again)",
     "randomization.AllocationTally": "derived counts of the audited allocations; verify_allocations recounts them",
     "registration.Notice": "reminder outbox (technical, not clinical)",

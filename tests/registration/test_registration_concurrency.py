@@ -8,10 +8,10 @@ import threading
 import pytest
 from django.db import connection
 
-from oligami_site.models import Signature
+from oligami_site.models import Counter, Signature
 from registration import services
 from registration.exceptions import AlreadyRegistered
-from registration.models import PrimaryRegistration, RegistrationCounter
+from registration.models import PrimaryRegistration
 from screening.models import Patient
 from tests.conftest import need, uses_postgresql
 from tests.factories import PASSWORD
@@ -48,7 +48,7 @@ def test_concurrent_registrations_get_gapless_unique_numbers(plans, coordinator_
     need(uses_postgresql(), "PostgreSQL")
     # The counter row exists, as it does after the first registration of the trial: without the row lock
     # every thread would read the same value.
-    RegistrationCounter.objects.get_or_create(name=services.COUNTER_PRIMARY)
+    Counter.objects.get_or_create(series=services.COUNTER_PRIMARY)
     screenings = [make_eligible_screening(site=site_a) for _ in range(N)]
 
     def call(screening):

@@ -1334,7 +1334,9 @@ def test_criteria_catalogue_lists_every_criterion_in_order():
     assert list(el.CRITERIA) == list(el.PRIMARY_IDS + el.EXCLUSION_IDS + el.SECONDARY_IDS)
     for cid, info in el.CRITERIA.items():
         assert info.id == cid and info.title
-        assert "%" not in info.title + info.help_text  # plain text, never %-formatted
+        assert "%" not in info.help_text  # plain text, never %-formatted
+        # a title's only placeholders are its protocol numbers (issue 14: each written once, in common.py)
+        assert "%" not in info.text() and ("%(" in info.title) == bool(info.params)
 
 
 def test_interpretations_cover_every_interp_of_the_protocol():

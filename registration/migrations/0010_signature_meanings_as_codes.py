@@ -1,25 +1,23 @@
-"""The expedited reports' signature meanings stored as codes (issue 14): shown in the reader's language.
+"""Registration's signature meanings stored as codes (issue 14): shown in the reader's language.
 
-As registration's 0009: a meaning stored as one of safety's texts, in English or in Japanese (frozen here as
-they were), becomes its code (safety.services.SIGNATURE_MEANINGS); any other text stays and is shown as
-stored. Each changed signature gets a history row with the reason.
+A signature written before stored its meaning as text in the signer's language. A text that is exactly one
+of registration's meanings, in English or in Japanese (the texts and their translation as they were, frozen
+here), becomes its code (registration.services.SIGNATURE_MEANINGS). Any other text stays as stored and is
+shown verbatim (oligami_site.signatures.meaning_text). Each changed signature gets a history row with the
+reason, so the trail keeps the text it had.
 """
 
 from django.db import migrations
 from django.utils import timezone
 
 KNOWN = {
-    "safety_first_report_confirm": (
-        "I confirm this first expedited safety report as the site investigator",
-        "施設研究責任者として、この一次報告（緊急報告）の内容を確認します",
+    "primary_registration_confirm": (
+        "I confirm this patient meets all primary registration criteria",
+        "この患者が一次登録のすべての規準を満たしていることを確認します",
     ),
-    "safety_second_report_confirm": (
-        "I confirm this second (detailed) expedited safety report as the site investigator",
-        "施設研究責任者として、この二次報告（詳細、緊急報告）の内容を確認します",
-    ),
-    "safety_followup_report_confirm": (
-        "I confirm this follow-up safety report as the site investigator",
-        "施設研究責任者として、この追加報告の内容を確認します",
+    "secondary_registration_confirm": (
+        "I confirm this patient meets all secondary registration criteria",
+        "この患者が二次登録のすべての規準を満たしていることを確認します",
     ),
 }
 REASON = "Signature meaning stored as its code"  # oligami_site.reasons translates it
@@ -40,6 +38,7 @@ def to_codes(apps, schema_editor):
 
 
 def to_texts(apps, schema_editor):
+    """Back to the English text (which language a signer used is not kept: the history rows show it)."""
     Signature = apps.get_model("oligami_site", "Signature")
     for code, (english, _japanese) in KNOWN.items():
         for signature in Signature.objects.filter(meaning=code):
@@ -50,7 +49,7 @@ def to_texts(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('safety', '0002_signature_in_the_core'),
+        ('registration', '0009_signatures_moved_to_the_core'),
     ]
 
     operations = [

@@ -1,4 +1,4 @@
-"""The e-signatures moved to the core (oligami_site 0007; issue 14): registration lets go of them.
+"""The e-signatures moved to the core (oligami_site 0008; issue 14): registration lets go of them.
 
 - Database: the failure's patient keeps its column but loses its foreign-key constraint, because the core's
   SignatureFailure keeps the patient as a plain id (the core names no trial app; patients are never deleted).
@@ -23,8 +23,8 @@ def _signature_key(*, history: bool):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('oligami_site', '0007_signatures_in_the_core'),
-        ('registration', '0007_signature_safety_report'),
+        ('oligami_site', '0008_signatures_in_the_core'),
+        ('registration', '0008_counter_to_core'),
     ]
 
     operations = [

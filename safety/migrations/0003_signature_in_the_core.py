@@ -1,7 +1,7 @@
-"""The expedited report's signature key points at the core's Signature (oligami_site 0007; issue 14).
+"""The expedited report's signature key points at the core's Signature (oligami_site 0008; issue 14).
 
 State only: the table is the one registration created and the core keeps (db_table), so nothing changes in
-the database. Runs before registration's 0008, which drops registration's Signature from the state.
+the database. Runs before registration's 0010, which drops registration's Signature from the state.
 """
 
 import django.db.models.deletion
@@ -11,11 +11,11 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('oligami_site', '0007_signatures_in_the_core'),
-        ('safety', '0001_initial'),
+        ('oligami_site', '0008_signatures_in_the_core'),
+        ('safety', '0002_adverse_event_rejudged'),
     ]
     run_before = [
-        ('registration', '0008_signatures_moved_to_the_core'),
+        ('registration', '0009_signatures_moved_to_the_core'),
     ]
 
     operations = [
