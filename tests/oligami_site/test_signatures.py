@@ -154,7 +154,8 @@ def test_the_pages_show_the_signature_row_in_the_readers_language(client, coordi
     coordinator_a.preferred_language = read_in
     coordinator_a.save()
     client.force_login(coordinator_a)
-    for url in (reverse("randomization:result", args=[patient.pk]),
-                reverse("registration:randomization_certificate", args=[patient.pk])):
-        html = client.get(url).content.decode()
-        assert expected in html and not_expected not in html, url
+    with translation.override(signed_in):  # the page activates the reader's language; restored afterwards
+        for url in (reverse("randomization:result", args=[patient.pk]),
+                    reverse("registration:randomization_certificate", args=[patient.pk])):
+            html = client.get(url).content.decode()
+            assert expected in html and not_expected not in html, url
