@@ -51,7 +51,7 @@ class TherapyPlanAdmin(NoDeleteAdmin):
     list_display = ("subtype", "version", "planned_courses", "cycle_length_days", "effective_from", "regimen")
     list_filter = ("subtype",)
     ordering = ("subtype", "-version")
-    fields = ("subtype", "version", "regimen", "planned_courses", "cycle_length_days", "effective_from")
+    fields = ("subtype", "version", "regimen", "regimen_ja", "planned_courses", "cycle_length_days", "effective_from")
 
     def get_readonly_fields(self, request, obj=None):
         return ("version", "subtype") if obj else ("version",)
@@ -59,7 +59,7 @@ class TherapyPlanAdmin(NoDeleteAdmin):
     def save_model(self, request, obj, form, change):
         # Never rewrite a version a patient may be registered under: every save is a new version.
         plan = services.save_therapy_plan(
-            subtype=obj.subtype, regimen=obj.regimen, planned_courses=obj.planned_courses,
+            subtype=obj.subtype, regimen=obj.regimen, regimen_ja=obj.regimen_ja, planned_courses=obj.planned_courses,
             cycle_length_days=obj.cycle_length_days, effective_from=obj.effective_from, user=request.user,
             reason=self.change_reason(form, change, "Created in the admin"))
         for field in TherapyPlan._meta.concrete_fields:  # the admin goes on with the new version

@@ -32,6 +32,13 @@ DEMO_PLANS = {
     "her2": ("Trastuzumab + pertuzumab + taxane (docetaxel). " + DEMO_NOTE, 4, 21),
     "tnbc": ("Anthracycline/taxane-based chemotherapy (e.g. EC followed by paclitaxel). " + DEMO_NOTE, 4, 21),
 }
+# The same in Japanese (TherapyPlan.regimen_ja: Japanese pages and certificates; GLOSSARY terms).
+DEMO_NOTE_JA = "デモ用の値です。データセンターがプロトコールに基づき設定します。"
+DEMO_PLANS_JA = {
+    "luminal": "内分泌療法＋CDK4/6阻害薬（例：レトロゾール＋パルボシクリブ）。" + DEMO_NOTE_JA,
+    "her2": "トラスツズマブ＋ペルツズマブ＋タキサン（ドセタキセル）。" + DEMO_NOTE_JA,
+    "tnbc": "アントラサイクリン・タキサン系化学療法（例：EC療法後にパクリタキセル）。" + DEMO_NOTE_JA,
+}
 RECEPTORS = {
     "luminal": {},
     "her2": {"her2": "positive"},
@@ -69,7 +76,8 @@ def _plans(today: dt.date) -> int:
     for subtype, (regimen, courses, days) in DEMO_PLANS.items():
         if TherapyPlan.objects.filter(subtype=subtype).exists():
             continue
-        services.save_therapy_plan(subtype=subtype, regimen=regimen, planned_courses=courses, cycle_length_days=days,
+        services.save_therapy_plan(subtype=subtype, regimen=regimen, regimen_ja=DEMO_PLANS_JA[subtype],
+                                   planned_courses=courses, cycle_length_days=days,
                                    effective_from=min(dt.date(2025, 1, 1), today - dt.timedelta(days=365)),
                                    user=manager, reason="Demo therapy plan")
         created += 1

@@ -8,6 +8,7 @@ Every foreign key is PROTECT and no clinical record is ever deleted (the admin f
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
@@ -34,6 +35,10 @@ class TherapyPlan(models.Model):
     subtype = models.CharField(_("subtype"), max_length=8, choices=SUBTYPE_CHOICES)
     version = models.PositiveIntegerField(_("version"), editable=False)
     regimen = models.TextField(_("regimen"), help_text=_("The systemic therapy as the protocol describes it."))
+    # Japanese pages show the regimen in Japanese (issue 20), as sites have a Japanese name; empty: the text above.
+    regimen_ja = models.TextField(_("regimen (Japanese)"), blank=True, default="",
+                                  help_text=_("Shown on Japanese pages and certificates; left empty, the regimen "
+                                              "above is shown."))
     planned_courses = models.PositiveSmallIntegerField(
         _("planned courses"), validators=[MinValueValidator(1), MaxValueValidator(20)],
         help_text=_("Courses to be given before the response evaluation (S1)."))
@@ -54,6 +59,13 @@ class TherapyPlan(models.Model):
         return _("%(subtype)s plan v%(version)s: %(courses)s x %(days)s days") % {
             "subtype": self.get_subtype_display(), "version": self.version,
             "courses": self.planned_courses, "days": self.cycle_length_days}
+
+    @property
+    def regimen_text(self) -> str:
+        """The regimen in the page's language (Japanese when given, else the regimen as entered)."""
+        if self.regimen_ja and (get_language() or "").startswith("ja"):
+            return self.regimen_ja
+        return self.regimen
 
     @property
     def therapy_days(self) -> int:

@@ -119,7 +119,7 @@ def plan_in_force(subtype: str, on_date: date) -> TherapyPlan | None:
 
 @transaction.atomic
 def save_therapy_plan(*, subtype: str, regimen: str, planned_courses: int, cycle_length_days: int,
-                      effective_from: date, user, reason=None) -> TherapyPlan:
+                      effective_from: date, user, reason=None, regimen_ja: str = "") -> TherapyPlan:
     """Save a new version of a subtype's therapy plan. Existing versions are never changed, so a patient
     registered under an earlier version keeps it."""
     if subtype not in dict(TherapyPlan._meta.get_field("subtype").choices):
@@ -133,7 +133,8 @@ def save_therapy_plan(*, subtype: str, regimen: str, planned_courses: int, cycle
     # constraint on (subtype, version) backs this up when there is no row yet to lock).
     versions = TherapyPlan.objects.select_for_update().filter(subtype=subtype).values_list("version", flat=True)
     version = max(versions, default=0) + 1
-    plan = TherapyPlan(subtype=subtype, version=version, regimen=regimen.strip(), planned_courses=planned_courses,
+    plan = TherapyPlan(subtype=subtype, version=version, regimen=regimen.strip(), regimen_ja=(regimen_ja or "").strip(),
+                       planned_courses=planned_courses,
                        cycle_length_days=cycle_length_days, effective_from=effective_from)
     auditing.save(plan, user=user, reason=reason or f"Therapy plan {subtype} version {version}")
     return plan
