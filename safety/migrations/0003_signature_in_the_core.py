@@ -15,7 +15,7 @@ class Migration(migrations.Migration):
         ('safety', '0002_adverse_event_rejudged'),
     ]
     run_before = [
-        ('registration', '0009_signatures_moved_to_the_core'),
+        ('registration', '0010_signatures_moved_to_the_core'),
     ]
 
     operations = [

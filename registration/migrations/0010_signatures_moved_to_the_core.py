@@ -3,7 +3,7 @@
 - Database: the failure's patient keeps its column but loses its foreign-key constraint, because the core's
   SignatureFailure keeps the patient as a plain id (the core names no trial app; patients are never deleted).
 - State only: the registrations' signature keys point at oligami_site.Signature (same table, so nothing
-  changes in the database), and the four models leave registration's state. Safety's 0002 repoints its
+  changes in the database), and the four models leave registration's state. Safety's 0003 repoints its
   report's key before this runs (its `run_before`), so no state ever points at a model already gone.
 """
 
@@ -24,7 +24,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('oligami_site', '0008_signatures_in_the_core'),
-        ('registration', '0008_counter_to_core'),
+        ('registration', '0009_therapy_plan_regimen_ja'),
     ]
 
     operations = [
