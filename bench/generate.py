@@ -55,6 +55,7 @@ from randomization import allocation, ledger  # noqa: E402
 from randomization import factors as fx  # noqa: E402
 from randomization import services as randomization_services  # noqa: E402
 from randomization.models import Allocation, Method, RandomizationConfig  # noqa: E402
+from registration import courses as registration_courses  # noqa: E402
 from registration import services as registration_services  # noqa: E402
 from registration.demo import DEMO_PLANS, NORMAL_LABS, RECEPTORS  # noqa: E402
 from registration.models import (  # noqa: E402
@@ -428,7 +429,7 @@ class Gen:
         response = self.rng.choice(["PR", "PR", "SD", "SD", "CR"])
         ev = ResponseEvaluation(patient=p, date=e_date, overall_response=response, progression=False,
                                 new_distant_metastasis=False, remaining_lesions=self.rng.randint(1, 3),
-                                courses_given=primary.plan.planned_courses, mdt_since_primary=False, ecog=0,
+                                mdt_since_primary=False, ecog=0,
                                 labs=panel, created_at=at(e_date, 11))
         ev._u = user
         self.evaluations.append(ev)
@@ -436,7 +437,14 @@ class Gen:
 
     def secondary(self, p, primary, evaluation, user, s_date):
         when = at(s_date, 14)
-        verdict = registration_services.secondary_checklist(primary, evaluation, s_date)
+        # S1 reads the recorded courses (issue 16); the bench writes no course rows, so it judges S1 on the planned
+        # courses as given (what its evaluations say), passed to the checklist instead of read from the database.
+        planned = tuple(registration_courses.Course(number=k + 1, plan_id=primary.plan_id, regimen=primary.plan.regimen,
+                                                    start_date=primary.registration_date, end_date=None,
+                                                    stopped_early=False)
+                        for k in range(primary.plan.planned_courses))
+        verdict = registration_services.secondary_checklist(
+            primary, evaluation, s_date, registration_courses.CoursesGiven(until=s_date, courses=planned))
         if not verdict.eligible:
             raise RuntimeError(f"generated secondary registration not eligible: {verdict.to_dict().get('failed')}")
         sig = self.signature(user, registration_services.SECONDARY_KIND, registration_services.SECONDARY_MEANING,

@@ -26,8 +26,8 @@ FIXED = frozenset({
     gettext_noop("P14 migration: blank initial-treatment part kept as not given (its meaning when evaluated)"),
     # registration
     gettext_noop("Wrong signature password"),
-    gettext_noop("Signature meaning stored as its code"),  # migrations registration 0011, safety 0004
-    gettext_noop("Linked to its signature row"),  # migration registration 0012: an allocation
+    gettext_noop("Signature meaning stored as its code"),  # migrations registration 0012, safety 0004
+    gettext_noop("Linked to its signature row"),  # migration registration 0013: an allocation
     gettext_noop("Primary registration"),
     gettext_noop("Secondary registration"),
     gettext_noop("Laboratory values of the response evaluation"),

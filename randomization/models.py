@@ -177,7 +177,7 @@ class Allocation(models.Model):
     # The electronic signature (DESIGN.md "Audit and signatures"): the secondary registration's, written by
     # oligami_site.signatures in the same transaction (the password is re-entered on its form). Pages and
     # certificates show this row, in the reader's language. Null only for an allocation that no migration
-    # could match to a signature row (randomization 0003, registration 0012).
+    # could match to a signature row (randomization 0003, registration 0013).
     signature = models.ForeignKey(Signature, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
                                   verbose_name=_("signature"))
     # Frozen inputs of the hash chain (ledger.content), written as before the signature row existed so that

@@ -42,3 +42,7 @@ class NeedsConfirmation(RegistrationError):
 
 class NotAllowed(RegistrationError):
     """The user's role may not take this step (e.g. voiding an evaluation is the data centre's)."""
+
+
+class CoursesUnavailable(RegistrationError):
+    """S1 needs the recorded systemic therapy courses and no installed app records them (registration.courses)."""

@@ -122,8 +122,11 @@ class ResponseEvaluation(models.Model):
     remaining_lesions = models.PositiveSmallIntegerField(
         _("oligometastases remaining and feasible for definitive local therapy"),
         validators=[MaxValueValidator(3)])
-    courses_given = models.PositiveSmallIntegerField(_("systemic therapy courses given"),
-                                                     validators=[MaxValueValidator(50)])
+    # Typed by the site before issue 16; S1 is now derived from the recorded courses (registration.courses) and
+    # nothing writes this any more: kept, read-only, for the evaluations recorded before (their history).
+    courses_given = models.PositiveSmallIntegerField(_("systemic therapy courses given (typed, before issue 16)"),
+                                                     validators=[MaxValueValidator(50)], null=True, blank=True,
+                                                     editable=False)
     mdt_since_primary = models.BooleanField(_("metastasis-directed therapy since primary registration"))
     ecog = models.PositiveSmallIntegerField(_("ECOG performance status"), choices=ECOG_CHOICES)
     labs = models.ForeignKey(LabPanel, on_delete=models.PROTECT, related_name="+",

@@ -36,7 +36,7 @@ from screening import stages, verdicts
 from screening.models import LabPanel, Lesion, Patient, Screening
 from screening.services import require_step
 
-from . import windows
+from . import courses, windows
 from .exceptions import (
     AlreadyRegistered,
     InvalidEntry,
@@ -68,8 +68,10 @@ SIGNATURE_MEANINGS = {
 
 COUNTER_PRIMARY = "registration.primary"  # the numbering series of the registration number (OLG-0001...)
 
+# No typed "courses given" (issue 16): S1 is derived from the courses recorded (registration.courses), never
+# stored on the evaluation, so a course recorded or corrected later can never leave a stale count behind.
 EVALUATION_FIELDS = ("date", "overall_response", "progression", "new_distant_metastasis", "remaining_lesions",
-                     "courses_given", "mdt_since_primary", "ecog")
+                     "mdt_since_primary", "ecog")
 LAB_FIELDS = ("date", "anc", "hemoglobin", "platelets", "bilirubin", "ast", "alt", "creatinine")
 
 
@@ -254,10 +256,17 @@ def _values(data: Mapping, fields, what) -> dict:
     return {name: data[name] for name in fields}
 
 
-def evaluation_warnings(primary: PrimaryRegistration, values: Mapping) -> list[tuple[str, str]]:
+def courses_given(primary: PrimaryRegistration, until: date) -> courses.CoursesGiven:
+    """S1's fact: the courses recorded from the primary registration date to `until` (CoursesUnavailable
+    when no installed app records courses)."""
+    return courses.courses_given(primary.patient_id, since=primary.registration_date, until=until)
+
+
+def evaluation_warnings(primary: PrimaryRegistration, values: Mapping, given: int) -> list[tuple[str, str]]:
     """[(code, message in the user's language)] of windows.evaluation_warnings for an evaluation about to be
-    saved: dated before day 56, or fewer courses given than the plan of the primary registration (S1)."""
-    args = (primary.registration_date, values["date"], values["courses_given"], primary.plan.planned_courses)
+    saved: dated before day 56, or fewer courses recorded by its date than the plan of the primary
+    registration (S1): `given`, the count of courses_given(primary, values["date"])."""
+    args = (primary.registration_date, values["date"], given, primary.plan.planned_courses)
     params = windows.evaluation_warning_params(*args)
     return [(str(warning), gettext(warning.label) % params) for warning in windows.evaluation_warnings(*args)]
 
@@ -294,7 +303,7 @@ def record_evaluation(*, patient: Patient, data: Mapping, labs: Mapping, user, r
     sites.require(patient.site, SiteAction.SECONDARY_REGISTRATION)
     primary = _require_registered(patient, stages.Step.RECORD_EVALUATION)
     values = _values(data, EVALUATION_FIELDS, _("Response evaluation"))
-    for name, low, high in (("remaining_lesions", 0, 3), ("courses_given", 0, 50), ("ecog", 0, 4)):
+    for name, low, high in (("remaining_lesions", 0, 3), ("ecog", 0, 4)):
         value = values[name]
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
             raise InvalidEntry(_("%(field)s must be a whole number from %(low)s to %(high)s.")
@@ -318,12 +327,14 @@ def record_evaluation(*, patient: Patient, data: Mapping, labs: Mapping, user, r
         raise InvalidEntry(_("Overall response PD means progression: record progression as yes, or correct the "
                              "response."), code="contradiction")
 
+    # The few-courses warning counts the courses recorded by the evaluation date (never typed: issue 16).
+    given = courses_given(primary, values["date"]).count
     evaluation = ResponseEvaluation.objects.select_related("labs").filter(patient=patient).first()
     correcting = evaluation is not None and not evaluation.voided
     if correcting and not reason:
         raise InvalidEntry(_("A response evaluation is already recorded for %(patient)s: give a reason for the "
                              "change.") % {"patient": patient.screening_number}, code="reason_required")
-    warnings = evaluation_warnings(primary, values)
+    warnings = evaluation_warnings(primary, values, given)
     if warnings and not confirmed:
         raise NeedsConfirmation(_("Check the evaluation before it is saved; confirm to save it as it is."),
                                 warnings=warnings)
@@ -344,6 +355,7 @@ def record_evaluation(*, patient: Patient, data: Mapping, labs: Mapping, user, r
     auditing.save(panel, user=user, reason=reason)
     for name, value in values.items():
         setattr(evaluation, name, value)
+    evaluation.courses_given = None  # a number typed before issue 16 no longer stands: S1 reads the courses
     auditing.save(evaluation, user=user, reason=reason)
     return evaluation
 
@@ -382,17 +394,21 @@ def primary_lesion_count(primary: PrimaryRegistration) -> int:
 
 
 def secondary_facts(primary: PrimaryRegistration, evaluation: ResponseEvaluation | None,
-                    registration_date: date) -> rules.SecondaryFacts:
-    """The engine's S-facts: subtype from primary registration, plan courses vs courses given (S1), and
-    the oligometastases recorded at primary registration (S2: more remaining ones are new lesions)."""
+                    registration_date: date, given: courses.CoursesGiven | None = None) -> rules.SecondaryFacts:
+    """The engine's S-facts: subtype from primary registration, the plan's courses vs the courses recorded
+    from primary registration to the registration date (S1; `given`, else read through registration.courses,
+    which refuses when no app records courses), and the oligometastases recorded at primary registration
+    (S2: more remaining ones are new lesions)."""
     if evaluation is None:
         return rules.SecondaryFacts(registration_date=registration_date,
                                     primary_registration_date=primary.registration_date, subtype=primary.subtype)
+    if given is None:
+        given = courses_given(primary, registration_date)
     return rules.SecondaryFacts(
         registration_date=registration_date,
         primary_registration_date=primary.registration_date,
         subtype=primary.subtype,
-        planned_courses_completed=evaluation.courses_given >= primary.plan.planned_courses,
+        planned_courses_completed=given.completed(primary.plan.planned_courses),
         response_evaluation=evaluation.to_facts(),
         remaining_lesions=evaluation.remaining_lesions,
         primary_lesion_count=primary_lesion_count(primary),
@@ -426,8 +442,8 @@ def secondary_failures(verdict: rules.Verdict, primary: PrimaryRegistration,
 
 
 def secondary_checklist(primary: PrimaryRegistration, evaluation: ResponseEvaluation | None,
-                        on_date: date) -> rules.Verdict:
-    return rules.evaluate(secondary_facts(primary, evaluation, on_date))
+                        on_date: date, given: courses.CoursesGiven | None = None) -> rules.Verdict:
+    return rules.evaluate(secondary_facts(primary, evaluation, on_date, given))
 
 
 def register_secondary(*, patient: Patient, user, password: str, registration_date: date | None = None,

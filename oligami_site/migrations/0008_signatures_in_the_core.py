@@ -2,9 +2,9 @@
 
 State only: the tables stay where registration created them (the models keep their names with db_table
 and the history's table_name), so every row, foreign key and history row stays as it is. Registration's
-0010 drops the old models from its state and points its foreign keys here (safety's 0003 first, in state
+0011 drops the old models from its state and points its foreign keys here (safety's 0003 first, in state
 only too). `SignatureFailure.patient` becomes the plain `patient_id` it always stored (the core names no
-trial app); registration's 0010 drops its database constraint.
+trial app); registration's 0011 drops its database constraint.
 """
 
 import django.db.models.deletion

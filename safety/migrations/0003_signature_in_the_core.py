@@ -1,7 +1,7 @@
 """The expedited report's signature key points at the core's Signature (oligami_site 0008; issue 14).
 
 State only: the table is the one registration created and the core keeps (db_table), so nothing changes in
-the database. Runs before registration's 0010, which drops registration's Signature from the state.
+the database. Runs before registration's 0011, which drops registration's Signature from the state.
 """
 
 import django.db.models.deletion
@@ -15,7 +15,7 @@ class Migration(migrations.Migration):
         ('safety', '0002_adverse_event_rejudged'),
     ]
     run_before = [
-        ('registration', '0010_signatures_moved_to_the_core'),
+        ('registration', '0011_signatures_moved_to_the_core'),
     ]
 
     operations = [

@@ -1,6 +1,6 @@
 """The expedited reports' signature meanings stored as codes (issue 14): shown in the reader's language.
 
-As registration's 0011: a meaning stored as one of safety's texts, in English or in Japanese (frozen here as
+As registration's 0012: a meaning stored as one of safety's texts, in English or in Japanese (frozen here as
 they were), becomes its code (safety.services.SIGNATURE_MEANINGS); any other text stays and is shown as
 stored. Each changed signature gets a history row with the reason.
 """

@@ -19,9 +19,9 @@ from tests.registration.factories import JUDGED_ON, make_eligible_screening, mak
 pytestmark = pytest.mark.django_db
 DAY = dt.timedelta(days=1)
 
-MEANINGS = importlib.import_module("registration.migrations.0011_signature_meanings_as_codes")
+MEANINGS = importlib.import_module("registration.migrations.0012_signature_meanings_as_codes")
 SAFETY_MEANINGS = importlib.import_module("safety.migrations.0004_signature_meanings_as_codes")
-LINK = importlib.import_module("registration.migrations.0012_allocations_point_at_their_signature")
+LINK = importlib.import_module("registration.migrations.0013_allocations_point_at_their_signature")
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +29,7 @@ def state_apps(django_db_setup, django_db_blocker):
     """The models as the migrations see them (no simple-history signals: the migrations write history by hand)."""
     with django_db_blocker.unblock():
         loader = MigrationLoader(connection)
-        return loader.project_state(("registration", "0012_allocations_point_at_their_signature")).apps
+        return loader.project_state(("registration", "0013_allocations_point_at_their_signature")).apps
 
 
 def _signature(user, meaning, kind="primary_registration"):

@@ -49,7 +49,7 @@ def to_texts(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('registration', '0010_signatures_moved_to_the_core'),
+        ('registration', '0011_signatures_moved_to_the_core'),
     ]
 
     operations = [

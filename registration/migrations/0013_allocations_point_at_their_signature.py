@@ -41,7 +41,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('randomization', '0003_allocation_signature'),
-        ('registration', '0011_signature_meanings_as_codes'),
+        ('registration', '0012_signature_meanings_as_codes'),
     ]
 
     operations = [

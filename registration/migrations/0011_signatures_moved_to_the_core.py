@@ -24,7 +24,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('oligami_site', '0008_signatures_in_the_core'),
-        ('registration', '0009_therapy_plan_regimen_ja'),
+        ('registration', '0010_courses_given_derived'),
     ]
 
     operations = [
