@@ -57,8 +57,12 @@ BENCH_ARGS ?=
 bench: $(VENV)/.runtime
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
-# Screenshots of the main pages in English and Japanese into docs/screenshots/ (README shows a few): a
-# throw-away SQLite with the demo data, runserver on a free loopback port, Debian's Chromium via Playwright.
-.PHONY: screenshots
+# Screenshots of every page in English and Japanese at 1366x768 and 768x1024 into var/screenshots/ (not
+# committed): a throw-away SQLite with the demo data, runserver on a free loopback port, Debian's Chromium
+# via Playwright. screenshots-after also copies issue 20's curated pages into docs/screenshots/after/.
+.PHONY: screenshots screenshots-after
 screenshots: $(VENV)/.dev
 	$(BIN)/python -m tests.browser.screenshots
+
+screenshots-after: $(VENV)/.dev
+	$(BIN)/python -m tests.browser.screenshots --after docs/screenshots/after

@@ -18,15 +18,17 @@ from django.utils import timezone
 from oligami_site.demo import clock, demo_password
 from oligami_site.models import Membership, Site, User
 from randomization.models import Allocation, Arm
+from registration import demo as registration_demo
 from registration import services as registration_services
 from registration.demo import NORMAL_LABS, RECEPTORS
+from registration.models import PrimaryRegistration
 from screening import consents
 from screening import services as screening_services
 from screening.demo import eligible_facts
 from screening.models import Patient
 
 from . import reconsent, services
-from .models import FollowupSettings, FollowupSurvey, ScheduleRule
+from .models import FollowupSettings, FollowupSurvey, ScheduleRule, SystemicCourse
 
 # The demo's schedule and threshold: EXAMPLES, not the protocol's (FOLLOWUP.md: trial configuration).
 EXAMPLE_SCHEDULE = [(0, 84, 14), (1092, 182, 28)]  # every 12 weeks +/- 14 days, from year 3 every 26 weeks
@@ -80,12 +82,13 @@ def _randomized(site, user, password, today, marker, subtype, days) -> Patient:
     with clock(registered_on, hour=14):
         registration = registration_services.register_primary(screening=screening, user=user, password=password,
                                                               registration_date=registered_on)
+    # The planned courses before the evaluation: S1 is derived from them (issue 16).
+    _courses(patient, user, until=origin - dt.timedelta(days=2), limit=registration.plan.planned_courses, today=today)
     with clock(origin - dt.timedelta(days=2), hour=16):
         registration_services.record_evaluation(
             patient=patient,
             data={"date": origin - dt.timedelta(days=2), "overall_response": "PR", "progression": False,
-                  "new_distant_metastasis": False, "remaining_lesions": 2,
-                  "courses_given": registration.plan.planned_courses, "mdt_since_primary": False, "ecog": 0},
+                  "new_distant_metastasis": False, "remaining_lesions": 2, "mdt_since_primary": False, "ecog": 0},
             labs={"date": origin - dt.timedelta(days=2), **NORMAL_LABS}, user=user)
     with clock(origin, hour=10):
         registration_services.register_secondary(patient=patient, user=user, password=password,
@@ -94,17 +97,53 @@ def _randomized(site, user, password, today, marker, subtype, days) -> Patient:
     return patient
 
 
+def _courses(patient, user, *, until, limit, today) -> None:
+    """Consecutive courses of the patient's plan from primary registration on (after the last one recorded),
+    each starting on or before `until`, at most `limit` in all; a course not ended by today is ongoing."""
+    primary = PrimaryRegistration.objects.select_related("plan").get(patient=patient)
+    cycle = primary.plan.cycle_length_days
+    last = SystemicCourse.objects.filter(patient=patient).order_by("-number").first()
+    if last is not None and last.end_date is None:
+        return
+    number = last.number if last is not None else 0
+    start = last.end_date + dt.timedelta(days=1) if last is not None else primary.registration_date
+    while number < limit and start <= until:
+        end = start + dt.timedelta(days=cycle - 1)
+        services.record_course(patient=patient, user=user, data={
+            "plan": primary.plan, "start_date": start, "end_date": end if end <= today else None,
+            "dose_modified": number == 2, "stopped_early": False})
+        if end > today:
+            return
+        start = end + dt.timedelta(days=1)
+        number += 1
+
+
+def _registration_demo(password, today) -> int:
+    """The registration demo's patients (registration.demo) get the courses of their plan recorded up to the
+    evaluation (or today, on therapy), and the one meant to be randomized today is secondary registered: S1
+    reads the recorded courses, which only this app writes (issue 16). Idempotent: a patient with courses or
+    no longer registered is left alone."""
+    randomized = 0
+    for site_code, marker, _subtype, _what, _primary, evaluation, secondary, _off in registration_demo.DEMO_PATIENTS:
+        patient = Patient.objects.filter(site__code=site_code, initials=marker).first()
+        user = patient and _coordinator(patient.site)
+        if user is None or patient.stage != Patient.Stage.REGISTERED:
+            continue
+        if not SystemicCourse.objects.filter(patient=patient).exists():
+            plan = PrimaryRegistration.objects.select_related("plan").get(patient=patient).plan
+            until = today - dt.timedelta(days=evaluation[0]) if evaluation else today
+            _courses(patient, user, until=until, limit=plan.planned_courses, today=today)
+        if secondary:
+            registration_services.register_secondary(patient=patient, user=user, password=password,
+                                                     registration_date=today)
+            randomized += 1
+    return randomized
+
+
 def _treatment(patient, user, today, days) -> None:
     origin = today - dt.timedelta(days=days)
     plan = patient.primary_registration.plan
-    start = patient.primary_registration.registration_date
-    number = 0
-    while start <= today - dt.timedelta(days=plan.cycle_length_days) and number < 8:
-        end = start + dt.timedelta(days=plan.cycle_length_days - 1)
-        services.record_course(patient=patient, user=user, data={
-            "start_date": start, "end_date": end, "dose_modified": number == 2, "stopped_early": False})
-        start = end + dt.timedelta(days=1)
-        number += 1
+    _courses(patient, user, until=today - dt.timedelta(days=plan.cycle_length_days), limit=8, today=today)
     arm = Allocation.objects.get(patient=patient).arm
     if arm == Arm.B:
         for offset, lesion in enumerate(services.remaining_lesions(patient)):
@@ -145,6 +184,7 @@ def seed(*, stdout) -> None:
     manager = User.objects.filter(username="dm").first()
     _configuration(manager)
     password, _generated = demo_password()
+    randomized = _registration_demo(password, today)
     created = 0
     survey_patients = []
     for site_code, marker, subtype, days, event in DEMO_PATIENTS:
@@ -165,6 +205,8 @@ def seed(*, stdout) -> None:
                 "status": "alive", "last_known_alive": today - dt.timedelta(days=20),
                 "progression_since_last": False})
     reconsented = _reconsents(today)
+    if randomized:
+        stdout.write(f"Registration demo: {randomized} patients secondary registered after their courses.")
     stdout.write(f"Follow-up demo: {created} randomized patients created." if created
                  else "Follow-up demo: already there, nothing created.")
     if reconsented:

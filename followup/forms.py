@@ -51,7 +51,7 @@ class CourseForm(_Form):
                                  "stopped_early_reason": course.stopped_early_reason}
         super().__init__(*args, require_reason=course is not None, **kwargs)
         self.fields["plan"].queryset = plans
-        self.fields["plan"].label_from_instance = lambda plan: f"{plan.regimen} (v{plan.version})"
+        self.fields["plan"].label_from_instance = lambda plan: f"{plan.regimen_text} (v{plan.version})"
 
 
 class MdtForm(_Form):

@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils.translation import gettext
 
 from randomization.models import Arm
+from registration import courses
 from screening.deadlines import PatientDeadline, ids_at
 from screening.models import Patient
 
@@ -73,6 +74,16 @@ def treatment_facts_for(patient_ids: Iterable[int]) -> dict[int, TreatmentFacts]
             facts["ongoing"] = facts["ongoing"] or row["open"] is not None
     return {pk: TreatmentFacts(start_date=rows[pk]["start"], last_day=rows[pk]["end"], ongoing=rows[pk]["ongoing"])
             if pk in rows else NO_TREATMENT for pk in ids}
+
+
+def recorded_courses(patient_id: int, since: date, until: date) -> list[courses.Course]:
+    """The patient's systemic therapy courses started from `since` to `until` (inclusive): S1's fact, read by
+    registration through registration.courses (registered in FollowupConfig.ready). One query."""
+    rows = (SystemicCourse.objects.filter(patient_id=patient_id, start_date__gte=since, start_date__lte=until)
+            .order_by("start_date", "number")
+            .values_list("number", "plan_id", "plan__regimen", "start_date", "end_date", "stopped_early"))
+    return [courses.Course(number=number, plan_id=plan_id, regimen=regimen, start_date=start, end_date=end,
+                           stopped_early=stopped) for number, plan_id, regimen, start, end, stopped in rows]
 
 
 # --- endpoints --------------------------------------------------------------------------------------
@@ -343,6 +354,7 @@ class DueRow:
     next_due: schedule.Due | None
     overdue: tuple[schedule.Due, ...]
     arm: str = ""  # the allocated arm, shown beside the patient (issue 15); never an allocation internal
+    registration_number: str = ""
 
 
 def schedule_periods() -> list[schedule.Period]:
@@ -364,24 +376,27 @@ def _assessment_dates(patient_ids) -> dict[int, list[date]]:
     return dates
 
 
-def assessments_due(patients, today: date) -> list[DueRow]:
+def assessments_due(patients, today: date, *, within_days: int | None = DUE_SOON_DAYS) -> list[DueRow]:
     """Randomized patients of `patients` (scoped by the caller) still followed with study visits whose next
-    assessment's window opens within DUE_SOON_DAYS, or with an overdue one; overdue first, then by date.
+    assessment's window opens within `within_days` (None: whenever it is, as the calendar feed shows it), or
+    with an overdue one; overdue first, then by date. Not the dead, the lost to follow-up, nor those withdrawn
+    from visits or from all data use (withdrawn from treatment only: follow-up continues, FOLLOWUP.md).
     A constant number of queries: the schedule, the patients, their assessments and the stops."""
     periods = schedule_periods()
     if not periods:
         return []
     rows = list(_followed(patients).values_list("id", "screening_number", "site__code",
-                                                "secondary_registration__registration_date", "allocation__arm"))
+                                                "secondary_registration__registration_date", "allocation__arm",
+                                                "primary_registration__number"))
     dates = _assessment_dates(r[0] for r in rows)
     result = []
-    horizon = today + timedelta(days=DUE_SOON_DAYS)
-    for pid, number, site_code, origin, arm in rows:
+    horizon = today + timedelta(days=within_days) if within_days is not None else None
+    for pid, number, site_code, origin, arm, registration_number in rows:
         status = schedule.status(origin, periods, dates.get(pid, ()), today)
-        soon = status.next_due is not None and status.next_due.window_start <= horizon
+        soon = status.next_due is not None and (horizon is None or status.next_due.window_start <= horizon)
         if status.overdue or soon:
             result.append(DueRow(pid, number, site_code, status.next_due if soon else None, status.overdue,
-                                 arm or ""))
+                                 arm or "", registration_number or ""))
     result.sort(key=lambda r: (not r.overdue, r.overdue[0].date if r.overdue else r.next_due.date, r.site_code,
                                r.screening_number))
     return result

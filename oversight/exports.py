@@ -21,13 +21,15 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.db.models import Count, IntegerField, OuterRef, Subquery, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.text import format_lazy
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from followup import selectors as followup_selectors
-from followup.models import Death, Withdrawal
+from followup.models import Death, SystemicCourse, Withdrawal
 from oligami_site import csvfiles
 from randomization.models import Allocation, Arm
 from registration.models import (
@@ -88,6 +90,17 @@ class Table:
             yield tuple(f(v) if f else v for f, v in zip(funcs, row, strict=True))
 
 
+def _evaluations_with_courses():
+    """Evaluations with S1's count: the courses recorded from primary registration to the evaluation date
+    (issue 16: derived, never typed; a count typed before issue 16 is used where no course is recorded)."""
+    recorded = (SystemicCourse.objects.filter(patient_id=OuterRef("patient_id"),
+                                              start_date__gte=OuterRef("patient__primary_registration__registration_date"),
+                                              start_date__lte=OuterRef("date"))
+                .order_by().values("patient_id").annotate(n=Count("id")).values("n"))
+    return ResponseEvaluation.objects.annotate(
+        courses_recorded=Coalesce(Subquery(recorded), "courses_given", Value(0), output_field=IntegerField()))
+
+
 def _year(value):
     return value.year if value else None
 
@@ -119,11 +132,11 @@ TABLES = {t.key: t for t in [
               ("planned_courses", "plan__planned_courses"), ("cycle_length_days", "plan__cycle_length_days"),
               ("engine_version", "engine_version"), ("signed_at", "signature__signed_at"),
               ("created_at", "created_at")]),
-    Table("evaluations", _("Response evaluations"), lambda: ResponseEvaluation.objects.order_by(
+    Table("evaluations", _("Response evaluations"), lambda: _evaluations_with_courses().order_by(
         "patient__site__code", "patient__sequence"), [
         *PATIENT, ("date", "date"), ("overall_response", "overall_response"), ("progression", "progression"),
         ("new_distant_metastasis", "new_distant_metastasis"), ("remaining_lesions", "remaining_lesions"),
-        ("courses_given", "courses_given"), ("mdt_since_primary", "mdt_since_primary"), ("ecog", "ecog"),
+        ("courses_given", "courses_recorded"), ("mdt_since_primary", "mdt_since_primary"), ("ecog", "ecog"),
         ("labs_id", "labs_id"), ("voided", "voided"), ("void_reason", "void_reason"), ("created_at", "created_at")]),
     Table("secondary-registrations", _("Secondary registrations"), lambda: SecondaryRegistration.objects.order_by(
         "primary__sequence"), [

@@ -20,10 +20,9 @@ from django.utils.translation import gettext
 from followup import reconsent
 from followup import selectors as followup_selectors
 from oligami_site import lockout
-from oligami_site.models import EnrolmentRequest, Site
+from oligami_site.models import EnrolmentRequest, Signature, Site
 from oligami_site.models import Status as SiteStatus
 from registration import selectors as registration_selectors
-from registration.models import Signature
 from registration.windows import Status
 from screening.models import Patient, Screening
 

@@ -37,8 +37,8 @@ from followup.models import (
     SystemicCourse,
     Withdrawal,
 )
-from oligami_site import reasons
-from oligami_site.models import Site, User
+from oligami_site import reasons, signatures
+from oligami_site.models import Signature, SignatureFailure, Site, User
 from randomization.models import ALLOCATION_INTERNALS, Allocation
 from registration.models import (
     SUBTYPE_CHOICES,
@@ -46,8 +46,6 @@ from registration.models import (
     PrimaryRegistration,
     ResponseEvaluation,
     SecondaryRegistration,
-    Signature,
-    SignatureFailure,
     TherapyPlan,
 )
 from screening.models import ConsentDocument, LabPanel, Lesion, Patient, Reconsent, Screening
@@ -186,6 +184,11 @@ class Formatter:
             if target is User or target._meta.label == settings.AUTH_USER_MODEL:
                 return self.users.get(value, f"#{value}")
             return self.names.get((target, value)) or f"{target._meta.verbose_name} #{value}"
+        if model_field.model is SignatureFailure and model_field.name == "patient_id":
+            # The core keeps the failure's patient as a plain id (it names no trial app): shown as a key was.
+            return self.names.get((Patient, value)) or f"{Patient._meta.verbose_name} #{value}"
+        if model_field.model is Signature and model_field.name == "meaning":
+            return signatures.meaning_text(value)  # a code in the reader's language (an older text as stored)
         if model_field.choices:
             labels = {str(k): v for k, v in model_field.flatchoices}
             return str(labels.get(str(value)) or RETIRED_CHOICES.get(str(value), value))
@@ -281,7 +284,7 @@ def _labels(rows: dict[str, list], patient: Patient):
         if key == "primary":
             return gettext("Primary registration %(number)s") % {"number": row.number}
         if key == "signature":
-            return gettext("Signature: %(kind)s") % {"kind": dict(Signature.Kind.choices).get(row.kind, row.kind)}
+            return gettext("Signature: %(kind)s") % {"kind": signatures.kind_label(row.kind)}
         if key == "allocation":
             return gettext("Allocation #%(sequence)s") % {"sequence": row.sequence}
         if key == "reconsent":
@@ -336,7 +339,7 @@ def trail_for(patient: Patient, *, record_type: str | None = None) -> Trail:
     entries.sort(key=lambda e: (e.when, TYPE_ORDER[e.record_type], e.history_id))
     signature_ids = {r.signature_id for r in (*rows["primary"], *rows["secondary"])}
     signatures = list(Signature.objects.filter(pk__in=signature_ids).order_by("signed_at")) if signature_ids else []
-    allocation = Allocation.objects.filter(patient=patient).select_related("user").first()
+    allocation = Allocation.objects.filter(patient=patient).select_related("user", "signature").first()
     present = {key for key, history_rows in rows.items() if history_rows}
     record_types = [(key, lbl) for key, _m, lbl in RECORD_TYPES if key in present]
     return Trail(patient=patient, entries=entries, signatures=signatures, allocation=allocation,

@@ -32,6 +32,13 @@ DEMO_PLANS = {
     "her2": ("Trastuzumab + pertuzumab + taxane (docetaxel). " + DEMO_NOTE, 4, 21),
     "tnbc": ("Anthracycline/taxane-based chemotherapy (e.g. EC followed by paclitaxel). " + DEMO_NOTE, 4, 21),
 }
+# The same in Japanese (TherapyPlan.regimen_ja: Japanese pages and certificates; GLOSSARY terms).
+DEMO_NOTE_JA = "デモ用の値です。データセンターがプロトコールに基づき設定します。"
+DEMO_PLANS_JA = {
+    "luminal": "内分泌療法＋CDK4/6阻害薬（例：レトロゾール＋パルボシクリブ）。" + DEMO_NOTE_JA,
+    "her2": "トラスツズマブ＋ペルツズマブ＋タキサン（ドセタキセル）。" + DEMO_NOTE_JA,
+    "tnbc": "アントラサイクリン・タキサン系化学療法（例：EC療法後にパクリタキセル）。" + DEMO_NOTE_JA,
+}
 RECEPTORS = {
     "luminal": {},
     "her2": {"her2": "positive"},
@@ -40,7 +47,8 @@ RECEPTORS = {
 
 
 # (site, marker, subtype, what it shows, primary day offset, evaluation (offset, lab offset, response,
-#  remaining) or None, secondary today?, off study (offset, reason) or None). Offsets are days before today.
+#  remaining) or None, secondary today? (done by followup.demo after the courses, S1), off study (offset,
+#  reason) or None). Offsets are days before today.
 DEMO_PATIENTS = [
     ("TMDU", "RA", "her2", "on therapy", 20, None, False, None),
     ("TMDU", "RB", "luminal", "evaluation due", 88, None, False, None),
@@ -69,7 +77,8 @@ def _plans(today: dt.date) -> int:
     for subtype, (regimen, courses, days) in DEMO_PLANS.items():
         if TherapyPlan.objects.filter(subtype=subtype).exists():
             continue
-        services.save_therapy_plan(subtype=subtype, regimen=regimen, planned_courses=courses, cycle_length_days=days,
+        services.save_therapy_plan(subtype=subtype, regimen=regimen, regimen_ja=DEMO_PLANS_JA[subtype],
+                                   planned_courses=courses, cycle_length_days=days,
                                    effective_from=min(dt.date(2025, 1, 1), today - dt.timedelta(days=365)),
                                    user=manager, reason="Demo therapy plan")
         created += 1
@@ -89,19 +98,20 @@ def _patient(site, user, password, today, spec) -> None:
         screening = screening_services.save_screening(patient=patient, data=data, lesions=lesions, labs=labs,
                                                       user=user)
     with clock(registered_on, hour=14):
-        registration = services.register_primary(screening=screening, user=user, password=password,
+        services.register_primary(screening=screening, user=user, password=password,
                                                  registration_date=registered_on)
     if evaluation is not None:
         evaluation_days, lab_days, response, remaining = evaluation
         with clock(today - dt.timedelta(days=min(evaluation_days, lab_days)), hour=16):  # once both are known
+            # The courses (S1) are recorded by the follow-up app's demo, which runs after this one (this app
+            # cannot write them: followup is above registration): the few-courses warning is confirmed here.
             services.record_evaluation(
                 patient=patient,
                 data={"date": today - dt.timedelta(days=evaluation_days), "overall_response": response,
                       "progression": False, "new_distant_metastasis": False, "remaining_lesions": remaining,
-                      "courses_given": registration.plan.planned_courses, "mdt_since_primary": False, "ecog": 0},
-                labs={"date": today - dt.timedelta(days=lab_days), **NORMAL_LABS}, user=user)
-    if secondary:
-        services.register_secondary(patient=patient, user=user, password=password, registration_date=today)
+                      "mdt_since_primary": False, "ecog": 0},
+                labs={"date": today - dt.timedelta(days=lab_days), **NORMAL_LABS}, user=user, confirmed=True)
+    # `secondary`: registered (and randomized) today by followup.demo once the courses are recorded (S1).
     if off_study is not None:
         days, reason = off_study
         with clock(today - dt.timedelta(days=days), hour=11):

@@ -23,10 +23,6 @@ class NotEligible(RegistrationError):
         self.failures = list(failures)
 
 
-class SignatureRefused(RegistrationError):
-    """The re-entered password was wrong (counted like a failed login), or too many recent failures."""
-
-
 class InvalidEntry(RegistrationError):
     """Entered data that the step cannot accept (future dates, contradictory findings, missing reason)."""
 
@@ -46,3 +42,7 @@ class NeedsConfirmation(RegistrationError):
 
 class NotAllowed(RegistrationError):
     """The user's role may not take this step (e.g. voiding an evaluation is the data centre's)."""
+
+
+class CoursesUnavailable(RegistrationError):
+    """S1 needs the recorded systemic therapy courses and no installed app records them (registration.courses)."""

@@ -47,7 +47,7 @@ class ResponseEvaluationForm(forms.ModelForm):
     class Meta:
         model = ResponseEvaluation
         fields = ["date", "overall_response", "progression", "new_distant_metastasis", "remaining_lesions",
-                  "courses_given", "mdt_since_primary", "ecog"]
+                  "mdt_since_primary", "ecog"]  # no typed courses: S1 is derived from the recorded courses
         widgets = {"date": DateInput()}
 
     confirm = forms.BooleanField(label=_("I confirm: save the evaluation as entered"), required=False)

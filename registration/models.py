@@ -1,5 +1,5 @@
 """Two-step registration: therapy plans, primary and secondary registration, response evaluation,
-electronic signatures and off study.
+and off study (signed through the core's e-signatures, oligami_site.signatures).
 
 Writes go through registration/services.py only; nothing here has logic in save(), managers or signals.
 Every foreign key is PROTECT and no clinical record is ever deleted (the admin forbids it too).
@@ -8,10 +8,12 @@ Every foreign key is PROTECT and no clinical record is ever deleted (the admin f
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
 from oligami_site import auditing
+from oligami_site.models import Signature  # the core's e-signature (oligami_site.signatures)
 from screening import eligibility as rules
 from screening.models import ECOG_CHOICES, LabPanel, Patient, Screening
 
@@ -33,6 +35,10 @@ class TherapyPlan(models.Model):
     subtype = models.CharField(_("subtype"), max_length=8, choices=SUBTYPE_CHOICES)
     version = models.PositiveIntegerField(_("version"), editable=False)
     regimen = models.TextField(_("regimen"), help_text=_("The systemic therapy as the protocol describes it."))
+    # Japanese pages show the regimen in Japanese (issue 20), as sites have a Japanese name; empty: the text above.
+    regimen_ja = models.TextField(_("regimen (Japanese)"), blank=True, default="",
+                                  help_text=_("Shown on Japanese pages and certificates; left empty, the regimen "
+                                              "above is shown."))
     planned_courses = models.PositiveSmallIntegerField(
         _("planned courses"), validators=[MinValueValidator(1), MaxValueValidator(20)],
         help_text=_("Courses to be given before the response evaluation (S1)."))
@@ -55,61 +61,17 @@ class TherapyPlan(models.Model):
             "courses": self.planned_courses, "days": self.cycle_length_days}
 
     @property
+    def regimen_text(self) -> str:
+        """The regimen in the page's language (Japanese when given, else the regimen as entered)."""
+        if self.regimen_ja and (get_language() or "").startswith("ja"):
+            return self.regimen_ja
+        return self.regimen
+
+    @property
     def therapy_days(self) -> int:
         return self.planned_courses * self.cycle_length_days
 
 
-class Signature(models.Model):
-    """An electronic signature: who (re-entered password), printed name, when (UTC) and what it means."""
-
-    class Kind(models.TextChoices):
-        PRIMARY_REGISTRATION = "primary_registration", _("Primary registration")
-        SECONDARY_REGISTRATION = "secondary_registration", _("Secondary registration")
-        SAFETY_REPORT = "safety_report", _("Expedited safety report")  # signed through safety/signatures.py
-
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+",
-                             verbose_name=_("signer"))
-    printed_name = models.CharField(_("printed name"), max_length=300)
-    signed_at = models.DateTimeField(_("signed at"))
-    meaning = models.TextField(_("meaning"))
-    kind = models.CharField(_("signs"), max_length=32, choices=Kind.choices)
-    subject = models.CharField(_("signed record"), max_length=200,
-                               help_text=_("The record signed, e.g. registration number and screening number."))
-    history = HistoricalRecords()
-
-    class Meta:
-        ordering = ["signed_at"]
-        verbose_name = _("signature")
-        verbose_name_plural = _("signatures")
-
-    def __str__(self):
-        return f"{self.printed_name} {self.signed_at:%Y-%m-%d %H:%M} UTC: {self.subject}"
-
-
-class SignatureFailure(models.Model):
-    """A signature attempt refused for a wrong password, counted like a failed login.
-
-    Kept as a row (not only a log line) so that the data centre can query it in the admin, it survives
-    log rotation, and the service can refuse further attempts after too many recent failures.
-    """
-
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+",
-                             verbose_name=_("user"))
-    attempted_at = models.DateTimeField(_("attempted at"))
-    kind = models.CharField(_("signs"), max_length=32, choices=Signature.Kind.choices)
-    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
-                                verbose_name=_("patient"))
-    ip_address = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
-    history = HistoricalRecords()
-
-    class Meta:
-        ordering = ["-attempted_at"]
-        indexes = [models.Index(fields=["user", "attempted_at"], name="sigfail_user_time")]
-        verbose_name = _("signature failure")
-        verbose_name_plural = _("signature failures")
-
-    def __str__(self):
-        return f"{self.user} {self.attempted_at:%Y-%m-%d %H:%M} UTC {self.kind}"
 
 
 class PrimaryRegistration(models.Model):
@@ -160,8 +122,11 @@ class ResponseEvaluation(models.Model):
     remaining_lesions = models.PositiveSmallIntegerField(
         _("oligometastases remaining and feasible for definitive local therapy"),
         validators=[MaxValueValidator(3)])
-    courses_given = models.PositiveSmallIntegerField(_("systemic therapy courses given"),
-                                                     validators=[MaxValueValidator(50)])
+    # Typed by the site before issue 16; S1 is now derived from the recorded courses (registration.courses) and
+    # nothing writes this any more: kept, read-only, for the evaluations recorded before (their history).
+    courses_given = models.PositiveSmallIntegerField(_("systemic therapy courses given (typed, before issue 16)"),
+                                                     validators=[MaxValueValidator(50)], null=True, blank=True,
+                                                     editable=False)
     mdt_since_primary = models.BooleanField(_("metastasis-directed therapy since primary registration"))
     ecog = models.PositiveSmallIntegerField(_("ECOG performance status"), choices=ECOG_CHOICES)
     labs = models.ForeignKey(LabPanel, on_delete=models.PROTECT, related_name="+",

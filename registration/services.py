@@ -13,25 +13,21 @@ Locking (fixed order everywhere in this module, so two services can never deadlo
 On SQLite select_for_update is a no-op, but the settings open IMMEDIATE transactions, which take the
 database write lock at BEGIN and serialize writers just the same.
 
-Signatures: the signer re-enters their password. A wrong password saves nothing of the registration,
-and is counted like a failed login: Django's ``user_login_failed`` signal is sent (so a login
-throttle such as django-axes counts it) and a SignatureFailure row is written in its own transaction
-after the refused one has rolled back (a row, not only a log line: the data centre can query it, it
-survives log rotation, and it lets us refuse signing after SIGNATURE_FAILURE_LIMIT recent failures).
+Signatures (the core's oligami_site.signatures): the signer re-enters their password. A wrong password
+saves nothing of the registration, and is counted like a failed login after the refused transaction has
+rolled back (`signatures.counting_failures`); too many recent failures refuse signing for a while.
 """
 
-import logging
 from collections.abc import Mapping
-from datetime import date, timedelta
+from datetime import date
 
-from django.contrib.auth.signals import user_login_failed
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from oligami_site import access, auditing, numbering, sites
+from oligami_site import access, auditing, numbering, signatures, sites
 from oligami_site.site_status import SiteAction
 from randomization.exceptions import RandomizationError
 from randomization.services import lock_configuration, randomize, send_pending_alert
@@ -40,7 +36,7 @@ from screening import stages, verdicts
 from screening.models import LabPanel, Lesion, Patient, Screening
 from screening.services import require_step
 
-from . import windows
+from . import courses, windows
 from .exceptions import (
     AlreadyRegistered,
     InvalidEntry,
@@ -49,32 +45,33 @@ from .exceptions import (
     NotEligible,
     NoTherapyPlan,
     OutOfOrder,
-    SignatureRefused,
 )
 from .models import (
     OffStudy,
     PrimaryRegistration,
     ResponseEvaluation,
     SecondaryRegistration,
-    Signature,
-    SignatureFailure,
     TherapyPlan,
 )
 
-log = logging.getLogger(__name__)
-
-PRIMARY_MEANING = _("I confirm this patient meets all primary registration criteria")
-SECONDARY_MEANING = _("I confirm this patient meets all secondary registration criteria")
-
-# Too many wrong signature passwords in a short time: refuse further attempts for a while (as a login
-# throttle would), without checking the password at all.
-SIGNATURE_FAILURE_LIMIT = 5
-SIGNATURE_FAILURE_PERIOD = timedelta(minutes=15)
+# What registration signs (declared to the core in apps.py): kinds and meanings are stored as these codes
+# and shown in the reader's language (oligami_site.signatures.meaning_text).
+PRIMARY_KIND = "primary_registration"
+SECONDARY_KIND = "secondary_registration"
+PRIMARY_MEANING = "primary_registration_confirm"
+SECONDARY_MEANING = "secondary_registration_confirm"
+SIGNATURE_KINDS = {PRIMARY_KIND: _("Primary registration"), SECONDARY_KIND: _("Secondary registration")}
+SIGNATURE_MEANINGS = {
+    PRIMARY_MEANING: _("I confirm this patient meets all primary registration criteria"),
+    SECONDARY_MEANING: _("I confirm this patient meets all secondary registration criteria"),
+}
 
 COUNTER_PRIMARY = "registration.primary"  # the numbering series of the registration number (OLG-0001...)
 
+# No typed "courses given" (issue 16): S1 is derived from the courses recorded (registration.courses), never
+# stored on the evaluation, so a course recorded or corrected later can never leave a stale count behind.
 EVALUATION_FIELDS = ("date", "overall_response", "progression", "new_distant_metastasis", "remaining_lesions",
-                     "courses_given", "mdt_since_primary", "ecog")
+                     "mdt_since_primary", "ecog")
 LAB_FIELDS = ("date", "anc", "hemoglobin", "platelets", "bilirubin", "ast", "alt", "creatinine")
 
 
@@ -113,54 +110,6 @@ def criterion_failures(verdict: rules.Verdict) -> list[tuple[str, str]]:
     return [(c.id, c.render(gettext)) for c in verdict.criteria if c.status != rules.MET]
 
 
-# --- signatures -----------------------------------------------------------------------------------
-
-
-def _check_signature_password(user, password: str) -> None:
-    if not (user and user.is_authenticated and user.is_active):
-        raise SignatureRefused(_("Only an active signed-in user can sign."), code="inactive_user")
-    since = timezone.now() - SIGNATURE_FAILURE_PERIOD
-    if SignatureFailure.objects.filter(user=user, attempted_at__gte=since).count() >= SIGNATURE_FAILURE_LIMIT:
-        raise SignatureRefused(
-            _("Too many wrong signature passwords in the last %(minutes)s minutes. Wait and try again, or ask "
-              "the data centre.") % {"minutes": int(SIGNATURE_FAILURE_PERIOD.total_seconds() // 60)},
-            code="signature_locked")
-    if not password or not user.check_password(password):
-        raise SignatureRefused(_("The password is not correct: nothing was signed or saved."),
-                               code="wrong_password")
-
-
-def _count_signature_failure(*, user, kind: str, patient, request=None) -> None:
-    """Count a wrong signature password like a failed login (after the refused transaction rolled back)."""
-    # "purpose": recorded as a failed *signature* access event (oligami_site.audit), not a failed login, so
-    # it stays out of the per-address login delay; axes counts it for the signer's lockout all the same.
-    user_login_failed.send(sender=__name__, credentials={"username": user.get_username(), "purpose": "signature"},
-                           request=request)
-    ip = request.META.get("REMOTE_ADDR") if request is not None else None
-    with transaction.atomic():
-        failure = SignatureFailure(user=user, attempted_at=timezone.now(), kind=kind,
-                                   patient_id=getattr(patient, "pk", patient), ip_address=ip or None)
-        auditing.save(failure, user=user, reason="Wrong signature password")
-    log.warning("Signature refused (wrong password): user=%s kind=%s patient=%s ip=%s",
-                user.get_username(), kind, getattr(patient, "pk", patient), ip)
-
-
-def _sign(*, user, kind: str, meaning, subject: str) -> Signature:
-    signature = Signature(user=user, printed_name=user.printed_name, signed_at=timezone.now(),
-                          meaning=str(meaning), kind=kind, subject=subject)
-    auditing.save(signature, user=user, reason=f"Signed: {meaning}")
-    return signature
-
-
-def _signing(kind: str, func, *, user, patient, request, **kwargs):
-    try:
-        return func(user=user, patient=patient, **kwargs)
-    except SignatureRefused as exc:
-        if exc.code == "wrong_password":
-            _count_signature_failure(user=user, kind=kind, patient=patient, request=request)
-        raise
-
-
 # --- therapy plans --------------------------------------------------------------------------------
 
 
@@ -172,7 +121,7 @@ def plan_in_force(subtype: str, on_date: date) -> TherapyPlan | None:
 
 @transaction.atomic
 def save_therapy_plan(*, subtype: str, regimen: str, planned_courses: int, cycle_length_days: int,
-                      effective_from: date, user, reason=None) -> TherapyPlan:
+                      effective_from: date, user, reason=None, regimen_ja: str = "") -> TherapyPlan:
     """Save a new version of a subtype's therapy plan. Existing versions are never changed, so a patient
     registered under an earlier version keeps it."""
     if subtype not in dict(TherapyPlan._meta.get_field("subtype").choices):
@@ -186,7 +135,8 @@ def save_therapy_plan(*, subtype: str, regimen: str, planned_courses: int, cycle
     # constraint on (subtype, version) backs this up when there is no row yet to lock).
     versions = TherapyPlan.objects.select_for_update().filter(subtype=subtype).values_list("version", flat=True)
     version = max(versions, default=0) + 1
-    plan = TherapyPlan(subtype=subtype, version=version, regimen=regimen.strip(), planned_courses=planned_courses,
+    plan = TherapyPlan(subtype=subtype, version=version, regimen=regimen.strip(), regimen_ja=(regimen_ja or "").strip(),
+                       planned_courses=planned_courses,
                        cycle_length_days=cycle_length_days, effective_from=effective_from)
     auditing.save(plan, user=user, reason=reason or f"Therapy plan {subtype} version {version}")
     return plan
@@ -230,15 +180,15 @@ def register_primary(*, screening: Screening, user, password: str, registration_
     the verdict snapshot, the therapy plan version in force and the signature; stage -> registered.
     `request` (optional) goes with the failed-login signal of a wrong password.
     """
-    return _signing(Signature.Kind.PRIMARY_REGISTRATION, _register_primary, user=user,
-                    patient=screening.patient_id, request=request, screening=screening, password=password,
-                    registration_date=registration_date)
+    return signatures.counting_failures(_register_primary, kind=PRIMARY_KIND, user=user,
+                                        patient=screening.patient_id, request=request, screening=screening,
+                                        password=password, registration_date=registration_date)
 
 
 @transaction.atomic
 def _register_primary(*, screening, user, patient, password, registration_date):
     registration_date = _registration_date(registration_date)
-    _check_signature_password(user, password)
+    signatures.check_password(user, password)
     patient = _lock_patient(patient)
     if PrimaryRegistration.objects.filter(patient=patient).exists():
         raise _already_primary(patient)
@@ -271,7 +221,7 @@ def _register_primary(*, screening, user, patient, password, registration_date):
 
     sequence = _next_registration_sequence()  # takes the trial-wide lock: keep it last
     number = registration_number(sequence)
-    signature = _sign(user=user, kind=Signature.Kind.PRIMARY_REGISTRATION, meaning=PRIMARY_MEANING,
+    signature = signatures.sign(user=user, kind=PRIMARY_KIND, meaning=PRIMARY_MEANING,
                       subject=f"{number} / {patient.screening_number}")
     registration = PrimaryRegistration(
         patient=patient, screening=screening, sequence=sequence, number=number,
@@ -306,10 +256,17 @@ def _values(data: Mapping, fields, what) -> dict:
     return {name: data[name] for name in fields}
 
 
-def evaluation_warnings(primary: PrimaryRegistration, values: Mapping) -> list[tuple[str, str]]:
+def courses_given(primary: PrimaryRegistration, until: date) -> courses.CoursesGiven:
+    """S1's fact: the courses recorded from the primary registration date to `until` (CoursesUnavailable
+    when no installed app records courses)."""
+    return courses.courses_given(primary.patient_id, since=primary.registration_date, until=until)
+
+
+def evaluation_warnings(primary: PrimaryRegistration, values: Mapping, given: int) -> list[tuple[str, str]]:
     """[(code, message in the user's language)] of windows.evaluation_warnings for an evaluation about to be
-    saved: dated before day 56, or fewer courses given than the plan of the primary registration (S1)."""
-    args = (primary.registration_date, values["date"], values["courses_given"], primary.plan.planned_courses)
+    saved: dated before day 56, or fewer courses recorded by its date than the plan of the primary
+    registration (S1): `given`, the count of courses_given(primary, values["date"])."""
+    args = (primary.registration_date, values["date"], given, primary.plan.planned_courses)
     params = windows.evaluation_warning_params(*args)
     return [(str(warning), gettext(warning.label) % params) for warning in windows.evaluation_warnings(*args)]
 
@@ -346,7 +303,7 @@ def record_evaluation(*, patient: Patient, data: Mapping, labs: Mapping, user, r
     sites.require(patient.site, SiteAction.SECONDARY_REGISTRATION)
     primary = _require_registered(patient, stages.Step.RECORD_EVALUATION)
     values = _values(data, EVALUATION_FIELDS, _("Response evaluation"))
-    for name, low, high in (("remaining_lesions", 0, 3), ("courses_given", 0, 50), ("ecog", 0, 4)):
+    for name, low, high in (("remaining_lesions", 0, 3), ("ecog", 0, 4)):
         value = values[name]
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
             raise InvalidEntry(_("%(field)s must be a whole number from %(low)s to %(high)s.")
@@ -370,12 +327,14 @@ def record_evaluation(*, patient: Patient, data: Mapping, labs: Mapping, user, r
         raise InvalidEntry(_("Overall response PD means progression: record progression as yes, or correct the "
                              "response."), code="contradiction")
 
+    # The few-courses warning counts the courses recorded by the evaluation date (never typed: issue 16).
+    given = courses_given(primary, values["date"]).count
     evaluation = ResponseEvaluation.objects.select_related("labs").filter(patient=patient).first()
     correcting = evaluation is not None and not evaluation.voided
     if correcting and not reason:
         raise InvalidEntry(_("A response evaluation is already recorded for %(patient)s: give a reason for the "
                              "change.") % {"patient": patient.screening_number}, code="reason_required")
-    warnings = evaluation_warnings(primary, values)
+    warnings = evaluation_warnings(primary, values, given)
     if warnings and not confirmed:
         raise NeedsConfirmation(_("Check the evaluation before it is saved; confirm to save it as it is."),
                                 warnings=warnings)
@@ -396,6 +355,7 @@ def record_evaluation(*, patient: Patient, data: Mapping, labs: Mapping, user, r
     auditing.save(panel, user=user, reason=reason)
     for name, value in values.items():
         setattr(evaluation, name, value)
+    evaluation.courses_given = None  # a number typed before issue 16 no longer stands: S1 reads the courses
     auditing.save(evaluation, user=user, reason=reason)
     return evaluation
 
@@ -434,17 +394,21 @@ def primary_lesion_count(primary: PrimaryRegistration) -> int:
 
 
 def secondary_facts(primary: PrimaryRegistration, evaluation: ResponseEvaluation | None,
-                    registration_date: date) -> rules.SecondaryFacts:
-    """The engine's S-facts: subtype from primary registration, plan courses vs courses given (S1), and
-    the oligometastases recorded at primary registration (S2: more remaining ones are new lesions)."""
+                    registration_date: date, given: courses.CoursesGiven | None = None) -> rules.SecondaryFacts:
+    """The engine's S-facts: subtype from primary registration, the plan's courses vs the courses recorded
+    from primary registration to the registration date (S1; `given`, else read through registration.courses,
+    which refuses when no app records courses), and the oligometastases recorded at primary registration
+    (S2: more remaining ones are new lesions)."""
     if evaluation is None:
         return rules.SecondaryFacts(registration_date=registration_date,
                                     primary_registration_date=primary.registration_date, subtype=primary.subtype)
+    if given is None:
+        given = courses_given(primary, registration_date)
     return rules.SecondaryFacts(
         registration_date=registration_date,
         primary_registration_date=primary.registration_date,
         subtype=primary.subtype,
-        planned_courses_completed=evaluation.courses_given >= primary.plan.planned_courses,
+        planned_courses_completed=given.completed(primary.plan.planned_courses),
         response_evaluation=evaluation.to_facts(),
         remaining_lesions=evaluation.remaining_lesions,
         primary_lesion_count=primary_lesion_count(primary),
@@ -478,8 +442,8 @@ def secondary_failures(verdict: rules.Verdict, primary: PrimaryRegistration,
 
 
 def secondary_checklist(primary: PrimaryRegistration, evaluation: ResponseEvaluation | None,
-                        on_date: date) -> rules.Verdict:
-    return rules.evaluate(secondary_facts(primary, evaluation, on_date))
+                        on_date: date, given: courses.CoursesGiven | None = None) -> rules.Verdict:
+    return rules.evaluate(secondary_facts(primary, evaluation, on_date, given))
 
 
 def register_secondary(*, patient: Patient, user, password: str, registration_date: date | None = None,
@@ -493,8 +457,9 @@ def register_secondary(*, patient: Patient, user, password: str, registration_da
     criterion and the dates.
     """
     try:
-        return _signing(Signature.Kind.SECONDARY_REGISTRATION, _register_secondary, user=user,
-                        patient=patient.pk, request=request, password=password, registration_date=registration_date)
+        return signatures.counting_failures(_register_secondary, kind=SECONDARY_KIND, user=user,
+                                            patient=patient.pk, request=request, password=password,
+                                            registration_date=registration_date)
     except RandomizationError as exc:
         # The transaction (and its configuration lock) has ended: now the data managers' alert may go out.
         send_pending_alert(exc)
@@ -504,7 +469,7 @@ def register_secondary(*, patient: Patient, user, password: str, registration_da
 @transaction.atomic
 def _register_secondary(*, user, patient, password, registration_date):
     registration_date = _registration_date(registration_date)
-    _check_signature_password(user, password)
+    signatures.check_password(user, password)
     # Lock order of every transaction that ends in an allocation: the randomization configuration
     # first, then the patient (see randomization.services.randomize). Taking the patient first here
     # would invert the order and could deadlock against another randomization.
@@ -529,7 +494,7 @@ def _register_secondary(*, user, patient, password, registration_date):
             _("Secondary registration refused on %(date)s: %(failures)s")
             % {"date": _d(registration_date), "failures": "; ".join(f"{cid}: {text}" for cid, text in failures)},
             failures=failures)
-    signature = _sign(user=user, kind=Signature.Kind.SECONDARY_REGISTRATION, meaning=SECONDARY_MEANING,
+    signature = signatures.sign(user=user, kind=SECONDARY_KIND, meaning=SECONDARY_MEANING,
                       subject=f"{primary.number} / {patient.screening_number}")
     registration = SecondaryRegistration(
         patient=patient, primary=primary, registration_date=registration_date, evaluation=evaluation,
@@ -545,7 +510,7 @@ def _register_secondary(*, user, patient, password, registration_date):
     # Randomization follows at once, in this transaction (registration calls randomize): it moves the
     # patient from registered to randomized (screening.stages: there is no stage in between), and a refused
     # randomization rolls this secondary registration back.
-    randomize(patient=patient, factors=allocation_factors(registration), user=user)
+    randomize(patient=patient, factors=allocation_factors(registration), user=user, signature=signature)
     return registration
 
 

@@ -20,7 +20,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from oligami_site import access
+from oligami_site import access, signatures
 from oligami_site.access import Action
 from oligami_site.exceptions import DomainError
 from oligami_site.models import Membership
@@ -32,7 +32,7 @@ from screening.models import Patient
 from screening.stages import Step
 
 from . import ical, selectors, services, windows
-from .exceptions import AlreadyRegistered, NeedsConfirmation, NotEligible
+from .exceptions import AlreadyRegistered, CoursesUnavailable, NeedsConfirmation, NotEligible
 from .forms import LabPanelForm, OffStudyForm, ResponseEvaluationForm, SignatureForm, VoidEvaluationForm
 from .models import OffStudy, PrimaryRegistration, ResponseEvaluation, SecondaryRegistration
 from .next_step import NextStep, next_step
@@ -67,6 +67,19 @@ def _refusal(form, exc: DomainError):
     form.add_error(None, exc.message if not isinstance(exc, NotEligible) else
                    _("Refused: the criteria below are not met or not recorded."))
     return getattr(exc, "failures", [])
+
+
+def _courses_context(primary, until) -> dict:
+    """S1's fact shown read-only (issue 16): the courses recorded from primary registration to `until`, or why
+    they cannot be read (no app records courses): never a zero standing in for an unknown."""
+    if primary is None:
+        return {"courses_given": None, "courses_unavailable": None}
+    try:
+        given = services.courses_given(primary, until)
+    except CoursesUnavailable as exc:
+        return {"courses_given": None, "courses_unavailable": exc.message}
+    return {"courses_given": given, "courses_unavailable": None,
+            "courses_completed": given.completed(primary.plan.planned_courses)}
 
 
 def _status_context(patient, today):
@@ -250,7 +263,11 @@ def patient(request, pk):
     next_link = next_step_link(step, patient_pk=patient.pk, site_id=patient.site_id,
                                latest_screening_pk=screenings[-1].pk if screenings else None,
                                may=lambda action, site: access.can(request.user, action, site))
+    # S1's courses by the evaluation date, derived from the recorded courses (issue 16)
+    courses = _courses_context(primary, evaluation.date) if evaluation is not None else {}
     return render(request, "registration/patient.html", {
+        "evaluation_courses": courses.get("courses_given"),
+        "evaluation_courses_unavailable": courses.get("courses_unavailable"),
         "patient": patient,
         "screenings": screenings,
         "allocation": related(patient, "allocation"),
@@ -323,7 +340,7 @@ def primary(request, pk):
         "today": today,
         "form": form,
         "failures": failures,
-        "meaning": services.PRIMARY_MEANING, "lab_days": windows.LAB_VALIDITY_DAYS,
+        "meaning": signatures.meaning_text(services.PRIMARY_MEANING), "lab_days": windows.LAB_VALIDITY_DAYS,
         "can_register": registration is None and stages.allowed(patient.stage, Step.REGISTER_PRIMARY),
     })
 
@@ -397,6 +414,7 @@ def evaluation(request, pk):
         due = windows.evaluation_due(primary.registration_date, primary.plan.planned_courses,
                                      primary.plan.cycle_length_days)
     return render(request, "registration/evaluation.html", {
+        **_courses_context(primary, timezone.localdate()),
         "patient": patient, "primary": primary, "existing": existing, "form": form, "lab_form": lab_form,
         "evaluation_due": due, "lab_days": windows.LAB_VALIDITY_DAYS, "warnings": warnings,
         "voided": recorded if recorded is not None and recorded.voided else None,
@@ -434,7 +452,8 @@ def evaluation_void(request, pk):
 
 
 def _existing_allocation(patient):
-    return Allocation.objects.filter(patient=patient).only("pk", "signed_name", "allocated_at").first()
+    return (Allocation.objects.filter(patient=patient).select_related("signature")
+            .only("pk", "signed_name", "allocated_at", "signature__printed_name").first())
 
 
 @login_required
@@ -457,7 +476,8 @@ def secondary(request, pk):
                 messages.info(request, _(
                     "%(patient)s was already secondary registered and randomized (%(time)s, signed by %(name)s): "
                     "this is the result. Your repeated submission changed nothing.") % {
-                    "patient": patient.screening_number, "name": allocation.signed_name,
+                    "patient": patient.screening_number,
+                    "name": allocation.signature.printed_name if allocation.signature_id else allocation.signed_name,
                     "time": timezone.localtime(allocation.allocated_at).strftime("%Y-%m-%d %H:%M")})
                 return redirect("randomization:result", patient_id=patient.pk)
         except DomainError as exc:
@@ -469,10 +489,13 @@ def secondary(request, pk):
     evaluation = ResponseEvaluation.objects.select_related("labs").filter(patient=patient, voided=False).first()
     verdict = window = None
     can_register = stages.allowed(patient.stage, Step.REGISTER_SECONDARY)
+    courses = _courses_context(primary, today)
     if primary is not None and can_register:
-        verdict = services.secondary_checklist(primary, evaluation, today)
+        if courses["courses_given"] is not None:
+            verdict = services.secondary_checklist(primary, evaluation, today, courses["courses_given"])
         window = windows.secondary_window(primary.registration_date, evaluation.date if evaluation else None)
     return render(request, "registration/secondary.html", {
+        **courses,
         "patient": patient, "primary": primary, "evaluation": evaluation, "form": form, "failures": failures,
         "verdict": verdict, "checklist": _checklist(verdict), "window": window, "today": today,
         "day_today": windows.day_number(primary.registration_date, today) if primary else None,
@@ -482,7 +505,7 @@ def secondary(request, pk):
         "evaluation_close": windows.evaluation_close(evaluation.date) if evaluation else None,
         "window_days": {"open": windows.WINDOW_OPEN_DAY, "close": windows.WINDOW_CLOSE_DAY,
                         "after_evaluation": windows.EVALUATION_TO_SECONDARY_DAYS},
-        "meaning": services.SECONDARY_MEANING,
+        "meaning": signatures.meaning_text(services.SECONDARY_MEANING),
         "can_register": can_register and evaluation is not None,
     })
 

@@ -13,18 +13,17 @@ from registration.models import ResponseEvaluation
 from tests.browser.conftest import log_in, pick, speaks, tr
 from tests.factories import PASSWORD
 from tests.randomization.factories import minimization_config
-from tests.registration.factories import make_eligible_screening, make_plans, register
+from tests.registration.factories import make_eligible_screening, make_plans, record_courses, register
 
 DAY = dt.timedelta(days=1)
 
 
-def fill_evaluation(page, on: dt.date, courses: int):
+def fill_evaluation(page, on: dt.date):
     page.locator("#id_date").fill(on.isoformat())
     page.locator("#id_overall_response").select_option("PR")
     page.locator("#id_progression").select_option("no")
     page.locator("#id_new_distant_metastasis").select_option("no")
     page.locator("#id_remaining_lesions").fill("2")
-    page.locator("#id_courses_given").fill(str(courses))
     page.locator("#id_mdt_since_primary").select_option("no")
     page.locator("#id_ecog").select_option("0")
     for name, value in (("date", on.isoformat()), ("anc", "2800"), ("hemoglobin", "11.8"), ("platelets", "210000"),
@@ -49,7 +48,7 @@ def test_too_early_evaluation_is_warned_then_corrected(lang_page, lang, coordina
     assert (primary_date + 56 * DAY).isoformat() in page.locator("main").inner_text()
 
     # Mistyped: dated the day of primary registration, 0 courses given. Warned, nothing saved.
-    fill_evaluation(page, primary_date, courses=0)
+    fill_evaluation(page, primary_date)  # no course recorded yet
     page.locator("#save-evaluation").click()
     warnings = page.locator("#evaluation-warnings")
     warnings.wait_for()
@@ -65,16 +64,19 @@ def test_too_early_evaluation_is_warned_then_corrected(lang_page, lang, coordina
     assert page.locator("#patient-status").inner_text() == pick(
         lang, "Secondary registration window missed", "二次登録許容期間超過")
 
-    # The correction: the real date (today, day 90) and the courses given, with a reason; no warning left.
+    # The correction: the real date (today, day 90), with a reason, once the courses are recorded (S1 reads them,
+    # issue 16); no warning left.
+    record_courses(patient, coordinator_a, 3, today)
     page.get_by_role("link", name=tr(lang, "Correct response evaluation")).click()
-    fill_evaluation(page, today, courses=3)
+    fill_evaluation(page, today)
     page.get_by_label(tr(lang, "Reason for the change")).fill("Date and courses mistyped")
     page.locator("#save-evaluation").click()
     page.wait_for_url(f"**/registration/patients/{patient.pk}/")
     assert page.locator("#patient-status").inner_text() == pick(
         lang, "Secondary registration window open", "二次登録許容期間中")
     evaluation = ResponseEvaluation.objects.get(patient=patient)
-    assert (evaluation.date, evaluation.courses_given) == (today, 3)
+    assert evaluation.date == today
+    assert page.locator("#evaluation-courses").inner_text() == "3 / 3"
 
     # The audit trail names the correction and its reason.
     page.locator("#audit-trail-link").click()

@@ -20,7 +20,7 @@ from tests.browser.conftest import log_in, pick, speaks, tr
 from tests.browser.test_screening_journey import fill_screening
 from tests.factories import PASSWORD
 from tests.randomization.factories import minimization_config
-from tests.registration.factories import make_plans
+from tests.registration.factories import make_plans, record_courses
 from tests.screening.factories import eligible_inputs
 
 TOKYO = ZoneInfo("Asia/Tokyo")
@@ -34,7 +34,6 @@ def fill_evaluation(page):
     page.locator("#id_progression").select_option("no")
     page.locator("#id_new_distant_metastasis").select_option("no")
     page.locator("#id_remaining_lesions").fill("2")
-    page.locator("#id_courses_given").fill("3")
     page.locator("#id_mdt_since_primary").select_option("no")
     page.locator("#id_ecog").select_option("0")
     for name, value in (("date", "2026-05-26"), ("anc", "2800"), ("hemoglobin", "11.8"), ("platelets", "210000"),
@@ -89,6 +88,7 @@ def test_coordinator_journey(lang_page, lang, coordinator_a, site_a):
 
         # Day 87: the response evaluation opens the secondary registration window.
         clock.move_to(dt.datetime(2026, 5, 28, 10, 0, tzinfo=TOKYO))
+        record_courses(patient, coordinator_a, 3, dt.date(2026, 5, 27))  # S1 reads the recorded courses (issue 16)
         page.goto(f"/registration/patients/{patient.pk}/")
         if "/accounts/login/" in page.url:
             log_in(page, "crc_a", PASSWORD)

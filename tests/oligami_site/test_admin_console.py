@@ -12,7 +12,16 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from oligami_site.models import AccessEvent, Counter, EnrolmentRequest, Membership, Site, User
+from oligami_site.models import (
+    AccessEvent,
+    Counter,
+    EnrolmentRequest,
+    Membership,
+    Signature,
+    SignatureFailure,
+    Site,
+    User,
+)
 from randomization.models import Allocation, BlockListEntry, ConfigChangeAttempt, RandomizationConfig
 from registration import services as registration_services
 from registration.models import (
@@ -20,8 +29,6 @@ from registration.models import (
     PrimaryRegistration,
     ResponseEvaluation,
     SecondaryRegistration,
-    Signature,
-    SignatureFailure,
     TherapyPlan,
 )
 from screening.models import ConsentDocument, LabPanel, Lesion, Patient, Reconsent, Screening

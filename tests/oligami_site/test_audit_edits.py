@@ -9,7 +9,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from oligami_site.models import Membership, Site
+from oligami_site.models import Membership, Signature, SignatureFailure, Site
 from oversight.trail import trail_for
 from randomization.models import Allocation, RandomizationConfig
 from registration import services as registration_services
@@ -19,8 +19,6 @@ from registration.models import (
     PrimaryRegistration,
     ResponseEvaluation,
     SecondaryRegistration,
-    Signature,
-    SignatureFailure,
     TherapyPlan,
 )
 from screening import services
@@ -130,7 +128,7 @@ def evaluated_a(plans, coordinator_a, site_a):
 
 def _evaluation_form(today, **overrides):
     form = {"date": (today - 2 * DAY).isoformat(), "overall_response": "PR", "progression": "no",
-            "new_distant_metastasis": "no", "remaining_lesions": "2", "courses_given": "3", "mdt_since_primary": "no",
+            "new_distant_metastasis": "no", "remaining_lesions": "2", "mdt_since_primary": "no",
             "ecog": "0", "labs-date": (today - 2 * DAY).isoformat(), "labs-anc": "3000", "labs-hemoglobin": "12.0",
             "labs-platelets": "220000", "labs-bilirubin": "0.6", "labs-ast": "20", "labs-alt": "20",
             "labs-creatinine": "0.80"}

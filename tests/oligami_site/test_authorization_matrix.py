@@ -312,12 +312,15 @@ def _enrolment_request(site, user, manager):
 
 def _reported_event(patient, user, investigator):
     """A Grade 4 adverse event during protocol treatment (R2b) with its first report signed (safety)."""
+    from followup.models import SystemicCourse
     from safety import services as safety_services
 
     plan = patient.primary_registration.plan
+    # The courses S1 read are recorded (issue 16): one more, ongoing, after the last of them.
+    last = SystemicCourse.objects.filter(patient=patient).order_by("-number").first()
     followup_services.record_course(patient=patient, user=user, data={
-        "plan": plan, "start_date": JUDGED_ON + dt.timedelta(days=3), "end_date": None, "dose_modified": False,
-        "stopped_early": False})
+        "plan": plan, "start_date": last.end_date if last else JUDGED_ON + dt.timedelta(days=3), "end_date": None,
+        "dose_modified": False, "stopped_early": False})
     onset = JUDGED_ON + dt.timedelta(days=90)
     event = safety_services.record_event(patient=patient, user=user, data={
         "term": "Febrile neutropenia", "grade": 4, "onset_date": onset, "hospitalization_24h": True,

@@ -21,7 +21,7 @@ from django.urls import reverse
 
 from screening.models import Patient
 from tests.factories import PASSWORD, UserFactory
-from tests.registration.factories import make_plans
+from tests.registration.factories import make_plans, record_courses
 from tests.screening.factories import eligible_inputs, post_data
 
 pytestmark = pytest.mark.django_db
@@ -135,9 +135,10 @@ def journey(client, site_a, coordinator_a, investigator_a, data_manager, caplog,
                     reminders.run_daily(today=day)
         evaluation_day = judged + dt.timedelta(days=85)
         with at(evaluation_day):
+            record_courses(patient, coordinator_a, 3, evaluation_day)  # S1 reads the recorded courses (issue 16)
             client.force_login(coordinator_a)
             form = {"date": evaluation_day.isoformat(), "overall_response": "PR", "progression": "no",
-                    "new_distant_metastasis": "no", "remaining_lesions": "2", "courses_given": "3",
+                    "new_distant_metastasis": "no", "remaining_lesions": "2",
                     "mdt_since_primary": "no", "ecog": "0", "labs-date": evaluation_day.isoformat(),
                     "labs-anc": "3000", "labs-hemoglobin": "12", "labs-platelets": "220000", "labs-bilirubin": "0.6",
                     "labs-ast": "20", "labs-alt": "20", "labs-creatinine": "0.8"}

@@ -90,6 +90,10 @@ def test_every_table_streams_with_numbers_only(client, data_manager, trial):
     rows = _csv(client.get(reverse("oversight:export_table", args=["patients"])))
     assert {r["birth_year"] for r in rows if r["screening_number"] == trial["randomized"].screening_number} == \
         {"1961"}
+    evaluations = _csv(client.get(reverse("oversight:export_table", args=["evaluations"])))
+    # S1's courses: counted from the courses recorded by the evaluation date (issue 16), never typed
+    assert {r["courses_given"] for r in evaluations if r["screening_number"] == trial["randomized"].screening_number} \
+        == {"3"}
     allocations = _csv(client.get(reverse("oversight:export_table", args=["allocations"])))
     assert len(allocations) == 1 and allocations[0]["arm"] in ("A", "B")
     assert "block_entry" not in allocations[0] and "seed" not in " ".join(allocations[0])

@@ -8,8 +8,9 @@ from decimal import Decimal
 
 from django.utils import timezone
 
+from oligami_site.models import Signature
 from registration import services
-from registration.models import PrimaryRegistration, ResponseEvaluation, SecondaryRegistration, Signature, TherapyPlan
+from registration.models import PrimaryRegistration, ResponseEvaluation, SecondaryRegistration, TherapyPlan
 from screening import eligibility as rules
 from screening import verdicts
 from screening.models import LabPanel, Patient, Screening
@@ -65,14 +66,42 @@ def register(screening, user, on=None, password=PASSWORD) -> PrimaryRegistration
 
 def evaluation_data(on: dt.date, **overrides) -> dict:
     data = {"date": on, "overall_response": "PR", "progression": False, "new_distant_metastasis": False,
-            "remaining_lesions": 2, "courses_given": 4, "mdt_since_primary": False, "ecog": 0}
+            "remaining_lesions": 2, "mdt_since_primary": False, "ecog": 0}
     data.update(overrides)
     return data
 
 
-def record(patient, user, on: dt.date, labs_on: dt.date | None = None, reason=None, confirmed=True, **overrides):
-    """Record an evaluation; `confirmed` answers the early-date / few-courses warnings (issue 15) with yes, as
-    the tests written before the warnings expect (test_evaluation_corrections tests the warnings)."""
+def record_courses(patient, user, given: int, until: dt.date) -> None:
+    """Record systemic therapy courses through the follow-up service until `given` of them started from primary
+    registration to `until` (S1 is derived from them, issue 16): spread evenly over the days left, each ending
+    before the next starts. Courses already recorded count; none is ever removed."""
+    from followup import services as followup_services
+    from followup.models import SystemicCourse
+
+    primary = PrimaryRegistration.objects.filter(patient=patient).first()
+    patient.refresh_from_db(fields=["stage"])
+    if primary is None or patient.stage not in (Patient.Stage.REGISTERED, Patient.Stage.RANDOMIZED):
+        return  # courses are recorded from primary registration on: the evaluation service refuses on its own
+    recorded = SystemicCourse.objects.filter(patient=patient, start_date__lte=until)
+    missing = given - recorded.count()
+    if missing <= 0:
+        return
+    last = SystemicCourse.objects.filter(patient=patient).order_by("-number").first()
+    first_day = max(primary.registration_date, last.end_date if last is not None else primary.registration_date)
+    step = max((until - first_day).days // missing, 0)
+    for k in range(missing):
+        start = first_day + dt.timedelta(days=k * step)
+        followup_services.record_course(patient=patient, user=user, data={
+            "start_date": start, "end_date": start + dt.timedelta(days=max(step - 1, 0)), "dose_modified": False,
+            "stopped_early": False})
+
+
+def record(patient, user, on: dt.date, labs_on: dt.date | None = None, reason=None, confirmed=True,
+           courses_given: int = 4, **overrides):
+    """Record an evaluation, with `courses_given` courses recorded by its date first (S1 is derived from the
+    recorded courses, issue 16); `confirmed` answers the early-date / few-courses warnings (issue 15) with
+    yes, as the tests written before the warnings expect (test_evaluation_corrections tests the warnings)."""
+    record_courses(patient, user, courses_given, on)
     return services.record_evaluation(patient=patient, data=evaluation_data(on, **overrides),
                                       labs={"date": labs_on or on, **NORMAL_LABS}, user=user, reason=reason,
                                       confirmed=confirmed)
@@ -151,6 +180,6 @@ def bulk_randomized(site, n: int, *, plan: TherapyPlan, user, today: dt.date, st
                    algorithm_version="test", factors={"site": site.code, "subtype": "luminal", "lesions": "1"},
                    counts_before={}, preferred="A", p=0.8, u=0.123456789, allocated_at=now - dt.timedelta(hours=k),
                    user=user, signed_name="Test", signed_at=now, signature_meaning="m", prev_hash="0" * 64,
-                   hash=f"{site.pk:08d}{start + k:056d}")
+                   hash=f"{site.pk:08d}{start + k:056d}", signature=signatures[2 * k + 1])
         for k, p in enumerate(patients)])
     return patients

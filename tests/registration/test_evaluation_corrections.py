@@ -21,7 +21,14 @@ from registration.windows import EvaluationWarning, Status
 from screening.eligibility import EVALUATION_WINDOW_DAYS, SECONDARY_WINDOW_DAYS
 from screening.models import Patient
 from tests.factories import PASSWORD
-from tests.registration.factories import NORMAL_LABS, evaluation_data, make_eligible_screening, record, register
+from tests.registration.factories import (
+    NORMAL_LABS,
+    evaluation_data,
+    make_eligible_screening,
+    record,
+    record_courses,
+    register,
+)
 
 pytestmark = pytest.mark.django_db
 DAY = dt.timedelta(days=1)
@@ -97,7 +104,7 @@ def test_fewer_courses_warns_and_confirming_saves(plans, site_a, coordinator_a, 
     assert [code for code, _text in caught.value.warnings] == ["fewer_courses"]
     assert not ResponseEvaluation.objects.exists()
     evaluation = record(patient, coordinator_a, today, courses_given=2, confirmed=True)
-    assert evaluation.courses_given == 2
+    assert services.courses_given(evaluation.patient.primary_registration, evaluation.date).count == 2
 
 
 def test_correcting_the_date_to_a_later_day_brings_a_window_missed_patient_back(plans, site_a, coordinator_a, today):
@@ -115,7 +122,7 @@ def test_correcting_the_date_to_a_later_day_brings_a_window_missed_patient_back(
     assert refused.value.code == "date"
     record(patient, coordinator_a, today, courses_given=3, reason="Date and courses mistyped", confirmed=False)
     evaluation = ResponseEvaluation.objects.get(patient=patient)
-    assert (evaluation.date, evaluation.courses_given) == (today, 3)
+    assert (evaluation.date, services.courses_given(patient.primary_registration, evaluation.date).count) == (today, 3)
     assert status(patient, today) == Status.WINDOW_OPEN
     latest = evaluation.history.first()
     assert (latest.history_user, latest.history_change_reason) == (coordinator_a, "Date and courses mistyped")
@@ -231,16 +238,19 @@ def test_page_warns_then_saves_on_confirmation(client, plans, site_a, coordinato
     patient = registered(site_a, coordinator_a, today)
     client.force_login(coordinator_a)
     early = today - 70 * DAY
-    response = client.post(url("evaluation", patient), form_data(early, courses_given=0))
+    response = client.post(url("evaluation", patient), form_data(early))
     assert response.status_code == 200
     page = response.content.decode()
     assert 'data-warning="too_early"' in page and 'data-warning="fewer_courses"' in page
     assert 'name="confirm"' in page
+    # S1's courses are shown derived from the record, never typed (issue 16)
+    assert 'name="courses_given"' not in page and 'id="courses-given"' in page
     assert not ResponseEvaluation.objects.exists()
-    response = client.post(url("evaluation", patient), form_data(early, courses_given=0, confirm=True))
+    response = client.post(url("evaluation", patient), form_data(early, confirm=True))
     assert response.status_code == 302
     assert ResponseEvaluation.objects.get(patient=patient).date == early
-    # the correction, with a reason, to a later day
+    # the correction, with a reason, to a later day, once the courses are recorded
+    record_courses(patient, coordinator_a, 3, today)
     response = client.post(url("evaluation", patient), form_data(today, reason="Date mistyped"))
     assert response.status_code == 302
     assert ResponseEvaluation.objects.get(patient=patient).date == today

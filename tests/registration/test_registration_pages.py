@@ -9,11 +9,19 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from registration.models import PrimaryRegistration, ResponseEvaluation, SecondaryRegistration, SignatureFailure
+from oligami_site.models import SignatureFailure
+from registration.models import PrimaryRegistration, ResponseEvaluation, SecondaryRegistration
 from registration.views import WORKLIST_PAGE_SIZE
 from screening.models import Patient
 from tests.factories import PASSWORD, MembershipFactory
-from tests.registration.factories import JUDGED_ON, bulk_patients, make_eligible_screening, record, register
+from tests.registration.factories import (
+    JUDGED_ON,
+    bulk_patients,
+    make_eligible_screening,
+    record,
+    record_courses,
+    register,
+)
 
 pytestmark = pytest.mark.django_db
 DAY = dt.timedelta(days=1)
@@ -113,9 +121,10 @@ def test_out_of_order_posts_get_a_message(client, plans, coordinator_a, site_a):
 def test_evaluation_and_secondary_pages(client, plans, coordinator_a, site_a):
     today = timezone.localdate()
     patient = register(make_eligible_screening(site=site_a, on=today - 90 * DAY), coordinator_a).patient
+    record_courses(patient, coordinator_a, 3, today - 2 * DAY)  # S1 from the recorded courses (issue 16)
     client.force_login(coordinator_a)
     form = {"date": (today - 2 * DAY).isoformat(), "overall_response": "SD", "progression": "no",
-            "new_distant_metastasis": "no", "remaining_lesions": "2", "courses_given": "3",
+            "new_distant_metastasis": "no", "remaining_lesions": "2",
             "mdt_since_primary": "no", "ecog": "1", "labs-date": (today - DAY).isoformat(), "labs-anc": "2500",
             "labs-hemoglobin": "11", "labs-platelets": "200000", "labs-bilirubin": "0.5", "labs-ast": "30",
             "labs-alt": "30", "labs-creatinine": "0.9"}
@@ -125,6 +134,7 @@ def test_evaluation_and_secondary_pages(client, plans, coordinator_a, site_a):
     assert "Reason for the change" in html  # a second save is a correction
     html = client.get(url("secondary", patient)).content.decode()
     assert "All secondary registration criteria are met today." in html
+    assert "3 of 3 planned courses recorded from primary registration" in html
     assert "I confirm this patient meets all secondary registration criteria" in html
     assert (today - 6 * DAY).isoformat() in html  # day 84
     response = client.post(url("secondary", patient), {"password": PASSWORD}, follow=True)

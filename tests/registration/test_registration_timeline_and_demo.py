@@ -61,9 +61,10 @@ def test_demo_has_every_status_and_is_idempotent(settings):
     today = timezone.localdate()
     patients = selectors.patients_with_records(Patient.objects.exclude(initials=""))
     statuses = {windows.patient_status(selectors.timeline_of(p), today) for p in patients}
+    # The patient to randomize today is secondary registered by followup.demo once its courses are recorded (S1
+    # reads them, issue 16; tests/followup/test_followup_demo.py): on its own this demo leaves it in its window.
     assert statuses == {windows.Status.ON_THERAPY, windows.Status.EVALUATION_DUE, windows.Status.WINDOW_OPEN,
-                        windows.Status.WINDOW_CLOSING, windows.Status.RANDOMIZED,
-                        windows.Status.WINDOW_MISSED, windows.Status.OFF_STUDY}
+                        windows.Status.WINDOW_CLOSING, windows.Status.WINDOW_MISSED, windows.Status.OFF_STUDY}
     assert all("DEMO VALUES" in plan.regimen for plan in TherapyPlan.objects.all())
     counts = (Patient.objects.count(), PrimaryRegistration.objects.count(), TherapyPlan.objects.count())
     out = io.StringIO()

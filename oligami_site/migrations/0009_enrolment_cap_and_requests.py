@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('oligami_site', '0007_counter'),
+        ('oligami_site', '0008_signatures_in_the_core'),
     ]
 
     operations = [
