@@ -50,7 +50,7 @@ from django.utils import timezone  # noqa: E402
 
 from oligami_site.access import TrialRole  # noqa: E402
 from oligami_site.models import Counter as NumberCounter  # noqa: E402
-from oligami_site.models import Membership, Site, User  # noqa: E402
+from oligami_site.models import Membership, Signature, Site, User  # noqa: E402
 from randomization import allocation, ledger  # noqa: E402
 from randomization import factors as fx  # noqa: E402
 from randomization import services as randomization_services  # noqa: E402
@@ -63,7 +63,6 @@ from registration.models import (  # noqa: E402
     PrimaryRegistration,
     ResponseEvaluation,
     SecondaryRegistration,
-    Signature,
     TherapyPlan,
 )
 from screening import eligibility as rules  # noqa: E402
@@ -342,10 +341,10 @@ class Gen:
         if kind in ("randomized", "ready"):
             # "ready": secondary registered, stage still registered, as inside register_secondary's transaction
             # just before it calls randomize (bench_randomize randomizes them); there is no stage in between.
-            self.secondary(p, primary, evaluation, user, s_date)
+            secondary = self.secondary(p, primary, evaluation, user, s_date)
             if kind == "randomized":
                 lesions = "1" if evaluation.remaining_lesions <= 1 else "2-3"
-                self.randomized.append((p, site.code, primary.subtype, lesions, s_date, user))
+                self.randomized.append((p, site.code, primary.subtype, lesions, s_date, user, secondary.signature))
                 p.stage = Patient.Stage.RANDOMIZED  # its "~" row is written with the allocation number
         if kind == "off_study":
             reason_code = rng.choice([OffStudy.Reason.WITHDRAWAL, OffStudy.Reason.DEATH, OffStudy.Reason.PROGRESSION,
@@ -400,7 +399,7 @@ class Gen:
         return s
 
     def signature(self, user, kind, meaning, subject, when):
-        sig = Signature(user=user, printed_name=user.printed_name, signed_at=when, meaning=str(meaning), kind=kind,
+        sig = Signature(user=user, printed_name=user.printed_name, signed_at=when, meaning=meaning, kind=kind,
                         subject=subject)
         sig._u = user
         self.signatures.append(sig)
@@ -411,7 +410,7 @@ class Gen:
         self.sequence += 1
         number = registration_services.registration_number(self.sequence)
         when = at(p_date, 10)
-        sig = self.signature(user, Signature.Kind.PRIMARY_REGISTRATION, registration_services.PRIMARY_MEANING,
+        sig = self.signature(user, registration_services.PRIMARY_KIND, registration_services.PRIMARY_MEANING,
                              f"{number} / {p.screening_number}", when)
         reg = PrimaryRegistration(patient=p, screening=screening, sequence=self.sequence, number=number,
                                   registration_date=p_date, verdict=screening.verdict,
@@ -448,7 +447,7 @@ class Gen:
             primary, evaluation, s_date, registration_courses.CoursesGiven(until=s_date, courses=planned))
         if not verdict.eligible:
             raise RuntimeError(f"generated secondary registration not eligible: {verdict.to_dict().get('failed')}")
-        sig = self.signature(user, Signature.Kind.SECONDARY_REGISTRATION, registration_services.SECONDARY_MEANING,
+        sig = self.signature(user, registration_services.SECONDARY_KIND, registration_services.SECONDARY_MEANING,
                              f"{primary.number} / {p.screening_number}", when)
         sec = SecondaryRegistration(patient=p, primary=primary, registration_date=s_date, evaluation=evaluation,
                                     verdict=verdicts.snapshot(verdict, when), engine_version=verdict.engine_version,
@@ -500,7 +499,8 @@ class Gen:
 
 
 def chain_allocations(randomized, config):
-    """Allocations for (patient, site code, subtype, lesions, date, user), in date order, as randomize does."""
+    """Allocations for (patient, site code, subtype, lesions, date, user, signature), in date order, as randomize
+    does (the allocation points at the secondary registration's signature row)."""
     tallies = defaultdict(lambda: {allocation.ARM_A: 0, allocation.ARM_B: 0})
     for factors, arm in Allocation.objects.values_list("factors", "arm"):
         for key, level in factors.items():
@@ -511,7 +511,7 @@ def chain_allocations(randomized, config):
     keys = fx.ordered(config.factors)
     records, patient_rows = [], []
     randomized.sort(key=lambda r: (r[4], r[0].pk))
-    for i, (patient, code, subtype, lesions, s_date, user) in enumerate(randomized):
+    for i, (patient, code, subtype, lesions, s_date, user, signature) in enumerate(randomized):
         values = {fx.SITE: code, fx.SUBTYPE: subtype, fx.LESIONS: lesions}
         levels = {k: values[k] for k in keys}
         counts = {k: {v: dict(tallies[(k, v)])} for k, v in levels.items()}
@@ -523,7 +523,8 @@ def chain_allocations(randomized, config):
             algorithm_version=allocation.ALGORITHM_VERSIONS[config.method], factors=levels, counts_before=counts,
             weights=dict(config.weights), imbalance=dict(decision.imbalance), preferred=decision.preferred or "",
             p=decision.p, u=decision.u, allocated_at=when, user_id=user.pk, signed_name=user.printed_name,
-            signed_at=when, signature_meaning=randomization_services.DEFAULT_SIGNATURE_MEANING, prev_hash=prev_hash)
+            signed_at=when, signature_meaning=randomization_services.DEFAULT_SIGNATURE_MEANING, prev_hash=prev_hash,
+            signature_id=signature.pk)
         record.hash = ledger.compute_hash(record)
         prev_hash = record.hash
         for k, v in levels.items():

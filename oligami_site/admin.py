@@ -28,11 +28,12 @@ from .audited_admin import (
     REASON_FIELD,
     AuditedAdmin,
     BoundedChangelistMixin,
+    ReadOnlyAuditedAdmin,
     ReadOnlyMixin,
     SafeAutocompleteMixin,
     SiteListFilter,
 )
-from .models import AccessEvent, Membership, Site, User
+from .models import AccessEvent, EnrolmentRequest, Membership, Site, User
 
 admin.site.site_header = _("OLIGAMI data centre")
 admin.site.site_title = _("OLIGAMI")
@@ -155,13 +156,26 @@ class SiteAdmin(AuditedAdmin):
     """Codes and names here; status and approval record through the site page's services (a reason each),
     shown read-only here with their history (the History button)."""
 
-    list_display = ("code", "name_en", "name_ja", "status", "ethics_approval_date", "start_date")
+    list_display = ("code", "name_en", "name_ja", "status", "ethics_approval_date", "start_date", "enrolment_cap")
     list_filter = ("status",)
     search_fields = ("code", "name_en", "name_ja")
     readonly_fields = ("status", "ethics_approval_date", "approved_protocol_version", "head_permission_date",
-                       "start_date")
+                       "start_date", "enrolment_cap")
     site_field = "pk"
     statisticians_see_all = True
+
+
+@admin.register(EnrolmentRequest)
+class EnrolmentRequestAdmin(ReadOnlyAuditedAdmin):
+    """Sites' requests to screen beyond their enrolment cap (issue 17): sent and decided on the site page
+    (oligami_site.enrolment), read here with their history."""
+
+    list_display = ("site", "requested_at", "requested_by", "cap", "screened", "status", "granted", "decided_by",
+                    "decided_at")
+    list_filter = (("site", SiteListFilter), "status")
+    search_fields = ("site__code", "requested_by__username", "decision_reason")
+    list_select_related = ("site", "requested_by", "decided_by")
+    site_field = "site"
 
 
 class MembershipForm(forms.ModelForm):

@@ -15,9 +15,9 @@ from django.contrib.auth.models import Group
 from django.db import transaction
 from django.utils import timezone
 
-from . import sites
+from . import enrolment, sites
 from .access import TrialRole
-from .models import Membership, Site, User
+from .models import EnrolmentRequest, Membership, Site, User
 
 # The institutions named in the public listing (listing.txt), in its order.
 DEMO_SITES = [
@@ -38,6 +38,9 @@ PENDING_APPROVAL = {"ethics_approval_date": dt.date(2026, 10, 15), "approved_pro
 # The site closed to accrual once its patients are in (after the patients' demo): it keeps its patients'
 # follow-up and reminders.
 CLOSED_TO_ACCRUAL_SITE = "OKAYAMA"
+# The site with an enrolment cap (issue 17), set at the number of patients it has screened: its coordinator
+# has asked the data centre for more, and the request waits on the data manager's to-do.
+CAPPED_SITE = "HIROSHIMA"
 # The monitor is assigned to two sites only, so that the demo shows monitor scoping.
 MONITOR_SITES = ["TMDU", "OKAYAMA"]
 
@@ -145,3 +148,22 @@ def seed_site_statuses(*, stdout) -> None:
     sites.change_status(site=site, status=Site.Status.CLOSED_TO_ACCRUAL, user=manager,
                         reason="Demo: the site's accrual target is met")
     stdout.write(f"Sites demo: {site.code} closed to accrual.")
+
+
+def seed_enrolment_caps(*, stdout) -> None:
+    """Give CAPPED_SITE an enrolment cap equal to the patients it has screened (after the patients' demo), and
+    a request of its coordinator, through the services. Idempotent: a site that has a cap
+    or a request already is left alone."""
+    manager = User.objects.filter(username="dm").first()
+    coordinator = User.objects.filter(username=f"crc_{CAPPED_SITE.lower()}").first()
+    site = Site.objects.filter(code=CAPPED_SITE).first()
+    if manager is None or coordinator is None or site is None or site.enrolment_cap is not None:
+        return
+    if EnrolmentRequest.objects.filter(site=site).exists():
+        return
+    count = enrolment.screened(site)
+    site = enrolment.set_cap(site=site, cap=max(count, 1), user=manager, reason="Demo: the site's planned accrual")
+    if count:
+        enrolment.request_more(site=site, user=coordinator,
+                               message="Two more eligible patients are expected this month.")
+    stdout.write(f"Sites demo: {site.code} has an enrolment cap of {site.enrolment_cap} patients.")

@@ -102,6 +102,11 @@ class Site(models.Model):
     head_permission_date = models.DateField(_("permission of the head of the institution"), null=True,
                                             blank=True, editable=False)
     start_date = models.DateField(_("start date"), null=True, blank=True, editable=False)
+    # Trial configuration (issue 17): at most this many patients screened at the site (new patients; a
+    # re-screening is the same patient). None: no cap. Set by the data centre through
+    # oligami_site.enrolment.set_cap, or raised by granting a site's request, with a reason in the history.
+    enrolment_cap = models.PositiveIntegerField(_("enrolment cap"), null=True, blank=True, editable=False,
+                                                help_text=_("Patients screened at most; empty: no cap."))
     history = HistoricalRecords()
 
     class Meta:
@@ -161,6 +166,45 @@ class Membership(models.Model):
             raise ValidationError(refused.message, code=refused.code) from None
 
 
+class EnrolmentRequest(models.Model):
+    """A site at its enrolment cap asks the data centre for more patients (issue 17).
+
+    Sent by the site's staff, decided by a data manager: granted (the cap is raised by `granted`, on the
+    site's history too) or refused with a reason. Written only by oligami_site.enrolment, audited.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", pgettext_lazy("enrolment request", "Waiting for the data centre")
+        GRANTED = "granted", pgettext_lazy("enrolment request", "Granted")
+        REFUSED = "refused", pgettext_lazy("enrolment request", "Refused")
+
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="enrolment_requests",
+                             verbose_name=_("site"))
+    requested_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+",
+                                     verbose_name=_("requested by"))
+    requested_at = models.DateTimeField(_("requested"), auto_now_add=True)
+    message = models.CharField(_("message to the data centre"), max_length=500, blank=True)
+    cap = models.PositiveIntegerField(_("cap when requested"))
+    screened = models.PositiveIntegerField(_("patients screened when requested"))
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.PENDING)
+    decided_by = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+                                   verbose_name=_("decided by"))
+    decided_at = models.DateTimeField(_("decided"), null=True, blank=True)
+    granted = models.PositiveIntegerField(_("patients granted"), null=True, blank=True)
+    decision_reason = models.CharField(_("reason of the decision"), max_length=100, blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-requested_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["site"], condition=models.Q(status="pending"),
+                                               name="one_pending_enrolment_request_per_site")]
+        verbose_name = _("enrolment request")
+        verbose_name_plural = _("enrolment requests")
+
+    def __str__(self):
+        return f"{self.site.code} {self.requested_at:%Y-%m-%d} {self.get_status_display()}"
+
+
 class AccessEvent(models.Model):
     """Who logged in or out, who failed to, from where (ICH E6(R3) / Part 11 access records)."""
 
@@ -206,6 +250,76 @@ class DataVersion(models.Model):
         return str(self.counter)
 
 
+def signature_kinds():
+    """The kinds of signature the apps declared (oligami_site.signatures.register): the `kind` choices.
+
+    A callable, so that the core names no trial app and a new kind needs no migration of the core.
+    """
+    from .signatures import kind_choices
+
+    return kind_choices()
+
+
+class Signature(models.Model):
+    """An electronic signature: who (re-entered password), printed name, when (UTC) and what it means.
+
+    Written only by oligami_site.signatures.sign. `kind` is a code an app declared; `meaning` is a code too,
+    shown in the reader's language (`meaning_text`); a meaning stored as text before codes (a text no
+    migration recognised) is shown as stored. The tables keep the names they had under registration.
+    """
+
+    user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+", verbose_name=_("signer"))
+    printed_name = models.CharField(_("printed name"), max_length=300)
+    signed_at = models.DateTimeField(_("signed at"))
+    meaning = models.TextField(_("meaning"))
+    kind = models.CharField(_("signs"), max_length=32, choices=signature_kinds)
+    subject = models.CharField(_("signed record"), max_length=200,
+                               help_text=_("The record signed, e.g. registration number and screening number."))
+    history = HistoricalRecords(table_name="registration_historicalsignature")
+
+    class Meta:
+        db_table = "registration_signature"
+        ordering = ["signed_at"]
+        verbose_name = _("signature")
+        verbose_name_plural = _("signatures")
+
+    def __str__(self):
+        return f"{self.printed_name} {self.signed_at:%Y-%m-%d %H:%M} UTC: {self.subject}"
+
+    @property
+    def meaning_text(self) -> str:
+        """The meaning in the active (the reader's) language."""
+        from .signatures import meaning_text
+
+        return meaning_text(self.meaning)
+
+
+class SignatureFailure(models.Model):
+    """A signature attempt refused for a wrong password, counted like a failed login.
+
+    Kept as a row (not only a log line) so that the data centre can query it in the admin, it survives
+    log rotation, and the service can refuse further attempts after too many recent failures.
+    `patient_id` is the id of the screening.Patient whose record was being signed (none for a signature
+    about no patient, e.g. a data lock): a plain id, not a foreign key, because the core names no trial app
+    (patients are never deleted, so the id keeps pointing at her).
+    """
+
+    user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+", verbose_name=_("user"))
+    attempted_at = models.DateTimeField(_("attempted at"))
+    kind = models.CharField(_("signs"), max_length=32, choices=signature_kinds)
+    patient_id = models.BigIntegerField(_("patient"), null=True, blank=True, db_index=True)
+    ip_address = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+    history = HistoricalRecords(table_name="registration_historicalsignaturefailure")
+
+    class Meta:
+        db_table = "registration_signaturefailure"
+        ordering = ["-attempted_at"]
+        indexes = [models.Index(fields=["user", "attempted_at"], name="sigfail_user_time")]
+        verbose_name = _("signature failure")
+        verbose_name_plural = _("signature failures")
+
+    def __str__(self):
+        return f"{self.user} {self.attempted_at:%Y-%m-%d %H:%M} UTC {self.kind}"
 class Counter(models.Model):
     """The last number handed out in one numbering series (oligami_site.numbering), locked with
     select_for_update while a number is taken. Not clinical data and not audited: the numbers it hands out

@@ -26,6 +26,8 @@ FIXED = frozenset({
     gettext_noop("P14 migration: blank initial-treatment part kept as not given (its meaning when evaluated)"),
     # registration
     gettext_noop("Wrong signature password"),
+    gettext_noop("Signature meaning stored as its code"),  # migrations registration 0012, safety 0004
+    gettext_noop("Linked to its signature row"),  # migration registration 0013: an allocation
     gettext_noop("Primary registration"),
     gettext_noop("Secondary registration"),
     gettext_noop("Laboratory values of the response evaluation"),
@@ -87,5 +89,10 @@ def display(stored: str | None) -> str:
     for regex, msgid in PATTERNS:
         match = regex.fullmatch(stored)
         if match:
-            return gettext(msgid) % match.groupdict()
+            parts = match.groupdict()
+            if "meaning" in parts:  # a signature's meaning: its code shown in the reader's language
+                from .signatures import meaning_text
+
+                parts["meaning"] = meaning_text(parts["meaning"])
+            return gettext(msgid) % parts
     return stored

@@ -251,7 +251,7 @@ EXPORT_TTL_HOURS = env.int("OLIGAMI_EXPORT_TTL_HOURS", default=24)
 
 # Sections that apps above registration add to the daily digest e-mail (registration/reminders.py).
 OLIGAMI_DIGEST_SECTIONS = ["oversight.digest.data_queries", "followup.digest.assessments", "followup.digest.surveys",
-                           "followup.reconsent.digest_section"]
+                           "followup.reconsent.digest_section", "oversight.digest.enrolment_requests"]
 # The patient list's next-deadline column (screening/deadlines.py): each source answers for the page's patients
 # at its stages; the nearest date wins, the first listed on a tie.
 OLIGAMI_PATIENT_DEADLINE_SOURCES = ["registration.selectors.patient_list_deadlines",

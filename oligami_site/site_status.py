@@ -104,3 +104,15 @@ def transition_refusal(current: str, new: str, *, approval: Approval, awaiting_s
     if new == Status.CLOSED and awaiting_secondary > 0:
         return "would_strand"
     return None
+
+
+def cap_reached(screened: int, cap: int | None) -> bool:
+    """The site's enrolment cap (trial configuration, issue 17) stops a new patient's screening: `screened`
+    patients at the site already, `cap` at most (None: no cap). A re-screening is the same patient: not asked."""
+    return cap is not None and screened >= cap
+
+
+def grant_cap(cap: int | None, screened: int, more: int) -> int | None:
+    """The cap after the data centre approves `more` patients: `more` beyond those screened or beyond the cap,
+    whichever is higher (a cap lowered below the count does not swallow the grant). No cap stays no cap."""
+    return None if cap is None else max(cap, screened) + more

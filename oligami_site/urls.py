@@ -45,6 +45,10 @@ urlpatterns = [
     path("sites/<int:pk>/", site_views.site_detail, name="site_detail"),
     path("sites/<int:pk>/approval/", site_views.site_approval, name="site_approval"),
     path("sites/<int:pk>/status/", site_views.site_change_status, name="site_change_status"),
+    path("sites/<int:pk>/enrolment-cap/", site_views.site_enrolment_cap, name="site_enrolment_cap"),
+    path("sites/<int:pk>/enrolment-request/", site_views.site_enrolment_request, name="site_enrolment_request"),
+    path("sites/<int:pk>/enrolment-requests/<int:request_pk>/", site_views.site_enrolment_decision,
+         name="site_enrolment_decision"),
     path("screening/", include("screening.urls")),
     path("registration/", include("registration.urls")),
     path("calendar/", include("registration.calendar_urls")),  # deadlines feed (token URL, no login)

@@ -2,9 +2,10 @@
 user, date range, kind of record and patient, newest first.
 
 One query per kind of record (the history tables of oversight.trail's record types, plus accounts,
-memberships and sites), each cut to LIMIT rows before they are merged, so the page's work is bounded by
-what it shows, not by the size of the trial. Field values are not shown here (the patient's audit trail
-shows them, with the rules of who may see what): each row links to that trail, filtered on its record.
+memberships, sites, consent document versions and enrolment requests), each cut to LIMIT rows before they
+are merged, so the page's work is bounded by what it shows, not by the size of the trial. Field values are
+not shown here (the patient's audit trail shows them, with the rules of who may see what): each row links to
+that trail, filtered on its record.
 """
 
 from __future__ import annotations
@@ -19,9 +20,9 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from oligami_site import reasons
-from oligami_site.models import Membership, Site, User
+from oligami_site.models import EnrolmentRequest, Membership, Site, User
 from registration.models import PrimaryRegistration
-from screening.models import Patient
+from screening.models import ConsentDocument, Patient
 
 from . import trail
 
@@ -37,6 +38,9 @@ ACCOUNT_TYPES = [
     ("user", User, _("Account")),
     ("membership", Membership, _("Membership")),
     ("site", Site, _("Site")),
+    # Trial-wide records of issue 17: the consent document versions and the sites' enrolment requests.
+    ("consentdocument", ConsentDocument, _("Consent document version")),
+    ("enrolmentrequest", EnrolmentRequest, _("Enrolment request")),
 ]
 
 

@@ -8,7 +8,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext_lazy as _
 
-from oligami_site import access
+from oligami_site import access, signatures
 from oligami_site.exceptions import DomainError
 from oligami_site.widgets import IsoDateInput
 
@@ -37,7 +37,7 @@ def _dm(request):
 
 def _cutoff(pk):
     try:
-        return Cutoff.objects.select_related("declared_by", "locked_by").defer("snapshot").get(pk=pk)
+        return Cutoff.objects.select_related("declared_by", "locked_by", "signature__user").defer("snapshot").get(pk=pk)
     except Cutoff.DoesNotExist:
         raise Http404 from None
 
@@ -78,7 +78,8 @@ def cutoff_detail(request, pk):
     full = Cutoff.objects.get(pk=pk) if cutoff.snapshot_sha256 else None
     return render(request, "oversight/cutoff.html", {
         "cutoff": cutoff, "blockers": cutoffs.blockers(cutoff), "lock_form": LockForm(), "unlock_form": UnlockForm(),
-        "meaning": cutoffs.MEANINGS.get(cutoff.signature_meaning, ""),
+        # A lock signed before the core's signature rows kept only the meaning's code (oversight.models.Cutoff).
+        "meaning": signatures.meaning_text(cutoff.signature_meaning) if cutoff.signature_meaning else "",
         "verified": cutoffs.verify_snapshot(full) if full else None,
         "history": list(cutoff.history.select_related("history_user").order_by("-history_date")[:50])})
 

@@ -2,8 +2,9 @@
 
 1. `declare_cutoff`: the data centre names the cut-off date (on or before today) and its purpose.
 2. `blockers`: what must be resolved before the lock (data queries not closed on data up to the cut-off).
-3. `lock_cutoff`: with the data manager's password re-entered (a wrong one saves nothing and counts like
-   a failed login), the analysis data set as of the cut-off is generated, stored, and its SHA-256 kept:
+3. `lock_cutoff`: signed with the data manager's password re-entered (oligami_site.signatures: a wrong one
+   saves nothing and counts like a failed signature; the Signature row is the lock's), the analysis data
+   set as of the cut-off is generated, stored, and its SHA-256 kept:
    `verify_snapshot` shows later that the stored data set is the one locked.
 4. `unlock_cutoff`: a data manager unlocks with a reason (the history keeps the lock, its signature and
    its SHA-256; the data set is kept until the next lock replaces it).
@@ -19,13 +20,12 @@ import hashlib
 from dataclasses import dataclass
 from datetime import date
 
-from django.contrib.auth.signals import user_login_failed
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from followup import selectors as followup_selectors
-from oligami_site import access, auditing
+from oligami_site import access, auditing, signatures
 from oligami_site.exceptions import DomainError
 from safety import deadlines as safety_deadlines
 from safety.models import AdverseEvent
@@ -34,8 +34,12 @@ from screening.models import Patient
 from . import exports, monitoring, records
 from .models import Cutoff, DataQuery
 
-LOCK_MEANING = "data_lock"  # the signature's meaning code (shown as MEANINGS[code] in the reader's language)
-MEANINGS = {LOCK_MEANING: _("I lock the trial data as of this cut-off date")}
+# What the data lock signs (declared to the core's e-signatures in apps.py), stored as codes and shown in the
+# reader's language. "data_lock" is also the code the locks before issue 14 stored in Cutoff.signature_meaning.
+LOCK_KIND = "data_lock"
+LOCK_MEANING = "data_lock"
+SIGNATURE_KINDS = {LOCK_KIND: _("Data lock")}
+SIGNATURE_MEANINGS = {LOCK_MEANING: _("I lock the trial data as of this cut-off date")}
 
 
 class CutoffRefused(DomainError):
@@ -133,11 +137,16 @@ def _snapshot(cutoff_date: date) -> tuple[bytes, int]:
 
 
 def lock_cutoff(*, user, cutoff: Cutoff, password: str, request=None) -> Cutoff:
+    """Sign and lock (the password re-entered): a wrong one locks nothing and is counted like a failed
+    signature (oligami_site.signatures, as for registrations and safety reports)."""
     _data_manager(user)
-    if not password or not user.check_password(password):
-        # Counted like a failed login (the login throttle sees it), after nothing was written.
-        user_login_failed.send(sender=__name__, credentials={"username": user.get_username()}, request=request)
-        raise CutoffRefused(_("The password is not correct: nothing was signed or locked."), code="wrong_password")
+    return signatures.counting_failures(_lock, kind=LOCK_KIND, user=user, request=request, cutoff=cutoff,
+                                        password=password)
+
+
+def _lock(*, user, cutoff: Cutoff, password: str) -> Cutoff:
+    # The password first, before the data set is generated (seconds on a large trial): a wrong one costs nothing.
+    signatures.check_password(user, password)
     with transaction.atomic():
         cutoff = Cutoff.objects.select_for_update().get(pk=cutoff.pk)
         if cutoff.locked:
@@ -147,9 +156,9 @@ def lock_cutoff(*, user, cutoff: Cutoff, password: str, request=None) -> Cutoff:
             raise CutoffRefused(_("Resolve what blocks the lock first: %(list)s.") % {
                 "list": ", ".join(f"{b.label} ({b.count})" for b in found)}, code="blocked")
         data, count = _snapshot(cutoff.date)
-        now = timezone.now()
-        cutoff.locked_by, cutoff.locked_at = user, now
-        cutoff.signed_name, cutoff.signature_meaning = user.printed_name, LOCK_MEANING
+        cutoff.signature = signatures.sign(user=user, kind=LOCK_KIND, meaning=LOCK_MEANING,
+                                           subject=f"Cut-off {cutoff.date.isoformat()}")
+        cutoff.locked_by, cutoff.locked_at = user, cutoff.signature.signed_at
         cutoff.snapshot, cutoff.snapshot_sha256, cutoff.snapshot_rows = data, hashlib.sha256(data).hexdigest(), count
         _audit(cutoff, user, "Data locked")
         cutoff.save()

@@ -9,17 +9,20 @@ waiting for the data centre, and the count overdue at the sites. Two queries at 
 from __future__ import annotations
 
 from datetime import date
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.urls import reverse
 from django.utils.translation import gettext
 
+from oligami_site.models import EnrolmentRequest
 from registration.models import Audience
 
 from . import querystate
 from .models import DataQuery
 
 MAX_LINES = 20
+ZONE = ZoneInfo(settings.TIME_ZONE)
 
 
 def _line(query: DataQuery, today: date) -> str:
@@ -50,3 +53,19 @@ def data_queries(*, audience: str, site, today: date) -> dict | None:
                                                                  "patient": q.patient.screening_number}
                           for q in rows[:MAX_LINES]], "more": len(rows) > MAX_LINES, "url": url}
     return None
+
+
+def enrolment_requests(*, audience: str, site, today: date) -> dict | None:
+    """Sites at their enrolment cap waiting for the data centre's decision (issue 17): the data managers' digest.
+    One query."""
+    if audience != Audience.DATA_MANAGERS:
+        return None
+    rows = list(EnrolmentRequest.objects.filter(status=EnrolmentRequest.Status.PENDING).select_related("site")
+                .order_by("requested_at", "pk")[:MAX_LINES + 1])
+    if not rows:
+        return None
+    return {"title": gettext("Sites asking to screen beyond their enrolment cap"),
+            "lines": [gettext("%(site)s · cap %(cap)s, %(screened)s screened · waiting %(days)s days") % {
+                "site": r.site.code, "cap": r.cap, "screened": r.screened,
+                "days": (today - r.requested_at.astimezone(ZONE).date()).days} for r in rows[:MAX_LINES]],
+            "more": len(rows) > MAX_LINES, "url": settings.SITE_URL.rstrip("/") + reverse("sites")}

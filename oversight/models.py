@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 from simple_history.models import HistoricalRecords
 
+from oligami_site.models import Signature
 from screening.models import Patient
 
 from . import querystate
@@ -218,7 +219,11 @@ class Cutoff(models.Model):
     locked_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
                                   related_name="+", verbose_name=_("locked by"))
     locked_at = models.DateTimeField(_("locked at"), null=True, blank=True)
-    # The lock's signature: the printed name at the time and the meaning's code (shown in the reader's language).
+    # The lock's e-signature (oligami_site.signatures; a new row at every lock, the history keeps earlier ones).
+    signature = models.ForeignKey(Signature, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+                                  verbose_name=_("signature"))
+    # Locks signed before the core's signature rows (issue 14) recorded the printed name and the meaning's code
+    # here; kept (their history too) and shown for those locks only. New locks leave them blank.
     signed_name = models.CharField(_("signed by (printed name)"), max_length=150, blank=True)
     signature_meaning = models.CharField(_("meaning of the signature"), max_length=24, blank=True)
     snapshot = models.BinaryField(_("analysis data set at the lock"), null=True, blank=True, editable=False)

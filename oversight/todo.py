@@ -20,10 +20,9 @@ from django.utils.translation import gettext
 from followup import reconsent
 from followup import selectors as followup_selectors
 from oligami_site import lockout
-from oligami_site.models import Site
+from oligami_site.models import EnrolmentRequest, Signature, Site
 from oligami_site.models import Status as SiteStatus
 from registration import selectors as registration_selectors
-from registration.models import Signature
 from registration.windows import Status
 from screening.models import Patient, Screening
 
@@ -131,6 +130,19 @@ def pending_sites() -> Section:
                    empty=gettext("No site is waiting for approval."))
 
 
+def enrolment_requests() -> Section:
+    """Sites at their enrolment cap asking for more patients (issue 17), oldest first; decided on the site page."""
+    queryset = EnrolmentRequest.objects.filter(status=EnrolmentRequest.Status.PENDING)
+    shown = [Row(f"{r.site.code} {r.site.name}", reverse("site_detail", args=[r.site_id]),
+                 gettext("cap %(cap)s, %(screened)s screened · sent %(date)s by %(user)s") % {
+                     "cap": r.cap, "screened": r.screened,
+                     "date": timezone.localtime(r.requested_at).date().isoformat(),
+                     "user": r.requested_by.printed_name}, urgent=True)
+             for r in queryset.select_related("site", "requested_by").order_by("requested_at", "pk")[:SHOWN]]
+    return Section("enrolment", gettext("Requests to screen beyond an enrolment cap"), queryset.count(), shown,
+                   reverse("sites"), gettext("All sites"), empty=gettext("No site is waiting for more patients."))
+
+
 def reconsents(today: date) -> Section:
     """Patients who must re-consent on the consent document version in force (issue 17, followup.reconsent)."""
     rows = reconsent.awaiting(Patient.objects.all(), today)
@@ -146,7 +158,7 @@ def reconsents(today: date) -> Section:
 def sections(user, today: date | None = None) -> list[Section]:
     today = today or timezone.localdate()
     found = [windows(user, today), stale_drafts(today), recent_signatures(timezone.now()), locked_accounts(),
-             survey_completeness(), pending_sites(), reconsents(today)]
+             survey_completeness(), pending_sites(), enrolment_requests(), reconsents(today)]
     for path in getattr(settings, "OLIGAMI_HOME_SECTIONS", ()):
         found.append(import_string(path)(user, today))
     return [s for s in found if s is not None]

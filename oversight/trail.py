@@ -2,9 +2,10 @@
 by field old -> new, with who, when and why; plus the signatures and the allocation.
 
 A selector composed on top of the trial apps (core models import none of them; this module may). The
-records: the patient, her screenings, their lesions (removed ones too), her lab panels, the primary and
-secondary registrations, the response evaluation, off study, the signatures of her registrations, failed
-signature attempts on her, and her allocation. Never the concealed allocation list.
+records: the patient, her screenings (with her consent's date and version), their lesions (removed ones too),
+her lab panels, the primary and secondary registrations, the response evaluation, off study, her
+re-consents (issue 17), the signatures of her registrations, failed signature attempts on her, and her
+allocation. Never the concealed allocation list.
 
 Queries are bounded: one per kind of record (the history rows with their users), one for the therapy
 plans and one for the users the rows point at, whatever the number of changes. Consecutive history
@@ -36,8 +37,8 @@ from followup.models import (
     SystemicCourse,
     Withdrawal,
 )
-from oligami_site import reasons
-from oligami_site.models import Site, User
+from oligami_site import reasons, signatures
+from oligami_site.models import Signature, SignatureFailure, Site, User
 from randomization.models import ALLOCATION_INTERNALS, Allocation
 from registration.models import (
     SUBTYPE_CHOICES,
@@ -45,11 +46,9 @@ from registration.models import (
     PrimaryRegistration,
     ResponseEvaluation,
     SecondaryRegistration,
-    Signature,
-    SignatureFailure,
     TherapyPlan,
 )
-from screening.models import LabPanel, Lesion, Patient, Screening
+from screening.models import ConsentDocument, LabPanel, Lesion, Patient, Reconsent, Screening
 
 EMPTY = "–"
 # Values that history rows may hold but the models no longer offer: the trail still names them.
@@ -110,6 +109,8 @@ RECORD_TYPES = [
     ("evaluation", ResponseEvaluation, _("Response evaluation")),
     ("secondary", SecondaryRegistration, _("Secondary registration")),
     ("offstudy", OffStudy, _("Off study")),
+    # Her consents (issue 17): the first is on the screening (date and version); each re-consent is a record.
+    ("reconsent", Reconsent, _("Re-consent")),
     ("signature", Signature, _("Signature")),
     ("signaturefailure", SignatureFailure, _("Failed signature")),
     ("allocation", Allocation, _("Allocation")),
@@ -125,8 +126,8 @@ RECORD_TYPES = [
     ("death", Death, _("Death")),
 ]
 # Records of the patient found by patient_id (one query each), beyond those _sources reads by hand.
-FOLLOWUP_KEYS = ("course", "mdt", "contamination", "assessment", "lastalive", "surveyentry", "lost", "withdrawal",
-                 "death")
+FOLLOWUP_KEYS = ("reconsent", "course", "mdt", "contamination", "assessment", "lastalive", "surveyentry", "lost",
+                 "withdrawal", "death")
 TYPE_ORDER = {key: n for n, (key, _m, _l) in enumerate(RECORD_TYPES)}
 TYPE_LABELS = {key: label for key, _m, label in RECORD_TYPES}
 
@@ -183,6 +184,11 @@ class Formatter:
             if target is User or target._meta.label == settings.AUTH_USER_MODEL:
                 return self.users.get(value, f"#{value}")
             return self.names.get((target, value)) or f"{target._meta.verbose_name} #{value}"
+        if model_field.model is SignatureFailure and model_field.name == "patient_id":
+            # The core keeps the failure's patient as a plain id (it names no trial app): shown as a key was.
+            return self.names.get((Patient, value)) or f"{Patient._meta.verbose_name} #{value}"
+        if model_field.model is Signature and model_field.name == "meaning":
+            return signatures.meaning_text(value)  # a code in the reader's language (an older text as stored)
         if model_field.choices:
             labels = {str(k): v for k, v in model_field.flatchoices}
             return str(labels.get(str(value)) or RETIRED_CHOICES.get(str(value), value))
@@ -278,9 +284,11 @@ def _labels(rows: dict[str, list], patient: Patient):
         if key == "primary":
             return gettext("Primary registration %(number)s") % {"number": row.number}
         if key == "signature":
-            return gettext("Signature: %(kind)s") % {"kind": dict(Signature.Kind.choices).get(row.kind, row.kind)}
+            return gettext("Signature: %(kind)s") % {"kind": signatures.kind_label(row.kind)}
         if key == "allocation":
             return gettext("Allocation #%(sequence)s") % {"sequence": row.sequence}
+        if key == "reconsent":
+            return gettext("Re-consent #%(id)s") % {"id": row.id}
         if key == "course":
             return gettext("Course %(number)s (#%(id)s)") % {"number": row.number, "id": row.id}
         if key in FOLLOWUP_KEYS and key not in ("death", "withdrawal", "lost"):  # several per patient
@@ -298,6 +306,13 @@ def _formatter(rows: dict[str, list], patient: Patient) -> Formatter:
     users = ({u.pk: _user_label(u) for u in User.objects.filter(pk__in=user_ids)} if user_ids else {})
     names = {(Site, patient.site_id): patient.site.code,
              **{(Screening, r.id): gettext("screening %(n)s") % {"n": r.number} for r in rows["screening"]}}
+    # The consent document versions her consents name (issue 17): "2.0", not "consent document version #3".
+    document_ids = ({r.consent_version_id for r in rows["screening"]}
+                    | {r.document_id for r in rows["reconsent"]}) - {None}
+    if document_ids:
+        names.update({(ConsentDocument, pk): gettext("version %(version)s") % {"version": version}
+                      for pk, version in ConsentDocument.objects.filter(pk__in=document_ids)
+                      .values_list("pk", "version")})
     return Formatter(plans, users, names)
 
 
@@ -324,7 +339,7 @@ def trail_for(patient: Patient, *, record_type: str | None = None) -> Trail:
     entries.sort(key=lambda e: (e.when, TYPE_ORDER[e.record_type], e.history_id))
     signature_ids = {r.signature_id for r in (*rows["primary"], *rows["secondary"])}
     signatures = list(Signature.objects.filter(pk__in=signature_ids).order_by("signed_at")) if signature_ids else []
-    allocation = Allocation.objects.filter(patient=patient).select_related("user").first()
+    allocation = Allocation.objects.filter(patient=patient).select_related("user", "signature").first()
     present = {key for key, history_rows in rows.items() if history_rows}
     record_types = [(key, lbl) for key, _m, lbl in RECORD_TYPES if key in present]
     return Trail(patient=patient, entries=entries, signatures=signatures, allocation=allocation,

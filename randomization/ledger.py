@@ -38,6 +38,9 @@ def content(allocation) -> dict:
         "block_entry": allocation.block_entry_id,
         "allocated_at": _when(allocation.allocated_at),
         "user": allocation.user_id,
+        # The signature as copied onto the allocation: frozen inputs of the chain. The allocation now also points
+        # at its Signature row (issue 14), which the pages show; the key is not hashed, so every allocation
+        # written before it verifies unchanged.
         "signed_name": allocation.signed_name,
         "signed_at": _when(allocation.signed_at),
         "signature_meaning": allocation.signature_meaning,

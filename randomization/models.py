@@ -12,6 +12,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
+from oligami_site.models import Signature
 from screening.models import Patient
 
 from . import allocation
@@ -173,8 +174,14 @@ class Allocation(models.Model):
     allocated_at = models.DateTimeField(_("allocated at"))
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+",
                              verbose_name=_("randomized by"))
-    # The electronic signature (DESIGN.md "Audit and signatures"): the password is re-entered by the
-    # caller's form (secondary registration); here the printed name, time and meaning are recorded.
+    # The electronic signature (DESIGN.md "Audit and signatures"): the secondary registration's, written by
+    # oligami_site.signatures in the same transaction (the password is re-entered on its form). Pages and
+    # certificates show this row, in the reader's language. Null only for an allocation that no migration
+    # could match to a signature row (randomization 0003, registration 0013).
+    signature = models.ForeignKey(Signature, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+                                  verbose_name=_("signature"))
+    # Frozen inputs of the hash chain (ledger.content), written as before the signature row existed so that
+    # every allocation, old and new, verifies the same way: not shown as the signature (the row above is).
     signed_name = models.CharField(_("signed by (printed name)"), max_length=300)
     signed_at = models.DateTimeField(_("signed at"))
     signature_meaning = models.CharField(_("meaning of the signature"), max_length=300)

@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 
 from oligami_site import access, auditing, mail, numbering, sites
 from oligami_site.access import Action, TrialRole
-from oligami_site.models import Membership, User
+from oligami_site.models import Membership, Signature, User
 from oligami_site.site_status import SiteAction
 from screening import stages
 from screening.models import Patient
@@ -40,6 +40,7 @@ from .models import Allocation, AllocationTally, BlockListEntry, ConfigChangeAtt
 logger = logging.getLogger(__name__)
 
 ALLOCATION_SERIES = "randomization.allocation"  # the numbering series of Allocation.sequence (oligami_site.numbering)
+# The hash chain's frozen `signature_meaning` input of every allocation (not shown: the signature row is).
 DEFAULT_SIGNATURE_MEANING = "I confirm the secondary registration and the randomization of this patient."
 # Fields of the configuration a statistician sets; the rest is recorded by the services.
 CONFIG_FIELDS = ("method", "factors", "weights", "p", "block_sizes", "slots_per_stratum")
@@ -351,14 +352,15 @@ def rebuild_tallies() -> int:
     return len(rows)
 
 
-def randomize(*, patient, factors: dict, user, signature_meaning: str | None = None) -> Allocation:
+def randomize(*, patient, factors: dict, user, signature: Signature | None = None) -> Allocation:
     """Allocate `patient` to arm A or B, once: the one way a patient is randomized.
 
     Called by the secondary-registration service inside its own transaction, with the factor values it
     computed (site is taken from the patient). Records the factor values, the counts before allocation,
     the imbalance per arm, p, the uniform draw u (minimization) or the list slot (blocks), the arm, the
-    algorithm version, the signature (printed name, time, meaning) and the hash chained to the previous
-    allocation; sets the patient's stage to RANDOMIZED; e-mails the site after commit.
+    algorithm version, the signature and the hash chained to the previous allocation; sets the patient's
+    stage to RANDOMIZED; e-mails the site after commit. `signature`: the row the caller wrote with
+    oligami_site.signatures in its transaction (the secondary registration's); the allocation points at it.
 
     A double submit (the patient already has an allocation) returns the first allocation unchanged.
     Refusals raise a RandomizationError; a used-up list (or a missing set-up) also alerts the data
@@ -370,8 +372,7 @@ def randomize(*, patient, factors: dict, user, signature_meaning: str | None = N
     if not access.can(user, Action.SIGN, patient.site_id):
         raise RandomizationError(_("You may not randomize patients of this site."), code="not_allowed")
     try:
-        return _allocate(patient=patient, given=dict(factors or {}), user=user,
-                         meaning=signature_meaning or DEFAULT_SIGNATURE_MEANING)
+        return _allocate(patient=patient, given=dict(factors or {}), user=user, signature=signature)
     except (BlockListExhausted, NotConfigured) as exc:
         if transaction.get_connection().in_atomic_block:
             exc.pending_alert = patient  # no mail under the caller's trial-wide lock: see send_pending_alert
@@ -400,7 +401,7 @@ def lock_configuration():
 
 
 @transaction.atomic
-def _allocate(*, patient, given: dict, user, meaning: str) -> Allocation:
+def _allocate(*, patient, given: dict, user, signature: Signature | None) -> Allocation:
     # Lock order, the same for every randomization (a different order in two transactions could deadlock):
     # 1. The active configuration row. Every allocation takes it first, so allocations are serialised
     #    trial-wide: the counts read below, the next sequence number and the previous hash cannot change
@@ -432,8 +433,9 @@ def _allocate(*, patient, given: dict, user, meaning: str) -> Allocation:
     record = Allocation(
         config=config, patient=locked, method=config.method,
         algorithm_version=allocation.ALGORITHM_VERSIONS[config.method], factors=levels, counts_before=counts,
-        prev_hash=last["hash"] if last else ledger.GENESIS_HASH, user=user, signed_name=user.printed_name,
-        signature_meaning=meaning,
+        prev_hash=last["hash"] if last else ledger.GENESIS_HASH, user=user, signature=signature,
+        # The hash chain's frozen signature inputs (models.Allocation): the same values as ever.
+        signed_name=user.printed_name, signature_meaning=DEFAULT_SIGNATURE_MEANING,
     )
     if config.method == Method.MINIMIZATION:
         # Live draws come from the operating system's CSPRNG; u is recorded so the decision replays.

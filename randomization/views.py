@@ -25,7 +25,7 @@ from .selectors import allocation_log_rows, balance_for, chart, factor_rows
 def result(request, patient_id: int):
     """The site's record of a randomization: arm, date, signature, and what happens next."""
     record = access.get_scoped_or_404(
-        Allocation.objects.select_related("patient__site"), request.user, Action.VIEW,
+        Allocation.objects.select_related("patient__site", "signature__user"), request.user, Action.VIEW,
         site_field="patient__site", patient_id=patient_id,
     )
     return render(request, "randomization/result.html", {"allocation": record, "factor_rows": factor_rows(record)})

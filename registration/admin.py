@@ -3,7 +3,7 @@ record is read-only here (written by the services only), scoped to the user's si
 deleted (oligami_site.audited_admin)."""
 
 from django.contrib import admin, messages
-from django.db.models import Q
+from django.db.models import OuterRef, Q, Subquery
 from django.utils.translation import gettext_lazy as _
 
 from oligami_site import access
@@ -15,6 +15,8 @@ from oligami_site.audited_admin import (
     ReadOnlyMixin,
     SiteListFilter,
 )
+from oligami_site.models import Signature, SignatureFailure
+from screening.models import Patient
 
 from . import services
 from .models import (
@@ -24,8 +26,6 @@ from .models import (
     PrimaryRegistration,
     ResponseEvaluation,
     SecondaryRegistration,
-    Signature,
-    SignatureFailure,
     TherapyPlan,
 )
 
@@ -105,12 +105,20 @@ class OffStudyAdmin(ReadOnlyAdmin):
     list_select_related = ("patient__site",)
 
 
+# The core's e-signatures (oligami_site.signatures) are administered here: a site user's view is scoped
+# through the registrations they sign, which the core cannot name.
 @admin.register(Signature)
 class SignatureAdmin(ReadOnlyAdmin):
-    list_display = ("printed_name", "signed_at", "kind", "subject")
+    list_display = ("printed_name", "signed_at", "kind", "shown_meaning", "subject")
     list_filter = ("kind",)
     search_fields = ("subject", "printed_name")
+    exclude = ("meaning",)
+    readonly_fields = ("shown_meaning",)
     site_field = None  # no patient key: scoped through the registrations it signs (below)
+
+    @admin.display(description=_("meaning"))
+    def shown_meaning(self, obj):
+        return obj.meaning_text  # the meaning's code in the reader's language (a legacy text as stored)
 
     def get_queryset(self, request):
         queryset = super().get_queryset(request)
@@ -127,8 +135,24 @@ class SignatureAdmin(ReadOnlyAdmin):
 class SignatureFailureAdmin(ReadOnlyAdmin):
     list_display = ("user", "attempted_at", "kind", "patient", "ip_address")
     list_filter = ("kind",)
-    list_select_related = ("user", "patient")
-    search_fields = ("user__username", "patient__screening_number")
+    list_select_related = ("user",)
+    search_fields = ("user__username", "screening_number")
+    exclude = ("patient_id",)
+    readonly_fields = ("patient",)
+    site_field = None  # the core keeps the patient as a plain id (it names no trial app): scoped below
+
+    def get_queryset(self, request):
+        number = Patient.objects.filter(pk=OuterRef("patient_id")).values("screening_number")[:1]
+        queryset = super().get_queryset(request).annotate(screening_number=Subquery(number))
+        user = request.user
+        site_ids = None if user.is_superuser else access.site_ids_for(user, Action.VIEW)
+        if site_ids is None:
+            return queryset
+        return queryset.filter(patient_id__in=Patient.objects.filter(site_id__in=site_ids).values("pk"))
+
+    @admin.display(description=_("patient"), ordering="screening_number")
+    def patient(self, obj):
+        return obj.screening_number or ""
 
 
 class OutboxAdmin(BoundedChangelistMixin, ReadOnlyMixin, admin.ModelAdmin):

@@ -9,10 +9,13 @@ class RegistrationConfig(AppConfig):
     def ready(self):
         from django.db.models.signals import post_delete, post_save, pre_save
 
-        from oligami_site import sites
+        from oligami_site import signatures, sites
         from oligami_site.models import Membership
 
-        from . import selectors, signals
+        from . import selectors, services, signals
+
+        # What registration signs: its kinds and meanings, declared to the core's e-signatures.
+        signatures.register(kinds=services.SIGNATURE_KINDS, meanings=services.SIGNATURE_MEANINGS)
 
         # Closing a site asks how many of its patients still await secondary registration (the core
         # cannot import this app; it asks through this registration).

@@ -23,10 +23,6 @@ class NotEligible(RegistrationError):
         self.failures = list(failures)
 
 
-class SignatureRefused(RegistrationError):
-    """The re-entered password was wrong (counted like a failed login), or too many recent failures."""
-
-
 class InvalidEntry(RegistrationError):
     """Entered data that the step cannot accept (future dates, contradictory findings, missing reason)."""
 

@@ -1,5 +1,5 @@
 """Two-step registration: therapy plans, primary and secondary registration, response evaluation,
-electronic signatures and off study.
+and off study (signed through the core's e-signatures, oligami_site.signatures).
 
 Writes go through registration/services.py only; nothing here has logic in save(), managers or signals.
 Every foreign key is PROTECT and no clinical record is ever deleted (the admin forbids it too).
@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
 from oligami_site import auditing
+from oligami_site.models import Signature  # the core's e-signature (oligami_site.signatures)
 from screening import eligibility as rules
 from screening.models import ECOG_CHOICES, LabPanel, Patient, Screening
 
@@ -84,57 +85,6 @@ class TherapyPlan(models.Model):
         return self.planned_courses * self.cycle_length_days
 
 
-class Signature(models.Model):
-    """An electronic signature: who (re-entered password), printed name, when (UTC) and what it means."""
-
-    class Kind(models.TextChoices):
-        PRIMARY_REGISTRATION = "primary_registration", _("Primary registration")
-        SECONDARY_REGISTRATION = "secondary_registration", _("Secondary registration")
-        SAFETY_REPORT = "safety_report", _("Expedited safety report")  # signed through safety/signatures.py
-
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+",
-                             verbose_name=_("signer"))
-    printed_name = models.CharField(_("printed name"), max_length=300)
-    signed_at = models.DateTimeField(_("signed at"))
-    meaning = models.TextField(_("meaning"))
-    kind = models.CharField(_("signs"), max_length=32, choices=Kind.choices)
-    subject = models.CharField(_("signed record"), max_length=200,
-                               help_text=_("The record signed, e.g. registration number and screening number."))
-    history = HistoricalRecords()
-
-    class Meta:
-        ordering = ["signed_at"]
-        verbose_name = _("signature")
-        verbose_name_plural = _("signatures")
-
-    def __str__(self):
-        return f"{self.printed_name} {self.signed_at:%Y-%m-%d %H:%M} UTC: {self.subject}"
-
-
-class SignatureFailure(models.Model):
-    """A signature attempt refused for a wrong password, counted like a failed login.
-
-    Kept as a row (not only a log line) so that the data centre can query it in the admin, it survives
-    log rotation, and the service can refuse further attempts after too many recent failures.
-    """
-
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+",
-                             verbose_name=_("user"))
-    attempted_at = models.DateTimeField(_("attempted at"))
-    kind = models.CharField(_("signs"), max_length=32, choices=Signature.Kind.choices)
-    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
-                                verbose_name=_("patient"))
-    ip_address = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
-    history = HistoricalRecords()
-
-    class Meta:
-        ordering = ["-attempted_at"]
-        indexes = [models.Index(fields=["user", "attempted_at"], name="sigfail_user_time")]
-        verbose_name = _("signature failure")
-        verbose_name_plural = _("signature failures")
-
-    def __str__(self):
-        return f"{self.user} {self.attempted_at:%Y-%m-%d %H:%M} UTC {self.kind}"
 
 
 class PrimaryRegistration(models.Model):

@@ -13,25 +13,21 @@ Locking (fixed order everywhere in this module, so two services can never deadlo
 On SQLite select_for_update is a no-op, but the settings open IMMEDIATE transactions, which take the
 database write lock at BEGIN and serialize writers just the same.
 
-Signatures: the signer re-enters their password. A wrong password saves nothing of the registration,
-and is counted like a failed login: Django's ``user_login_failed`` signal is sent (so a login
-throttle such as django-axes counts it) and a SignatureFailure row is written in its own transaction
-after the refused one has rolled back (a row, not only a log line: the data centre can query it, it
-survives log rotation, and it lets us refuse signing after SIGNATURE_FAILURE_LIMIT recent failures).
+Signatures (the core's oligami_site.signatures): the signer re-enters their password. A wrong password
+saves nothing of the registration, and is counted like a failed login after the refused transaction has
+rolled back (`signatures.counting_failures`); too many recent failures refuse signing for a while.
 """
 
-import logging
 from collections.abc import Mapping
-from datetime import date, timedelta
+from datetime import date
 
-from django.contrib.auth.signals import user_login_failed
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from oligami_site import access, auditing, numbering, sites
+from oligami_site import access, auditing, numbering, signatures, sites
 from oligami_site.site_status import SiteAction
 from randomization.exceptions import RandomizationError
 from randomization.services import lock_configuration, randomize, send_pending_alert
@@ -49,27 +45,26 @@ from .exceptions import (
     NotEligible,
     NoTherapyPlan,
     OutOfOrder,
-    SignatureRefused,
 )
 from .models import (
     OffStudy,
     PrimaryRegistration,
     ResponseEvaluation,
     SecondaryRegistration,
-    Signature,
-    SignatureFailure,
     TherapyPlan,
 )
 
-log = logging.getLogger(__name__)
-
-PRIMARY_MEANING = _("I confirm this patient meets all primary registration criteria")
-SECONDARY_MEANING = _("I confirm this patient meets all secondary registration criteria")
-
-# Too many wrong signature passwords in a short time: refuse further attempts for a while (as a login
-# throttle would), without checking the password at all.
-SIGNATURE_FAILURE_LIMIT = 5
-SIGNATURE_FAILURE_PERIOD = timedelta(minutes=15)
+# What registration signs (declared to the core in apps.py): kinds and meanings are stored as these codes
+# and shown in the reader's language (oligami_site.signatures.meaning_text).
+PRIMARY_KIND = "primary_registration"
+SECONDARY_KIND = "secondary_registration"
+PRIMARY_MEANING = "primary_registration_confirm"
+SECONDARY_MEANING = "secondary_registration_confirm"
+SIGNATURE_KINDS = {PRIMARY_KIND: _("Primary registration"), SECONDARY_KIND: _("Secondary registration")}
+SIGNATURE_MEANINGS = {
+    PRIMARY_MEANING: _("I confirm this patient meets all primary registration criteria"),
+    SECONDARY_MEANING: _("I confirm this patient meets all secondary registration criteria"),
+}
 
 COUNTER_PRIMARY = "registration.primary"  # the numbering series of the registration number (OLG-0001...)
 
@@ -113,54 +108,6 @@ def _registration_date(registration_date: date | None) -> date:
 def criterion_failures(verdict: rules.Verdict) -> list[tuple[str, str]]:
     """(criterion id, reason in the user's language) of every criterion not met or missing."""
     return [(c.id, c.render(gettext)) for c in verdict.criteria if c.status != rules.MET]
-
-
-# --- signatures -----------------------------------------------------------------------------------
-
-
-def _check_signature_password(user, password: str) -> None:
-    if not (user and user.is_authenticated and user.is_active):
-        raise SignatureRefused(_("Only an active signed-in user can sign."), code="inactive_user")
-    since = timezone.now() - SIGNATURE_FAILURE_PERIOD
-    if SignatureFailure.objects.filter(user=user, attempted_at__gte=since).count() >= SIGNATURE_FAILURE_LIMIT:
-        raise SignatureRefused(
-            _("Too many wrong signature passwords in the last %(minutes)s minutes. Wait and try again, or ask "
-              "the data centre.") % {"minutes": int(SIGNATURE_FAILURE_PERIOD.total_seconds() // 60)},
-            code="signature_locked")
-    if not password or not user.check_password(password):
-        raise SignatureRefused(_("The password is not correct: nothing was signed or saved."),
-                               code="wrong_password")
-
-
-def _count_signature_failure(*, user, kind: str, patient, request=None) -> None:
-    """Count a wrong signature password like a failed login (after the refused transaction rolled back)."""
-    # "purpose": recorded as a failed *signature* access event (oligami_site.audit), not a failed login, so
-    # it stays out of the per-address login delay; axes counts it for the signer's lockout all the same.
-    user_login_failed.send(sender=__name__, credentials={"username": user.get_username(), "purpose": "signature"},
-                           request=request)
-    ip = request.META.get("REMOTE_ADDR") if request is not None else None
-    with transaction.atomic():
-        failure = SignatureFailure(user=user, attempted_at=timezone.now(), kind=kind,
-                                   patient_id=getattr(patient, "pk", patient), ip_address=ip or None)
-        auditing.save(failure, user=user, reason="Wrong signature password")
-    log.warning("Signature refused (wrong password): user=%s kind=%s patient=%s ip=%s",
-                user.get_username(), kind, getattr(patient, "pk", patient), ip)
-
-
-def _sign(*, user, kind: str, meaning, subject: str) -> Signature:
-    signature = Signature(user=user, printed_name=user.printed_name, signed_at=timezone.now(),
-                          meaning=str(meaning), kind=kind, subject=subject)
-    auditing.save(signature, user=user, reason=f"Signed: {meaning}")
-    return signature
-
-
-def _signing(kind: str, func, *, user, patient, request, **kwargs):
-    try:
-        return func(user=user, patient=patient, **kwargs)
-    except SignatureRefused as exc:
-        if exc.code == "wrong_password":
-            _count_signature_failure(user=user, kind=kind, patient=patient, request=request)
-        raise
 
 
 # --- therapy plans --------------------------------------------------------------------------------
@@ -254,15 +201,15 @@ def register_primary(*, screening: Screening, user, password: str, registration_
     then); a subtype's one regimen needs none. `request` (optional) goes with the failed-login signal of a
     wrong password.
     """
-    return _signing(Signature.Kind.PRIMARY_REGISTRATION, _register_primary, user=user,
-                    patient=screening.patient_id, request=request, screening=screening, password=password,
-                    registration_date=registration_date, regimen=regimen)
+    return signatures.counting_failures(_register_primary, kind=PRIMARY_KIND, user=user,
+                                        patient=screening.patient_id, request=request, screening=screening,
+                                        password=password, registration_date=registration_date, regimen=regimen)
 
 
 @transaction.atomic
 def _register_primary(*, screening, user, patient, password, registration_date, regimen=None):
     registration_date = _registration_date(registration_date)
-    _check_signature_password(user, password)
+    signatures.check_password(user, password)
     patient = _lock_patient(patient)
     if PrimaryRegistration.objects.filter(patient=patient).exists():
         raise _already_primary(patient)
@@ -303,7 +250,7 @@ def _register_primary(*, screening, user, patient, password, registration_date, 
 
     sequence = _next_registration_sequence()  # takes the trial-wide lock: keep it last
     number = registration_number(sequence)
-    signature = _sign(user=user, kind=Signature.Kind.PRIMARY_REGISTRATION, meaning=PRIMARY_MEANING,
+    signature = signatures.sign(user=user, kind=PRIMARY_KIND, meaning=PRIMARY_MEANING,
                       subject=f"{number} / {patient.screening_number}")
     registration = PrimaryRegistration(
         patient=patient, screening=screening, sequence=sequence, number=number,
@@ -539,8 +486,9 @@ def register_secondary(*, patient: Patient, user, password: str, registration_da
     criterion and the dates.
     """
     try:
-        return _signing(Signature.Kind.SECONDARY_REGISTRATION, _register_secondary, user=user,
-                        patient=patient.pk, request=request, password=password, registration_date=registration_date)
+        return signatures.counting_failures(_register_secondary, kind=SECONDARY_KIND, user=user,
+                                            patient=patient.pk, request=request, password=password,
+                                            registration_date=registration_date)
     except RandomizationError as exc:
         # The transaction (and its configuration lock) has ended: now the data managers' alert may go out.
         send_pending_alert(exc)
@@ -550,7 +498,7 @@ def register_secondary(*, patient: Patient, user, password: str, registration_da
 @transaction.atomic
 def _register_secondary(*, user, patient, password, registration_date):
     registration_date = _registration_date(registration_date)
-    _check_signature_password(user, password)
+    signatures.check_password(user, password)
     # Lock order of every transaction that ends in an allocation: the randomization configuration
     # first, then the patient (see randomization.services.randomize). Taking the patient first here
     # would invert the order and could deadlock against another randomization.
@@ -575,7 +523,7 @@ def _register_secondary(*, user, patient, password, registration_date):
             _("Secondary registration refused on %(date)s: %(failures)s")
             % {"date": _d(registration_date), "failures": "; ".join(f"{cid}: {text}" for cid, text in failures)},
             failures=failures)
-    signature = _sign(user=user, kind=Signature.Kind.SECONDARY_REGISTRATION, meaning=SECONDARY_MEANING,
+    signature = signatures.sign(user=user, kind=SECONDARY_KIND, meaning=SECONDARY_MEANING,
                       subject=f"{primary.number} / {patient.screening_number}")
     registration = SecondaryRegistration(
         patient=patient, primary=primary, registration_date=registration_date, evaluation=evaluation,
@@ -591,7 +539,7 @@ def _register_secondary(*, user, patient, password, registration_date):
     # Randomization follows at once, in this transaction (registration calls randomize): it moves the
     # patient from registered to randomized (screening.stages: there is no stage in between), and a refused
     # randomization rolls this secondary registration back.
-    randomize(patient=patient, factors=allocation_factors(registration), user=user)
+    randomize(patient=patient, factors=allocation_factors(registration), user=user, signature=signature)
     return registration
 
 

@@ -20,7 +20,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from oligami_site import access
+from oligami_site import access, signatures
 from oligami_site.access import Action
 from oligami_site.exceptions import DomainError
 from oligami_site.models import Membership
@@ -341,7 +341,7 @@ def primary(request, pk):
         "today": today,
         "form": form,
         "failures": failures,
-        "meaning": services.PRIMARY_MEANING, "lab_days": windows.LAB_VALIDITY_DAYS,
+        "meaning": signatures.meaning_text(services.PRIMARY_MEANING), "lab_days": windows.LAB_VALIDITY_DAYS,
         "can_register": registration is None and stages.allowed(patient.stage, Step.REGISTER_PRIMARY),
     })
 
@@ -453,7 +453,8 @@ def evaluation_void(request, pk):
 
 
 def _existing_allocation(patient):
-    return Allocation.objects.filter(patient=patient).only("pk", "signed_name", "allocated_at").first()
+    return (Allocation.objects.filter(patient=patient).select_related("signature")
+            .only("pk", "signed_name", "allocated_at", "signature__printed_name").first())
 
 
 @login_required
@@ -476,7 +477,8 @@ def secondary(request, pk):
                 messages.info(request, _(
                     "%(patient)s was already secondary registered and randomized (%(time)s, signed by %(name)s): "
                     "this is the result. Your repeated submission changed nothing.") % {
-                    "patient": patient.screening_number, "name": allocation.signed_name,
+                    "patient": patient.screening_number,
+                    "name": allocation.signature.printed_name if allocation.signature_id else allocation.signed_name,
                     "time": timezone.localtime(allocation.allocated_at).strftime("%Y-%m-%d %H:%M")})
                 return redirect("randomization:result", patient_id=patient.pk)
         except DomainError as exc:
@@ -504,7 +506,7 @@ def secondary(request, pk):
         "evaluation_close": windows.evaluation_close(evaluation.date) if evaluation else None,
         "window_days": {"open": windows.WINDOW_OPEN_DAY, "close": windows.WINDOW_CLOSE_DAY,
                         "after_evaluation": windows.EVALUATION_TO_SECONDARY_DAYS},
-        "meaning": services.SECONDARY_MEANING,
+        "meaning": signatures.meaning_text(services.SECONDARY_MEANING),
         "can_register": can_register and evaluation is not None,
     })
 

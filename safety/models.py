@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
 from followup.models import Death
-from registration.models import Signature
+from oligami_site.models import Signature
 from screening.models import Patient
 
 from . import reportability

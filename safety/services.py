@@ -27,12 +27,12 @@ from django.utils.translation import gettext_lazy as _
 
 from followup import selectors as followup_selectors
 from followup.models import RADIOTHERAPY, Death, MetastasisDirectedTherapy, Modality
-from oligami_site import access, auditing
+from oligami_site import access, auditing, signatures
 from oligami_site.access import Action
 from registration.models import PrimaryRegistration
 from screening.models import Patient
 
-from . import reportability, signatures, tasks
+from . import reportability, tasks
 from .exceptions import InvalidEntry, NotAllowed, OutOfOrder
 from .models import (
     ActionTaken,
@@ -50,10 +50,20 @@ TEXT_MAX_LENGTH = 4000
 TERM_MAX_LENGTH = 200
 DEATH_TERM = "Death NOS"  # CTCAE v5.0 "General disorders": the term of a death without a graded AE of its own
 
+# What safety signs (declared to the core's e-signatures in apps.py): one kind, a meaning per report, stored
+# as codes and shown in the reader's language.
+SIGNATURE_KIND = "safety_report"
 REPORT_MEANING = {
-    ReportKind.FIRST: _("I confirm this first expedited safety report as the site investigator"),
-    ReportKind.SECOND: _("I confirm this second (detailed) expedited safety report as the site investigator"),
-    ReportKind.FOLLOWUP: _("I confirm this follow-up safety report as the site investigator"),
+    ReportKind.FIRST: "safety_first_report_confirm",
+    ReportKind.SECOND: "safety_second_report_confirm",
+    ReportKind.FOLLOWUP: "safety_followup_report_confirm",
+}
+SIGNATURE_KINDS = {SIGNATURE_KIND: _("Expedited safety report")}
+SIGNATURE_MEANINGS = {
+    REPORT_MEANING[ReportKind.FIRST]: _("I confirm this first expedited safety report as the site investigator"),
+    REPORT_MEANING[ReportKind.SECOND]: _(
+        "I confirm this second (detailed) expedited safety report as the site investigator"),
+    REPORT_MEANING[ReportKind.FOLLOWUP]: _("I confirm this follow-up safety report as the site investigator"),
 }
 
 
@@ -410,7 +420,7 @@ def _sign_report(*, user, patient, event_id, report_kind, narrative, password) -
         if kind != ReportKind.FIRST and ReportKind.FIRST not in kinds:
             raise OutOfOrder(_("Sign the first report first."), code="first_report_missing")
         number = event.reports.count() + 1
-        signature = signatures.sign(user=user, password=password, meaning=REPORT_MEANING[kind],
+        signature = signatures.sign(user=user, password=password, kind=SIGNATURE_KIND, meaning=REPORT_MEANING[kind],
                                     subject=f"{locked.screening_number} AE {event.pk} report {number}")
         due = {ReportKind.FIRST: event.first_report_due, ReportKind.SECOND: event.second_report_due}.get(kind)
         report = ExpeditedReport(adverse_event=event, kind=kind, number=number, narrative=narrative,
@@ -422,9 +432,10 @@ def _sign_report(*, user, patient, event_id, report_kind, narrative, password) -
 def sign_report(*, event: AdverseEvent, kind: str, narrative: str, user, password: str,
                 request=None) -> ExpeditedReport:
     """The site investigator signs a report (re-entered password). A wrong password saves nothing and is
-    counted like a failed login (through safety/signatures.py)."""
-    return signatures.counting_failures(_sign_report, user=user, patient=event.patient_id, request=request,
-                                        event_id=event.pk, report_kind=kind, narrative=narrative, password=password)
+    counted like a failed login (oligami_site.signatures)."""
+    return signatures.counting_failures(_sign_report, kind=SIGNATURE_KIND, user=user, patient=event.patient_id,
+                                        request=request, event_id=event.pk, report_kind=kind, narrative=narrative,
+                                        password=password)
 
 
 @transaction.atomic

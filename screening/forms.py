@@ -214,13 +214,15 @@ class PatientForm(forms.ModelForm):
         formfield_callback = formfield
         widgets = {"sex": forms.RadioSelect}
 
-    def __init__(self, *args, user, **kwargs):
+    def __init__(self, *args, user, capped: dict[int, str] | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         sites = access.sites_for(user, Action.EDIT)
         self.fields["site"].queryset = sites
-        # A site that does not screen (site_status) shows its status; choosing it is refused by clean_site.
-        self.fields["site"].label_from_instance = lambda site: (
-            str(site) if site.allows(SiteAction.SCREENING) else f"{site} ({site.get_status_display()})")
+        # {site id: the refusal naming its cap} of the sites at their enrolment cap (issue 17).
+        self.capped = capped or {}
+        # A site that does not screen (site_status), or is at its enrolment cap, says so; choosing it is
+        # refused by clean_site.
+        self.fields["site"].label_from_instance = self._site_label
         # Two radio buttons and none chosen: no blank "---------" radio pre-selected (issue 20); leaving both
         # unticked is refused as "This field is required".
         self.fields["sex"].choices = [choice for choice in self.fields["sex"].choices if choice[0]]
@@ -235,10 +237,19 @@ class PatientForm(forms.ModelForm):
         self.helper.layout = Layout(*names)
         self.order_fields(["site", "sex", "birth_date", "initials"])
 
+    def _site_label(self, site) -> str:
+        if not site.allows(SiteAction.SCREENING):
+            return f"{site} ({site.get_status_display()})"
+        if site.pk in self.capped:
+            return f"{site} ({gettext('enrolment cap reached')})"
+        return str(site)
+
     def clean_site(self):
         site = self.cleaned_data["site"]
         if not site.allows(SiteAction.SCREENING):
             raise ValidationError(site_services.refusal_message(site, SiteAction.SCREENING), code="site_status")
+        if site.pk in self.capped:
+            raise ValidationError(self.capped[site.pk], code="cap_reached")
         return site
 
 

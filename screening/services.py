@@ -22,7 +22,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from oligami_site import access, auditing, numbering, sites
+from oligami_site import access, auditing, enrolment, numbering, sites
 from oligami_site.access import Action
 from oligami_site.models import Site
 from oligami_site.site_status import SiteAction
@@ -170,6 +170,11 @@ def create_patient(*, site: Site, sex: str, birth_date: dt.date, initials: str =
     # The site's own gapless series (the kit's counter, locked until commit; a rolled-back creation gives
     # its number back), above the highest number the site's patients hold.
     last = Patient.objects.filter(site=site).aggregate(last=Max("sequence"))["last"] or 0
+    # The enrolment cap (issue 17), under the site row's lock: two coordinators screening the site's last
+    # slot at once are serialised here, and the second counts the first's patient (patients are never
+    # deleted). Checked before a number is taken, so a refusal consumes none.
+    if site.enrolment_cap is not None:
+        enrolment.require_below_cap(site, Patient.objects.filter(site=site).count())
     sequence = numbering.next_number(screening_series(site), floor=last)
     patient = Patient(site=site, sequence=sequence, screening_number=f"{site.code}-S{sequence:04d}", sex=sex,
                       birth_date=birth_date, initials=initials, stage=Patient.Stage.SCREENING)

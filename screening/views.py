@@ -19,7 +19,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST, require_safe
 
-from oligami_site import access, csvfiles, sites
+from oligami_site import access, csvfiles, site_views, sites
 from oligami_site.access import Action
 from oligami_site.exceptions import DomainError
 from oligami_site.site_status import SiteAction
@@ -198,7 +198,14 @@ def patient_create(request):
     if not any(site.allows(SiteAction.SCREENING) for site in edit_sites):
         return render(request, "screening/patient_form.html", {"refusals": [
             sites.refusal_message(site, SiteAction.SCREENING) for site in edit_sites]}, status=403)
-    form = PatientForm(request.POST or None, user=request.user)
+    # The enrolment cap (issue 17), beside the status: a site whose count has reached its cap takes no new
+    # patient; when no open site of the user's is below its cap, the page and its POST refuse, naming the cap,
+    # and offer the request to the data centre. The service checks it again under the site row's lock.
+    caps = site_views.enrolment_context(request.user, edit_sites)
+    capped = {row["site"].pk: row["message"] for row in caps if row["reached"]}
+    if not any(site.allows(SiteAction.SCREENING) and site.pk not in capped for site in edit_sites):
+        return render(request, "screening/patient_form.html", {"caps": caps, "cap_refused": True}, status=403)
+    form = PatientForm(request.POST or None, user=request.user, capped=capped)
     if request.method == "POST" and form.is_valid():
         try:
             patient = services.create_patient(
@@ -210,7 +217,7 @@ def patient_create(request):
         else:
             messages.success(request, gettext("Patient %(number)s created.") % {"number": patient.screening_number})
             return redirect("screening:patient_detail", pk=patient.pk)
-    return render(request, "screening/patient_form.html", {"form": form})
+    return render(request, "screening/patient_form.html", {"form": form, "caps": caps})
 
 
 @login_required

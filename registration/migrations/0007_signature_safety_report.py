@@ -8,6 +8,11 @@ class Migration(migrations.Migration):
     dependencies = [
         ('registration', '0006_calendar_token_hashed'),
     ]
+    # The core adopts these tables in its 0007 (issue 14): on a fresh database they exist before it, so a
+    # later core migration that alters them finds them (the core cannot depend on registration itself).
+    run_before = [
+        ('oligami_site', '0008_signatures_in_the_core'),
+    ]
 
     operations = [
         migrations.AlterField(

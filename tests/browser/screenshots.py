@@ -199,8 +199,7 @@ def pages_by_user():
           ("/randomization/balance/", "balance"), (f"/audit/patients/{randomized.pk}/", "dm-audit-trail"),
           ("/audit/search/", "audit-search"), ("/queries/", "dm-queries"), ("/cutoffs/", "cutoffs"),
           ("/monitoring/", "dm-monitoring"), ("/safety/log/", "dm-sae-log"), ("/followup/surveys/", "dm-surveys"),
-          (f"/queries/patients/{randomized.pk}/new/", "query-new"),
-          ("/screening/consent-documents/add/", "consent-document-add")]
+          (f"/queries/patients/{randomized.pk}/new/", "query-new")]  # (consent-documents/add/ is POST only)
     survey = FollowupSurvey.objects.order_by("-pk").first()
     if survey:
         dm.append((f"/followup/surveys/{survey.pk}/", "survey"))

@@ -12,7 +12,16 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from oligami_site.models import AccessEvent, Counter, Membership, Site, User
+from oligami_site.models import (
+    AccessEvent,
+    Counter,
+    EnrolmentRequest,
+    Membership,
+    Signature,
+    SignatureFailure,
+    Site,
+    User,
+)
 from randomization.models import Allocation, BlockListEntry, ConfigChangeAttempt, RandomizationConfig
 from registration import services as registration_services
 from registration.models import (
@@ -20,11 +29,9 @@ from registration.models import (
     PrimaryRegistration,
     ResponseEvaluation,
     SecondaryRegistration,
-    Signature,
-    SignatureFailure,
     TherapyPlan,
 )
-from screening.models import LabPanel, Lesion, Patient, Screening
+from screening.models import ConsentDocument, LabPanel, Lesion, Patient, Reconsent, Screening
 from tests.factories import PASSWORD, MembershipFactory, ScreeningFactory, UserFactory
 from tests.randomization.factories import minimization_config
 from tests.registration.factories import make_eligible_screening, make_plans, record, register
@@ -33,7 +40,7 @@ pytestmark = pytest.mark.django_db
 DAY = dt.timedelta(days=1)
 CONSOLE = [Patient, Screening, Lesion, LabPanel, PrimaryRegistration, ResponseEvaluation, SecondaryRegistration,
            OffStudy, Signature, SignatureFailure, TherapyPlan, Allocation, RandomizationConfig, ConfigChangeAttempt,
-           Site, Membership, User, AccessEvent]
+           Site, Membership, User, AccessEvent, ConsentDocument, Reconsent, EnrolmentRequest]
 CLINICAL = [Patient, Screening, Lesion, LabPanel, PrimaryRegistration, ResponseEvaluation, SecondaryRegistration,
             OffStudy, Signature, Allocation]
 

@@ -9,7 +9,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from oligami_site.models import Membership, Site
+from oligami_site.models import Membership, Signature, SignatureFailure, Site
 from oversight.trail import trail_for
 from randomization.models import Allocation, RandomizationConfig
 from registration import services as registration_services
@@ -19,8 +19,6 @@ from registration.models import (
     PrimaryRegistration,
     ResponseEvaluation,
     SecondaryRegistration,
-    Signature,
-    SignatureFailure,
     TherapyPlan,
 )
 from screening import services

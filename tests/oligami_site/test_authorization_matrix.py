@@ -64,6 +64,9 @@ GET = {
     "site_detail":                       (L, 200, 200, 200, 404, 200, 403, 404),  # pk: the patient's site
     "site_approval":                     (L, 405, 405, 405, 405, 405, 405, 405),
     "site_change_status":                (L, 405, 405, 405, 405, 405, 405, 405),
+    "site_enrolment_cap":                (L, 405, 405, 405, 405, 405, 405, 405),
+    "site_enrolment_request":            (L, 405, 405, 405, 405, 405, 405, 405),
+    "site_enrolment_decision":           (L, 405, 405, 405, 405, 405, 405, 405),
     "screening:patient_list":            (L, 200, 200, 200, 200, 200, 403, 403),
     "screening:patient_create":          (L, 200, 200, 403, 200, 403, 403, 403),
     "screening:patient_detail":          (L, 200, 200, 200, 404, 200, 404, 404),
@@ -160,6 +163,11 @@ POST = {
     "locked_accounts":                   (L, 403, 403, 403, 403, R, 403, 403),
     "site_approval":                     (L, 403, 403, 403, 404, 200, 403, 404),  # data managers only
     "site_change_status":                (L, 403, 403, 403, 404, 200, 403, 404),
+    # Enrolment caps (issue 17): the data centre sets the cap and decides; the site's editors ask (the scene's
+    # sites are below their caps: the request is refused with a message, back to the site page).
+    "site_enrolment_cap":                (L, 403, 403, 403, 404, 200, 403, 404),
+    "site_enrolment_request":            (L, R, R, 403, 404, 403, 403, 404),
+    "site_enrolment_decision":           (L, 403, 403, 403, 404, 200, 403, 404),
     "screening:patient_create":          (L, 200, 200, 403, 200, 403, 403, 403),
     "screening:screening_create":        (L, R, R, 403, 404, 403, 404, 404),
     "screening:patient_correct":         (L, 200, 200, 403, 404, 200, 404, 404),  # no reason: the form again
@@ -286,7 +294,20 @@ def scene(site_a, site_b, coordinator_a, investigator_a, monitor_a, coordinator_
         "export_job": _written_job(export_jobs, data_manager, next(iter(TABLES)), settings, tmp_path),
         "deviation": deviation,
         "cutoff": cutoffs.declare_cutoff(user=data_manager, cutoff_date=JUDGED_ON, purpose="Interim"),
+        "enrolment_request": {key: _enrolment_request(p.site, user, data_manager) for key, p, user in
+                              (("A", patients["A"], coordinator_a), ("B", patients["B"], coordinator_b))},
     }
+
+
+def _enrolment_request(site, user, manager):
+    """A request of the site at its cap, still pending, after the data centre raised the cap anyway (so the
+    new-patient page stays open for the table's coordinators)."""
+    from oligami_site import enrolment
+
+    enrolment.set_cap(site=site, cap=1, user=manager, reason="Planned accrual")
+    request = enrolment.request_more(site=site, user=user)
+    enrolment.set_cap(site=site, cap=100, user=manager, reason="Raised")
+    return request
 
 
 def _reported_event(patient, user, investigator):
@@ -334,6 +355,8 @@ def arguments(name, route, scene, target):
             kwargs[converter] = scene["adverse_event"][target].pk
         elif converter == "report_id":
             kwargs[converter] = scene["report"][target].pk
+        elif converter == "request_pk":
+            kwargs[converter] = scene["enrolment_request"][target].pk
         elif converter == "step":
             kwargs[converter] = "answer"
         elif converter == "pk":

@@ -123,7 +123,18 @@ def scene(site_a, site_b, coordinator_a, investigator_a, data_manager, coordinat
             "impact_endpoint": "none"}),
         "cutoff": cutoffs.declare_cutoff(user=data_manager, cutoff_date=JUDGED_ON, purpose="Interim"),
         "adverse_event": adverse_event, "report": report,
+        "enrolment_request": _enrolment_request(site_a, coordinator_a, data_manager),
     }
+
+
+def _enrolment_request(site, user, manager):
+    """A pending request of site A (issue 17), its cap then raised so that the site still screens."""
+    from oligami_site import enrolment
+
+    enrolment.set_cap(site=site, cap=1, user=manager, reason="Planned accrual")
+    request = enrolment.request_more(site=site, user=user)
+    enrolment.set_cap(site=site, cap=100, user=manager, reason="Raised")
+    return request
 
 
 def url_for(name, route, scene):
@@ -150,6 +161,7 @@ def url_for(name, route, scene):
             "step": "answer", "job": scene["export_job"], "uidb64": "MQ",
             "survey_id": scene["survey"].pk,
             "event_id": scene["adverse_event"].pk, "report_id": scene["report"].pk,
+            "request_pk": scene["enrolment_request"].pk,
         }[converter]
     return reverse(name, kwargs=kwargs)
 
@@ -185,6 +197,9 @@ def clients(scene):
 
 # Views that only take a POST: their form is drawn on another page.
 FORM_PAGES = {"screening:consent_document_add": "screening:consent_documents"}
+# Views that only take a POST, whose form is drawn on a page with arguments: their fields by name.
+FORM_FIELDS = {"site_enrolment_cap": {"cap"}, "site_enrolment_request": {"message"},
+               "site_enrolment_decision": {"decision", "more"}}
 
 
 def test_hostile_form_posts_never_give_a_500(clients, scene):
@@ -192,7 +207,8 @@ def test_hostile_form_posts_never_give_a_500(clients, scene):
     for name, route in POSTED:
         url = url_for(name, route, scene)
         page = reverse(FORM_PAGES[name]) if name in FORM_PAGES else url
-        names = COMMON_FIELDS.union(*(field_names(clients[role].get(page).content.decode(errors="replace"))
+        names = COMMON_FIELDS.union(FORM_FIELDS.get(name, set()),
+                                    *(field_names(clients[role].get(page).content.decode(errors="replace"))
                                       for role in ROLES))
         targets.append((name, url, names))
     sent = []

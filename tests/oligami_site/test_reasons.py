@@ -10,8 +10,9 @@ from django.urls import reverse
 from django.utils import timezone, translation
 
 from oligami_site import reasons
+from oligami_site.models import Signature, SignatureFailure
+from oligami_site.signatures import SignatureRefused
 from registration import services as registration_services
-from registration.exceptions import SignatureRefused
 from tests.factories import PASSWORD
 from tests.randomization.factories import minimization_config
 from tests.registration.factories import make_eligible_screening, make_plans, record, register
@@ -68,8 +69,9 @@ def test_every_reason_the_services_write_is_a_catalogue_phrase_or_typed(randomiz
     """Walk every history row the journey wrote: a reason nobody typed must be in the catalogue (translated)."""
     written = set()
     for model in apps.get_models():
-        if model.__name__.startswith("Historical") and model._meta.app_label in (
-                "screening", "registration", "randomization", "oversight"):
+        if model.__name__.startswith("Historical") and (model._meta.app_label in (
+                "screening", "registration", "randomization", "oversight")
+                or model in (Signature.history.model, SignatureFailure.history.model)):  # the core's e-signatures
             written |= set(model.objects.exclude(history_change_reason=None).values_list(
                 "history_change_reason", flat=True))
     written -= {TYPED, "", "Demo set-up"}

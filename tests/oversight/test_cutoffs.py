@@ -7,6 +7,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from oligami_site.models import Signature, SignatureFailure
+from oligami_site.signatures import SignatureRefused
 from oversight import cutoffs, queries
 from oversight.cutoffs import CutoffRefused
 from oversight.models import Cutoff
@@ -32,15 +34,19 @@ def test_declare_block_lock_verify_unlock(registered, data_manager):
         cutoffs.lock_cutoff(user=data_manager, cutoff=cutoff, password=PASSWORD)
     assert refused.value.code == "blocked"
     queries.close_query(user=data_manager, query=query, text="done")
-    with pytest.raises(CutoffRefused) as refused:
+    # The lock signs through the core's e-signatures (issue 14): a wrong password is refused and counted.
+    with pytest.raises(SignatureRefused) as refused:
         cutoffs.lock_cutoff(user=data_manager, cutoff=cutoff, password="wrong")
     assert refused.value.code == "wrong_password"
+    assert SignatureFailure.objects.get().kind == "data_lock" and not Signature.objects.filter(kind="data_lock")
     cutoff.refresh_from_db()
     assert not cutoff.locked and not cutoff.snapshot_sha256
     cutoffs.lock_cutoff(user=data_manager, cutoff=cutoff, password=PASSWORD)
     cutoff.refresh_from_db()
-    assert cutoff.locked and cutoff.signature_meaning == "data_lock"
-    assert cutoff.signed_name == data_manager.printed_name
+    signature = cutoff.signature
+    assert cutoff.locked and (signature.kind, signature.meaning) == ("data_lock", "data_lock")
+    assert signature.printed_name == data_manager.printed_name and signature.signed_at == cutoff.locked_at
+    assert not cutoff.signed_name and not cutoff.signature_meaning  # the copies are the older locks' only
     data = bytes(cutoff.snapshot)
     assert registered.number in data.decode() and cutoff.snapshot_rows == 1
     assert hashlib.sha256(data).hexdigest() == cutoff.snapshot_sha256 and cutoffs.verify_snapshot(cutoff)

@@ -16,12 +16,13 @@ from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from oligami_site.models import Signature
 from oversight import reports
 from oversight.reports import Box
 from randomization.models import Allocation
 from registration import selectors as registration_selectors
 from registration import services as registration_services
-from registration.models import OffStudy, PrimaryRegistration, ResponseEvaluation, SecondaryRegistration, Signature
+from registration.models import OffStudy, PrimaryRegistration, ResponseEvaluation, SecondaryRegistration
 from screening.models import LabPanel, Patient, Screening
 from tests.factories import PASSWORD, MembershipFactory, PatientFactory
 from tests.randomization.factories import minimization_config

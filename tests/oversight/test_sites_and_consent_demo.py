@@ -9,7 +9,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from followup import reconsent
-from oligami_site.models import Site
+from oligami_site.models import EnrolmentRequest, Site
 from screening.models import ConsentDocument, Patient, Reconsent
 
 pytestmark = pytest.mark.django_db
@@ -18,7 +18,8 @@ pytestmark = pytest.mark.django_db
 def state():
     return (list(Site.objects.order_by("code").values_list("code", "status")),
             list(ConsentDocument.objects.values_list("version", "effective_date", "superseded_date")),
-            Reconsent.objects.count(), Patient.objects.count())
+            Reconsent.objects.count(), Patient.objects.count(),
+            list(Site.objects.order_by("code").values_list("code", "enrolment_cap")), EnrolmentRequest.objects.count())
 
 
 def test_demo_sites_and_consent(settings):
@@ -36,6 +37,10 @@ def test_demo_sites_and_consent(settings):
     assert [(row.patient.site.code, row.patient.initials, row.version.version) for row in awaiting] == [
         ("OKAYAMA", "FC", "1.0")]
     assert Reconsent.objects.filter(document=new).exists()  # the others re-consented
+    # One site at its enrolment cap, its coordinator's request waiting for the data centre (issue 17).
+    capped = Site.objects.exclude(enrolment_cap=None).get()
+    assert capped.code == "HIROSHIMA" and capped.enrolment_cap == Patient.objects.filter(site=capped).count() > 0
+    assert EnrolmentRequest.objects.get().status == "pending" and "enrolment cap" in out.getvalue()
     first = state()
     call_command("seed_demo", stdout=io.StringIO())
     assert state() == first

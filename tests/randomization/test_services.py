@@ -78,8 +78,7 @@ def test_one_allocation_per_patient_is_a_database_constraint(site_a, coordinator
 def test_allocation_records_everything_needed_to_replay(site_a, coordinator_a):
     config = minimization_config()
     patient = ready_patient(site_a)
-    record = services.randomize(patient=patient, factors={"subtype": "her2", "lesions": 3}, user=coordinator_a,
-                                signature_meaning="I confirm this randomization.")
+    record = services.randomize(patient=patient, factors={"subtype": "her2", "lesions": 3}, user=coordinator_a)
     record.refresh_from_db()
     assert record.factors == {"site": "SITEA", "subtype": "her2", "lesions": "2-3"}
     assert record.counts_before == {"site": {"SITEA": {"A": 0, "B": 0}}, "subtype": {"her2": {"A": 0, "B": 0}},
@@ -92,7 +91,8 @@ def test_allocation_records_everything_needed_to_replay(site_a, coordinator_a):
     assert record.config_id == config.pk and record.sequence == 1 and record.prev_hash == ledger.GENESIS_HASH
     assert record.hash == ledger.compute_hash(record)
     assert record.user == coordinator_a and record.signed_name == coordinator_a.printed_name
-    assert record.signed_at == record.allocated_at and record.signature_meaning == "I confirm this randomization."
+    # The hash chain's frozen signature inputs, as ever (the signature row is the secondary registration's).
+    assert record.signed_at == record.allocated_at and record.signature_meaning == services.DEFAULT_SIGNATURE_MEANING
     patient.refresh_from_db()
     assert patient.stage == Patient.Stage.RANDOMIZED
     last = patient.history.first()

@@ -8,8 +8,9 @@ from decimal import Decimal
 
 from django.utils import timezone
 
+from oligami_site.models import Signature
 from registration import services
-from registration.models import PrimaryRegistration, ResponseEvaluation, SecondaryRegistration, Signature, TherapyPlan
+from registration.models import PrimaryRegistration, ResponseEvaluation, SecondaryRegistration, TherapyPlan
 from screening import eligibility as rules
 from screening import verdicts
 from screening.models import LabPanel, Patient, Screening
@@ -179,6 +180,6 @@ def bulk_randomized(site, n: int, *, plan: TherapyPlan, user, today: dt.date, st
                    algorithm_version="test", factors={"site": site.code, "subtype": "luminal", "lesions": "1"},
                    counts_before={}, preferred="A", p=0.8, u=0.123456789, allocated_at=now - dt.timedelta(hours=k),
                    user=user, signed_name="Test", signed_at=now, signature_meaning="m", prev_hash="0" * 64,
-                   hash=f"{site.pk:08d}{start + k:056d}")
+                   hash=f"{site.pk:08d}{start + k:056d}", signature=signatures[2 * k + 1])
         for k, p in enumerate(patients)])
     return patients

@@ -8,10 +8,10 @@ import threading
 import pytest
 from django.db import connection
 
-from oligami_site.models import Counter
+from oligami_site.models import Counter, Signature
 from registration import services
 from registration.exceptions import AlreadyRegistered
-from registration.models import PrimaryRegistration, Signature
+from registration.models import PrimaryRegistration
 from screening.models import Patient
 from tests.conftest import need, uses_postgresql
 from tests.factories import PASSWORD

@@ -9,7 +9,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from registration.models import PrimaryRegistration, ResponseEvaluation, SecondaryRegistration, SignatureFailure
+from oligami_site.models import SignatureFailure
+from registration.models import PrimaryRegistration, ResponseEvaluation, SecondaryRegistration
 from registration.views import WORKLIST_PAGE_SIZE
 from screening.models import Patient
 from tests.factories import PASSWORD, MembershipFactory

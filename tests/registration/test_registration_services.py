@@ -4,7 +4,12 @@ import datetime as dt
 
 import pytest
 from django.contrib.auth.signals import user_login_failed
+from django.utils import translation
 
+from oligami_site import signatures
+from oligami_site.models import Signature, SignatureFailure
+from oligami_site.signatures import SignatureRefused
+from randomization.models import Allocation
 from registration import services
 from registration.exceptions import (
     AlreadyRegistered,
@@ -12,15 +17,12 @@ from registration.exceptions import (
     NotEligible,
     NoTherapyPlan,
     OutOfOrder,
-    SignatureRefused,
 )
 from registration.models import (
     OffStudy,
     PrimaryRegistration,
     ResponseEvaluation,
     SecondaryRegistration,
-    Signature,
-    SignatureFailure,
     TherapyPlan,
 )
 from screening.models import LabPanel, Patient, Screening
@@ -43,7 +45,9 @@ def test_primary_registration_from_an_eligible_screening(plans, coordinator_a, s
     assert registration.engine_version.startswith("oligami-eligibility")
     signature = registration.signature
     assert signature.user == coordinator_a and signature.printed_name == coordinator_a.printed_name
-    assert signature.meaning == "I confirm this patient meets all primary registration criteria"
+    assert signature.meaning == "primary_registration_confirm"  # a code, shown in the reader's language
+    with translation.override("en"):
+        assert signature.meaning_text == "I confirm this patient meets all primary registration criteria"
     assert signature.signed_at.tzinfo is not None and signature.subject == f"OLG-0001 / {patient.screening_number}"
     history = registration.history.get()
     assert history.history_user == coordinator_a and history.history_change_reason == "Primary registration"
@@ -140,12 +144,12 @@ def test_wrong_signature_password_saves_nothing_and_is_counted(plans, coordinato
 
 def test_too_many_wrong_passwords_lock_signing(plans, coordinator_a, site_a):
     screening = make_eligible_screening(site=site_a)
-    for _ in range(services.SIGNATURE_FAILURE_LIMIT):
+    for _ in range(signatures.FAILURE_LIMIT):
         with pytest.raises(SignatureRefused):
             register(screening, coordinator_a, password="wrong")
     with pytest.raises(SignatureRefused, match="Too many wrong signature passwords"):
         register(screening, coordinator_a)  # even the right password, for a while
-    assert SignatureFailure.objects.count() == services.SIGNATURE_FAILURE_LIMIT
+    assert SignatureFailure.objects.count() == signatures.FAILURE_LIMIT
 
 
 def test_wrong_password_at_secondary_registration_is_counted(plans, coordinator_a, site_a):
@@ -197,7 +201,11 @@ def test_evaluation_after_secondary_and_double_secondary_refused(plans, coordina
                                             registration_date=JUDGED_ON + 86 * DAY)
     assert Patient.objects.get(pk=patient.pk).stage == Patient.Stage.RANDOMIZED  # randomized at once
     assert secondary.patient.allocation.arm in ("A", "B")
-    assert secondary.signature.meaning == "I confirm this patient meets all secondary registration criteria"
+    assert secondary.signature.meaning == "secondary_registration_confirm"
+    allocation = Allocation.objects.get(patient=secondary.patient)
+    assert allocation.signature == secondary.signature  # the allocation points at the row it was signed with
+    with translation.override("en"):
+        assert secondary.signature.meaning_text == "I confirm this patient meets all secondary registration criteria"
     with pytest.raises(AlreadyRegistered, match="already secondary registered"):
         record(patient, coordinator_a, JUDGED_ON + 86 * DAY, reason="late change")
     with pytest.raises(AlreadyRegistered, match="already secondary registered"):

@@ -9,8 +9,8 @@ from django.utils import timezone
 
 from followup import services as followup_services
 from followup.models import Modality
+from oligami_site.models import Signature, SignatureFailure
 from randomization.models import Arm
-from registration.models import Signature, SignatureFailure
 from safety import reportability, services
 from safety.exceptions import InvalidEntry, NotAllowed, OutOfOrder
 from safety.models import AdverseEvent, ExpectedEvent, ExpeditedReport, SafetySettings, Treatment
@@ -190,7 +190,7 @@ def test_only_the_site_investigator_signs(reportable, coordinator_a):
 
 
 def test_a_wrong_password_signs_nothing_and_is_counted(reportable, investigator_a):
-    with pytest.raises(services.signatures.Refused) as refused:
+    with pytest.raises(services.signatures.SignatureRefused) as refused:
         services.sign_report(event=reportable, kind="first", narrative="x", user=investigator_a, password="wrong")
     assert refused.value.code == "wrong_password"
     assert not ExpeditedReport.objects.exists()

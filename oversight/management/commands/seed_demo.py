@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand
 
 from followup.demo import seed as seed_followup
-from oligami_site.demo import demo_password, seed_core, seed_site_statuses
+from oligami_site.demo import demo_password, seed_core, seed_enrolment_caps, seed_site_statuses
 from oversight.demo import seed as seed_oversight
 from randomization.demo import seed as seed_randomization
 from registration.demo import seed as seed_registration
@@ -9,8 +9,10 @@ from screening.demo import seed as seed_screening
 
 # Each trial app adds its demo data through a seeder called here, in dependency order.
 # The randomization set-up comes before registration: secondary registration randomizes at once.
-# A site closes to accrual last, once its patients are in (it then takes no new patient).
-SEEDERS = [seed_screening, seed_randomization, seed_registration, seed_followup, seed_oversight, seed_site_statuses]
+# A site closes to accrual last, once its patients are in (it then takes no new patient); another gets its
+# enrolment cap then too, at the patients it has screened.
+SEEDERS = [seed_screening, seed_randomization, seed_registration, seed_followup, seed_oversight, seed_site_statuses,
+           seed_enrolment_caps]
 
 
 class Command(BaseCommand):

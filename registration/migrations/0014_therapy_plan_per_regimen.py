@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('registration', '0010_courses_given_derived'),
+        ('registration', '0013_allocations_point_at_their_signature'),
     ]
 
     operations = [
