@@ -12,6 +12,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.http import HttpRequest
 from django.test import Client
+from django.utils import translation
 
 from tests.factories import MembershipFactory, SiteFactory, UserFactory, trial_role_user
 
@@ -42,6 +43,10 @@ def _fast_hashing_and_outbox(settings):
     # The reports' cache is moved on by commits (oligami_site.dataversion), and a test's transaction never
     # commits: off here, on in tests/oversight/test_reports_cache.py, whose tests commit for real.
     settings.OLIGAMI_REPORTS_CACHE_SECONDS = 0
+    yield
+    # A view or a test that activated a language (a Japanese-speaking user's request, a page test) leaves it
+    # active in this thread; the next test would then read Japanese messages where it expects the default.
+    translation.deactivate()
 
 
 PASSWORD = "correct-horse-battery-staple"

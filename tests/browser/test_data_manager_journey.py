@@ -85,6 +85,6 @@ def test_data_manager_journey(lang_page, lang, data_manager, coordinator_a, site
     text = changed.inner_text()
     assert pick(lang, "creatinine (mg/dL)", "クレアチニン（mg/dL）") + ": 0.80 → 1.30" in text
     assert coordinator_a.printed_name in text
-    # The meaning is kept as signed, in the signer's language (here English), whatever the reader's.
-    assert "I confirm this patient meets all secondary registration criteria" in page.locator(
+    # The meaning is stored as a code and shown in the reader's language (issue 14), whoever signed.
+    assert tr(lang, "I confirm this patient meets all secondary registration criteria") in page.locator(
         "#trail-signatures").inner_text()

@@ -42,7 +42,7 @@ def _round_trip(broker_url: str, backend_url: str, extra_env: dict, transport_op
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
     )
     try:
-        client = Celery("roundtrip", broker=broker_url, backend=backend_url)
+        client = Celery("roundtrip", broker=broker_url, backend=backend_url, set_as_current=False)
         client.conf.broker_transport_options = transport_options
         result = client.send_task("oligami_site.tasks.ping")
         try:

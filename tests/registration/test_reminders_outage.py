@@ -125,7 +125,7 @@ def test_a_broker_outage_at_the_firing_time_loses_no_daily_scan(tmp_path, monkey
     env.pop("EMAIL_URL", None)  # e-mails as files in $OLIGAMI_VAR_DIR/mail
     log = tmp_path / "worker.log"
     worker = _worker(env, log)
-    client = Celery("beat-like", broker=redis.url, backend=redis.url)
+    client = Celery("beat-like", broker=redis.url, backend=redis.url, set_as_current=False)
     client.conf.broker_transport_options = {"visibility_timeout": 3600}
     exits = []
     try:

@@ -70,7 +70,7 @@ def _beat_sends_to_a_worker(*, broker_url, backend_url, transport_options, env_e
          "--without-gossip", "-l", "warning", "-Q", "celery"],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
-        client = Celery("beat-like", broker=broker_url, backend=backend_url)
+        client = Celery("beat-like", broker=broker_url, backend=backend_url, set_as_current=False)
         client.conf.broker_transport_options = transport_options
         results = []
         for _ in range(2):

@@ -26,6 +26,7 @@ from urllib.parse import quote
 import pytest
 from django.conf import settings
 from django.utils import timezone
+from kombu import Connection
 
 from safety import services
 from safety.models import DeadlineAlert
@@ -72,6 +73,19 @@ def worker(services_up, transactional_db, tmp_path):
     (before the test database is flushed: this fixture needs transactional_db, so it is torn down first)."""
     from oligami_site.celery import app
 
+    # The service sends the escalation through a shared task, which belongs to Celery's *current* app. A test
+    # that made a client app of its own (Celery(...) is current by default) and left the process would send
+    # it to that app's broker, never to this worker: the project's app is made current again, with a fresh
+    # producer pool on the test's broker (the CI failure of stop 23: 0 of 2 e-mails, no error).
+    app.set_current()
+    app._pool = None
+    app.amqp._producer_pool = None
+    from safety.tasks import escalate_event
+
+    assert escalate_event.app is app
+    with app.connection_for_write() as connection:
+        expected = Connection(settings.CELERY_BROKER_URL).as_uri()
+        assert connection.as_uri() == expected, f"the app publishes to {connection.as_uri()}, not {expected}"
     app.control.purge()  # nothing left in the queue by an earlier run reaches this worker
     env = {**os.environ, "DATABASE_URL": _database_url(), "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
            "OLIGAMI_VAR_DIR": str(tmp_path), "CELERY_TASK_ALWAYS_EAGER": "false"}
