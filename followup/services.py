@@ -53,7 +53,7 @@ from .models import (
     Withdrawal,
 )
 
-REASON_MAX_LENGTH = 100  # simple-history's history_change_reason column
+REASON_MAX_LENGTH = auditing.REASON_MAX_LENGTH  # the core kit's, written once (issue 14)
 TEXT_MAX_LENGTH = 2000
 
 
