@@ -133,7 +133,8 @@ def pending_sites() -> Section:
 def enrolment_requests() -> Section:
     """Sites at their enrolment cap asking for more patients (issue 17), oldest first; decided on the site page."""
     queryset = EnrolmentRequest.objects.filter(status=EnrolmentRequest.Status.PENDING)
-    shown = [Row(f"{r.site.code} {r.site.name}", reverse("site_detail", args=[r.site_id]),
+    # The link goes straight to the decision form (first in the data centre's column of the site page).
+    shown = [Row(f"{r.site.code} {r.site.name}", reverse("site_detail", args=[r.site_id]) + "#enrolment-decision",
                  gettext("cap %(cap)s, %(screened)s screened · sent %(date)s by %(user)s") % {
                      "cap": r.cap, "screened": r.screened,
                      "date": timezone.localtime(r.requested_at).date().isoformat(),
