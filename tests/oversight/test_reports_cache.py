@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from oligami_site import dataversion
-from oversight import reports
+from oversight import monitoring, queries, reports
 from oversight.reports import Box
 from registration import services as registration_services
 from screening.models import Patient
@@ -136,3 +136,54 @@ def test_the_cached_numbers_are_those_computed_afresh(client, scene, data_manage
     settings.OLIGAMI_REPORTS_CACHE_SECONDS = 0
     assert reports.report_numbers(None, today) == cached
     assert Patient.objects.count() == 3
+
+
+def monitoring_queries(ctx):
+    """Queries that count the monitoring report's measures (the screenings: screened, failure reasons)."""
+    return [q["sql"] for q in ctx.captured_queries if 'FROM "screening_screening"' in q["sql"]]
+
+
+def test_the_monitoring_report_is_served_from_the_cache_until_a_write_commits(client, scene, data_manager,
+                                                                              coordinator_a, site_a):
+    url, today = reverse("oversight:monitoring"), timezone.localdate()
+    cutoff = {"cutoff": today.isoformat()}
+    client.force_login(data_manager)
+    first = client.get(url, cutoff).context["result"]
+    assert (first.total.counts["screened"], first.total.counts["open_queries"]) == (3, 0)
+    assert first.screen_failure_reasons == [("P2", 1)]
+    with CaptureQueriesContext(connection) as ctx:
+        again = client.get(url, cutoff).context["result"]
+        csv_text = b"".join(client.get(reverse("oversight:monitoring_csv"), cutoff).streaming_content).decode()
+    assert again == first and monitoring_queries(ctx) == []  # the page and its CSV: from the cache
+    assert f"{site_a.code},2,1,0,0,0,0,0" in csv_text
+    # A data manager raises a query (a service, its own transaction): the next request recomputes.
+    queries.open_query(user=data_manager, patient=scene["registered"], text="?")
+    with CaptureQueriesContext(connection) as ctx:
+        after = client.get(url, cutoff).context["result"]
+    assert monitoring_queries(ctx)
+    assert after.total.counts["open_queries"] == 1 and after.total.counts["screened"] == 3
+    assert after == monitoring.report(cutoff=today)  # what a fresh computation gives
+    # Another cut-off is another entry, computed for itself.
+    yesterday = {"cutoff": (today - DAY).isoformat()}
+    assert client.get(url, yesterday).context["result"].total.counts["open_queries"] == 0
+
+
+def test_the_cached_monitoring_report_is_per_scope_and_language(client, scene, data_manager, coordinator_a,
+                                                                coordinator_b, site_a, site_b):
+    url, today = reverse("oversight:monitoring"), timezone.localdate()
+    for user, codes in ((data_manager, [site_a.code, site_b.code]), (coordinator_a, [site_a.code]),
+                        (coordinator_b, [site_b.code]), (data_manager, [site_a.code, site_b.code])):
+        client.force_login(user)
+        result = client.get(url, {"cutoff": today.isoformat()}).context["result"]
+        assert sorted(row.code for row in result.sites) == sorted(codes), user
+    # The rows carry the sites' names in the reader's language: one entry per language.
+    names = {}
+    for language in ("en", "ja"):
+        data_manager.preferred_language = language
+        data_manager.save()  # the user is not audited: the version does not move, the language key does
+        client.force_login(data_manager)
+        result = client.get(url, {"cutoff": today.isoformat()}).context["result"]
+        names[language] = next(row.name for row in result.sites if row.code == site_a.code)
+    assert names == {"en": site_a.name_en, "ja": site_a.name_ja}
+    assert monitoring.cached_report(cutoff=today, site_ids={site_b.pk}, today=today) == monitoring.report(
+        cutoff=today, site_ids={site_b.pk})
