@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db.models import Count, Min, TextField, Value
+from django.db.models import Count, Exists, OuterRef, TextField, Value
 from django.db.models.fields.json import KT
 from django.db.models.functions import Coalesce
 from django.utils.translation import get_language
@@ -72,12 +72,11 @@ class Report:
 
 
 def _screened(cutoff, site_ids) -> Counter:
-    """Patients whose first screening is on or before the cut-off."""
-    rows = (Screening.objects.values("patient_id", "patient__site_id").annotate(first=Min("screening_date"))
-            .filter(first__lte=cutoff))
-    if site_ids is not None:
-        rows = rows.filter(patient__site_id__in=site_ids)
-    return Counter(row["patient__site_id"] for row in rows)
+    """Patients whose first screening is on or before the cut-off (who have one on or before it), counted in
+    the database per site."""
+    screened = Patient.objects.filter(Exists(Screening.objects.filter(patient=OuterRef("pk"),
+                                                                      screening_date__lte=cutoff)))
+    return _grouped(screened, "site_id", site_ids)
 
 
 def _grouped(queryset, site_path: str, site_ids) -> Counter:
