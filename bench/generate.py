@@ -65,8 +65,8 @@ from registration.models import (  # noqa: E402
     SecondaryRegistration,
     TherapyPlan,
 )
+from screening import consents, verdicts  # noqa: E402
 from screening import eligibility as rules  # noqa: E402
-from screening import verdicts  # noqa: E402
 from screening.demo import FAILURES, eligible_facts  # noqa: E402
 from screening.models import LabPanel, Lesion, Patient, Screening  # noqa: E402
 
@@ -233,6 +233,11 @@ def ensure_setup(sites: int, today: dt.date):
         for m in members:
             m.user_id = m.user.pk
         bulk_with_history(members, lambda m: manager.pk, lambda m: system_time, lambda m: "Membership added")
+    if not consents.versions():
+        # P18: the patients sign the consent document in force (screening.demo.eligible_facts reads it); one
+        # version from before the first bench patient, so that nobody needs to re-consent.
+        consents.add_version(version="1.0", effective_date=today - dt.timedelta(days=3000), user=manager,
+                             reason="Bench consent document")
     if not TherapyPlan.objects.exists():
         for subtype, (regimen, courses, days) in DEMO_PLANS.items():
             registration_services.save_therapy_plan(
@@ -394,6 +399,7 @@ class Gen:
             self.verdict_cache[key] = cached
         s.verdict, s.engine_version, s.subtype, s.outcome = cached
         s.evaluated_at = evaluated
+        s._lesion_count = len(lesion_objs)  # S2: no more remaining at evaluation than these
         self.screenings.append(s)
         self.lesions.extend(lesion_objs)
         return s
@@ -427,8 +433,11 @@ class Gen:
         panel._u, panel._when = user, at(e_date, 11)
         self.panels.append(panel)
         response = self.rng.choice(["PR", "PR", "SD", "SD", "CR"])
+        if kind in ("randomized", "ready") and response == "CR":
+            response = "PR"  # S5: a complete response leaves no oligometastasis to treat, not registrable
         ev = ResponseEvaluation(patient=p, date=e_date, overall_response=response, progression=False,
-                                new_distant_metastasis=False, remaining_lesions=self.rng.randint(1, 3),
+                                new_distant_metastasis=False,
+                                remaining_lesions=self.rng.randint(1, min(3, primary.screening._lesion_count)),
                                 mdt_since_primary=False, ecog=0,
                                 labs=panel, created_at=at(e_date, 11))
         ev._u = user
@@ -443,8 +452,10 @@ class Gen:
                                                     start_date=primary.registration_date, end_date=None,
                                                     stopped_early=False)
                         for k in range(primary.plan.planned_courses))
-        verdict = registration_services.secondary_checklist(
+        # S2 compares the remaining lesions with those of the primary screening, not saved yet (bulk at the end).
+        facts = registration_services.secondary_facts(
             primary, evaluation, s_date, registration_courses.CoursesGiven(until=s_date, courses=planned))
+        verdict = rules.evaluate(dataclasses.replace(facts, primary_lesion_count=primary.screening._lesion_count))
         if not verdict.eligible:
             raise RuntimeError(f"generated secondary registration not eligible: {verdict.to_dict().get('failed')}")
         sig = self.signature(user, registration_services.SECONDARY_KIND, registration_services.SECONDARY_MEANING,

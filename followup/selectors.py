@@ -13,6 +13,7 @@ from django.db.models import Max, Min, Q
 from django.urls import reverse
 from django.utils.translation import get_language, gettext
 
+from oligami_site import dataversion
 from randomization.models import Arm
 from registration import courses
 from screening.deadlines import PatientDeadline, ids_at
@@ -228,6 +229,18 @@ def survey_rows(survey, patients) -> list[SurveyRow]:
                               entry_status=entry[0] if entry else None, entry_alive=entry[1] if entry else None,
                               state=state, status_unknown=unknown))
     return rows
+
+
+def survey_rows_of_sites(survey, site_ids: set[int] | None, today: date) -> list[SurveyRow]:
+    """`survey_rows` of the patients of `site_ids` (None: every site), reused while no audited write has
+    committed and the day is the same (oligami_site.dataversion): the page and the data manager's home ask
+    for every randomized patient's follow-up, seconds at 100,000 patients. The rows carry nothing of the
+    language. A fresh list each time (the cache hands out copies), so callers may annotate its rows."""
+    def compute():
+        patients = Patient.objects.all() if site_ids is None else Patient.objects.filter(site_id__in=site_ids)
+        return survey_rows(survey, patients)
+
+    return dataversion.cached(f"survey-rows-{survey.pk}", dataversion.scope_key(site_ids), today, compute)
 
 
 @dataclass(frozen=True)

@@ -247,7 +247,7 @@ def survey(request, survey_id):
         else:
             messages.success(request, _("Follow-up survey closed."))
         return redirect("followup:survey", survey_id=survey.pk)
-    rows = selectors.survey_rows(survey, access.scope(Patient.objects.all(), request.user))
+    rows = selectors.survey_rows_of_sites(survey, access.site_ids_for(request.user), timezone.localdate())
     state = request.GET.get("state")
     shown = [row for row in rows if row.state == state] if state in STATE_LABELS else rows
     page = Paginator(shown, SURVEY_PAGE_SIZE).get_page(request.GET.get("page"))

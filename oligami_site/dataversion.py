@@ -63,6 +63,11 @@ def _after_audited_write(sender, using=None, **kwargs):
 post_create_historical_record.connect(_after_audited_write, dispatch_uid="oligami_data_version")
 
 
+def scope_key(site_ids: set[int] | None) -> str:
+    """The `scope` of `cached` for a set of site ids (None: every site)."""
+    return "all" if site_ids is None else ",".join(map(str, sorted(site_ids)))
+
+
 def cached(name: str, scope: str, today: dt.date, compute: Callable[[], T]) -> T:
     """compute(), or the value computed at the same data version and day for the same name and scope.
 

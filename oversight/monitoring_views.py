@@ -62,7 +62,7 @@ def _bars(result):
 def monitoring_report(request):
     site_ids = _scope(request.user)
     form, cutoff = _cutoff(request)
-    result = monitoring.report(cutoff=cutoff, site_ids=site_ids)
+    result = monitoring.cached_report(cutoff=cutoff, site_ids=site_ids, today=timezone.localdate())
     return render(request, "oversight/monitoring.html", {
         "form": form, "result": result, "keys": monitoring.COUNT_KEYS, "labels": LABELS,
         "pictures": _bars(result), "bar_width": BAR_WIDTH,
@@ -75,7 +75,7 @@ def monitoring_report(request):
 def monitoring_report_csv(request):
     site_ids = _scope(request.user)
     _form, cutoff = _cutoff(request)
-    result = monitoring.report(cutoff=cutoff, site_ids=site_ids)
+    result = monitoring.cached_report(cutoff=cutoff, site_ids=site_ids, today=timezone.localdate())
     keys = [*monitoring.COUNT_KEYS, monitoring.PERCENT_KEY]
     header = [gettext("Cut-off date"), gettext("Site"), *(str(LABELS[k]) for k in keys)]
     rows = [[cutoff.isoformat(), row["code"], *("" if row[k] is None else row[k] for k in keys)]

@@ -370,8 +370,7 @@ def listed_flows(patient_ids: list[int], today: dt.date) -> list[ListedFlow]:
     return [by_id[pk] for pk in patient_ids if pk in by_id]
 
 
-def scope_key(site_ids: set[int] | None) -> str:
-    return "all" if site_ids is None else ",".join(map(str, sorted(site_ids)))
+scope_key = dataversion.scope_key
 
 
 def report_numbers(site_ids: set[int] | None, today: dt.date) -> tuple[Consort, Counter]:

@@ -2,7 +2,8 @@
 
 Each section is a count and the first few rows, in a bounded number of queries whatever the size of the
 trial (the windows section reads the worklist's one values() query over the patients between screening and
-randomization; the others are one or two small queries each). Sections of apps that land later come in
+randomization, kept per data version and day like the reports' numbers; the others are one or two small
+queries each). Sections of apps that land later come in
 through settings.OLIGAMI_HOME_SECTIONS (callables (user, today) -> Section | None), like the digest's.
 """
 
@@ -19,7 +20,7 @@ from django.utils.translation import gettext
 
 from followup import reconsent
 from followup import selectors as followup_selectors
-from oligami_site import lockout
+from oligami_site import access, dataversion, lockout
 from oligami_site.models import EnrolmentRequest, Signature, Site
 from oligami_site.models import Status as SiteStatus
 from registration import selectors as registration_selectors
@@ -57,17 +58,30 @@ def _patient_url(pk: int) -> str:
     return reverse("registration:patient", args=[pk])
 
 
+def _window_rows(user, today: date) -> tuple[int, list[registration_selectors.WorklistRow]]:
+    """(how many, the first SHOWN) worklist rows of a window status, nearest first. Every patient between
+    screening and randomization is classified (seconds at 100,000 patients): reused while no audited write
+    has committed and the day is the same (oligami_site.dataversion; statuses move with the date only)."""
+    def compute():
+        rows = [r for r in registration_selectors.worklist_rows(user, today) if r.status in WINDOW_STATUSES]
+        rows.sort(key=lambda r: (WINDOW_STATUSES.index(r.status), r.deadline.date if r.deadline else date.max))
+        return len(rows), rows[:SHOWN]
+
+    # The worklist's scope: the sites whose patients the user may view.
+    return dataversion.cached("todo-windows", dataversion.scope_key(access.site_ids_for(user, access.Action.VIEW)),
+                              today, compute)
+
+
 def windows(user, today: date) -> Section:
     """Missed and closing secondary-registration windows and progressions, trial-wide, nearest first."""
-    rows = [r for r in registration_selectors.worklist_rows(user, today) if r.status in WINDOW_STATUSES]
-    rows.sort(key=lambda r: (WINDOW_STATUSES.index(r.status), r.deadline.date if r.deadline else date.max))
+    count, rows = _window_rows(user, today)
     shown = []
-    for row in rows[:SHOWN]:
+    for row in rows:
         deadline = row.deadline.date.isoformat() if row.deadline else ""
         shown.append(Row(f"{row.patient.site_code} {row.patient.screening_number}", _patient_url(row.patient.pk),
                          f"{gettext(row.status.label)} {deadline}".strip(),
                          urgent=row.status in (Status.WINDOW_MISSED, Status.PROGRESSION)))
-    return Section("windows", gettext("Secondary registration windows: missed, progression, closing"), len(rows),
+    return Section("windows", gettext("Secondary registration windows: missed, progression, closing"), count,
                    shown, empty=gettext("No window missed or closing."))
 
 
@@ -108,7 +122,7 @@ def survey_completeness() -> Section | None:
     survey = followup_selectors.open_survey()
     if survey is None:
         return None
-    sites = followup_selectors.completeness(followup_selectors.survey_rows(survey, Patient.objects.all()))
+    sites = followup_selectors.completeness(followup_selectors.survey_rows_of_sites(survey, None, timezone.localdate()))
     total = sum(s.total for s in sites)
     complete = sum(s.complete for s in sites)
     shown = [Row(s.site_code, "", f"{s.complete} / {s.total} ({s.percent}%)", urgent=s.percent < 100)

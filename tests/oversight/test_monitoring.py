@@ -91,3 +91,55 @@ def test_page_runs_bounded_queries(client, site_a, data_manager, django_assert_m
     client.force_login(data_manager)
     with django_assert_max_num_queries(20):
         assert client.get(reverse("oversight:monitoring")).status_code == 200
+
+
+def first_failed_in_python(cutoff, site_ids=None):
+    """The reasons as the report counted them before they moved into the database: every verdict loaded, its
+    first `failed` criterion, else its first `excluded_by`, else "?" (the reference the query must match)."""
+    from collections import Counter
+
+    from screening.models import Screening
+    rows = Screening.objects.filter(screening_date__lte=cutoff, outcome=Screening.Outcome.NOT_ELIGIBLE)
+    if site_ids is not None:
+        rows = rows.filter(patient__site_id__in=site_ids)
+    counts = Counter()
+    for verdict in rows.values_list("verdict", flat=True):
+        failed = (verdict or {}).get("failed") or (verdict or {}).get("excluded_by") or []
+        counts[failed[0] if failed else "?"] += 1
+    return counts
+
+
+def test_screen_failure_reasons_are_the_first_failed_criterion_counted_in_the_database(site_a, site_b):
+    from screening.models import Screening
+    make_eligible_screening(site=site_a)  # eligible: not a screen failure
+    make_eligible_screening(site=site_a, er="unknown")  # P2
+    make_eligible_screening(site=site_a, er="unknown", ecog=3)  # P2 and P10: the first counts
+    make_eligible_screening(site=site_b, ecog=3)  # P10
+    make_eligible_screening(site=site_a, invasive_carcinoma=False)  # P1
+    excluded = make_eligible_screening(site=site_b, e7=True)  # excluded by E7, nothing failed
+    assert excluded.outcome == Screening.Outcome.NOT_ELIGIBLE
+    assert excluded.verdict["failed"] == [] and excluded.verdict["excluded_by"] == ["E7"]
+    without_verdict = make_eligible_screening(site=site_a, ecog=3)  # a failure whose snapshot is missing: "?"
+    without_verdict.verdict = None
+    without_verdict.save()
+    emptied = make_eligible_screening(site=site_b, ecog=3)  # nothing listed in its snapshot: "?"
+    emptied.verdict = {**emptied.verdict, "failed": [], "excluded_by": []}
+    emptied.save()
+    make_eligible_screening(site=site_a, ecog=3, on=JUDGED_ON + dt.timedelta(days=5))  # after the cut-off
+
+    reasons = monitoring.screen_failure_reasons(JUDGED_ON, None)
+    assert reasons == [("P2", 2), ("?", 2), ("E7", 1), ("P1", 1), ("P10", 1)]  # ties: family, number; "?" last
+    assert dict(reasons) == first_failed_in_python(JUDGED_ON)
+    assert monitoring.report(cutoff=JUDGED_ON).screen_failure_reasons == reasons
+    for scope in ({site_a.pk}, {site_b.pk}, set()):
+        assert dict(monitoring.screen_failure_reasons(JUDGED_ON, scope)) == first_failed_in_python(JUDGED_ON, scope)
+    assert monitoring.screen_failure_reasons(JUDGED_ON, {site_b.pk}) == [("E7", 1), ("P10", 1), ("?", 1)]
+    later = JUDGED_ON + dt.timedelta(days=5)
+    assert dict(monitoring.screen_failure_reasons(later, None)) == first_failed_in_python(later)
+    assert dict(monitoring.screen_failure_reasons(later, None))["P10"] == 2
+    assert monitoring.screen_failure_reasons(JUDGED_ON - dt.timedelta(days=1), None) == []
+
+
+def test_ties_between_criteria_are_ordered_by_family_then_number():
+    ordered = sorted([("P10", 3), ("P2", 3), ("E7", 3), ("?", 3), ("P9", 5)], key=monitoring._criterion_order)
+    assert ordered == [("P9", 5), ("E7", 3), ("P2", 3), ("P10", 3), ("?", 3)]

@@ -13,12 +13,17 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from followup import selectors as followup_selectors
+from followup import services as followup_services
+from followup.models import FollowupSettings
 from oligami_site import dataversion
-from oversight import reports
+from oversight import monitoring, queries, reports, todo
 from oversight.reports import Box
 from registration import services as registration_services
 from screening.models import Patient
 from tests.factories import PatientFactory
+from tests.followup.factories import day, randomized_patient
+from tests.randomization.factories import minimization_config
 from tests.registration.factories import make_eligible_screening, make_plans, register
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -136,3 +141,127 @@ def test_the_cached_numbers_are_those_computed_afresh(client, scene, data_manage
     settings.OLIGAMI_REPORTS_CACHE_SECONDS = 0
     assert reports.report_numbers(None, today) == cached
     assert Patient.objects.count() == 3
+
+
+def monitoring_queries(ctx):
+    """Queries that count the monitoring report's measures (the screenings: screened, failure reasons)."""
+    return [q["sql"] for q in ctx.captured_queries if 'FROM "screening_screening"' in q["sql"]]
+
+
+def test_the_monitoring_report_is_served_from_the_cache_until_a_write_commits(client, scene, data_manager,
+                                                                              coordinator_a, site_a):
+    url, today = reverse("oversight:monitoring"), timezone.localdate()
+    cutoff = {"cutoff": today.isoformat()}
+    client.force_login(data_manager)
+    first = client.get(url, cutoff).context["result"]
+    assert (first.total.counts["screened"], first.total.counts["open_queries"]) == (3, 0)
+    assert first.screen_failure_reasons == [("P2", 1)]
+    with CaptureQueriesContext(connection) as ctx:
+        again = client.get(url, cutoff).context["result"]
+        csv_text = b"".join(client.get(reverse("oversight:monitoring_csv"), cutoff).streaming_content).decode()
+    assert again == first and monitoring_queries(ctx) == []  # the page and its CSV: from the cache
+    assert f"{site_a.code},2,1,0,0,0,0,0" in csv_text
+    # A data manager raises a query (a service, its own transaction): the next request recomputes.
+    queries.open_query(user=data_manager, patient=scene["registered"], text="?")
+    with CaptureQueriesContext(connection) as ctx:
+        after = client.get(url, cutoff).context["result"]
+    assert monitoring_queries(ctx)
+    assert after.total.counts["open_queries"] == 1 and after.total.counts["screened"] == 3
+    assert after == monitoring.report(cutoff=today)  # what a fresh computation gives
+    # Another cut-off is another entry, computed for itself.
+    yesterday = {"cutoff": (today - DAY).isoformat()}
+    assert client.get(url, yesterday).context["result"].total.counts["open_queries"] == 0
+
+
+def test_the_cached_monitoring_report_is_per_scope_and_language(client, scene, data_manager, coordinator_a,
+                                                                coordinator_b, site_a, site_b):
+    url, today = reverse("oversight:monitoring"), timezone.localdate()
+    for user, codes in ((data_manager, [site_a.code, site_b.code]), (coordinator_a, [site_a.code]),
+                        (coordinator_b, [site_b.code]), (data_manager, [site_a.code, site_b.code])):
+        client.force_login(user)
+        result = client.get(url, {"cutoff": today.isoformat()}).context["result"]
+        assert sorted(row.code for row in result.sites) == sorted(codes), user
+    # The rows carry the sites' names in the reader's language: one entry per language.
+    names = {}
+    for language in ("en", "ja"):
+        data_manager.preferred_language = language
+        data_manager.save()  # the user is not audited: the version does not move, the language key does
+        client.force_login(data_manager)
+        result = client.get(url, {"cutoff": today.isoformat()}).context["result"]
+        names[language] = next(row.name for row in result.sites if row.code == site_a.code)
+    assert names == {"en": site_a.name_en, "ja": site_a.name_ja}
+    assert monitoring.cached_report(cutoff=today, site_ids={site_b.pk}, today=today) == monitoring.report(
+        cutoff=today, site_ids={site_b.pk})
+
+
+@pytest.fixture
+def survey_scene(site_a, site_b, coordinator_a, coordinator_b, data_manager):
+    make_plans()
+    minimization_config()
+    FollowupSettings.objects.create(status_unknown_days=180)
+    a1, a2 = randomized_patient(site_a, coordinator_a), randomized_patient(site_a, coordinator_a)
+    b1 = randomized_patient(site_b, coordinator_b)
+    survey = followup_services.open_survey(cutoff_date=day(185), user=data_manager)
+    return {"a1": a1, "a2": a2, "b1": b1, "survey": survey}
+
+
+def followup_queries(ctx):
+    """Queries that read the patients' follow-up facts (survey_rows)."""
+    return [q["sql"] for q in ctx.captured_queries if 'FROM "followup_assessment"' in q["sql"]]
+
+
+def test_the_survey_rows_are_served_from_the_cache_until_a_write_commits(client, survey_scene, data_manager,
+                                                                         coordinator_a, coordinator_b):
+    survey, a1 = survey_scene["survey"], survey_scene["a1"]
+    url = reverse("followup:survey", kwargs={"survey_id": survey.pk})
+    client.force_login(data_manager)
+    first = client.get(url)
+    assert (first.context["total"], first.context["complete"]) == (3, 0)
+    with CaptureQueriesContext(connection) as ctx:
+        again = client.get(url)
+        home = client.get(reverse("home")).content.decode()  # the to-do's completeness: the same entry
+    assert followup_queries(ctx) == [] and (again.context["total"], again.context["complete"]) == (3, 0)
+    assert "0 of 3" in home
+    # A coordinator confirms a patient alive (a service, its own transaction): the page and the home recompute.
+    followup_services.confirm_survey_entry(survey=survey, patient=a1, user=coordinator_a,
+                                           data={"status": "alive", "last_known_alive": day(180),
+                                                 "progression_since_last": False})
+    with CaptureQueriesContext(connection) as ctx:
+        after = client.get(url)
+    assert followup_queries(ctx)
+    assert (after.context["total"], after.context["complete"]) == (3, 1)
+    assert "1 of 3" in client.get(reverse("home")).content.decode()
+    today = timezone.localdate()
+    assert followup_selectors.survey_rows_of_sites(survey, None, today) == followup_selectors.survey_rows(
+        survey, Patient.objects.all())
+    # Each scope has its own rows: a coordinator sees her site's patients only, from the cache or not.
+    for user, shown in ((coordinator_b, {survey_scene["b1"].pk}), (coordinator_a, {a1.pk, survey_scene["a2"].pk}),
+                        (coordinator_b, {survey_scene["b1"].pk})):
+        client.force_login(user)
+        assert {row.patient_id for row in client.get(url).context["rows"]} == shown, user
+
+
+def windows_section(client):
+    page = client.get(reverse("home")).content.decode()
+    section = page[page.index('id="todo-windows"'):]
+    return section[:section.index("</section>")]
+
+
+def test_the_home_windows_section_is_served_from_the_cache_until_a_write_commits(client, site_a, coordinator_a,
+                                                                                 data_manager):
+    make_plans()
+    today = timezone.localdate()
+    missed = register(make_eligible_screening(site=site_a, on=today - 130 * DAY), coordinator_a).patient
+    register(make_eligible_screening(site=site_a, on=today - 10 * DAY), coordinator_a)  # window not open yet
+    first = todo.windows(data_manager, today)
+    assert first.count == 1 and missed.screening_number in first.rows[0].text and first.rows[0].urgent
+    with CaptureQueriesContext(connection) as ctx:
+        again = todo.windows(data_manager, today)
+    assert again == first and classification_queries(ctx) == []  # from the cache
+    client.force_login(data_manager)
+    assert missed.screening_number in windows_section(client)
+    registration_services.take_off_study(patient=missed, user=coordinator_a, date=today, reason="death")
+    with CaptureQueriesContext(connection) as ctx:
+        after = todo.windows(data_manager, today)
+    assert classification_queries(ctx) and after.count == 0 and after.rows == []
+    assert missed.screening_number not in windows_section(client)
