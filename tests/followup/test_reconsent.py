@@ -147,14 +147,14 @@ def test_recording_the_reconsent_takes_the_patient_off_the_list(plans, v2, site_
 
 @pytest.mark.parametrize(("change", "code"), [
     ({"date": V2_ON - dt.timedelta(days=1)}, "not_in_force"),  # v2 not yet in force that day
-    ({"date": timezone.localdate() + dt.timedelta(days=1)}, "future_date"),
+    ({"date": lambda: timezone.localdate() + dt.timedelta(days=1)}, "future_date"),  # tomorrow when it runs
     ({"date": None}, "required"),
     ({"document": "v1"}, "not_in_force"),  # 1.0 is superseded on every date after V2_ON
     ({"document": 99999}, "invalid"),
 ])
 def test_bad_reconsents_are_refused_and_nothing_is_written(plans, v1, v2, site_a, coordinator_a, change, code):
     patient = randomized_patient(site_a, coordinator_a)
-    data = {"document": v2, "date": V2_ON, **change}
+    data = {"document": v2, "date": V2_ON, **{k: v() if callable(v) else v for k, v in change.items()}}
     if data["document"] == "v1":
         data["document"] = v1
     with pytest.raises(ConsentError) as refused:

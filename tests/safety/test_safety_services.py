@@ -60,14 +60,17 @@ def test_configured_deadlines_are_used(patient, coordinator_a, data_manager):
     ({"grade": 5}, "grade_5"),
     ({"grade": "four"}, "wrong_type"),
     ({"outcome": "fatal"}, "grade_5"),
-    ({"awareness": timezone.now() + dt.timedelta(hours=1)}, "future_awareness"),
+    # "Now" and "today" are taken when the test runs, not when it is collected: a suite that passes
+    # midnight in Tokyo (15:00 UTC) would otherwise find yesterday's "tomorrow" no longer in the future.
+    ({"awareness": lambda: timezone.now() + dt.timedelta(hours=1)}, "future_awareness"),
     ({"awareness": dt.datetime(2026, 6, 7, 9, 30)}, "wrong_type"),  # no offset: the site's time cannot be guessed
     ({"awareness": at(ORIGIN + dt.timedelta(days=9))}, "awareness_before_onset"),
-    ({"onset_date": timezone.localdate() + dt.timedelta(days=1)}, "future_date"),
+    ({"onset_date": lambda: timezone.localdate() + dt.timedelta(days=1)}, "future_date"),
     ({"causality": "maybe"}, "missing_fields"),
     ({"term": "  "}, "missing_fields"),
 ])
 def test_bad_input_is_refused_with_its_reason_and_nothing_is_saved(patient, coordinator_a, overrides, code):
+    overrides = {key: value() if callable(value) else value for key, value in overrides.items()}
     with pytest.raises(InvalidEntry) as refused:
         services.record_event(patient=patient, data=event_data(**overrides), user=coordinator_a)
     assert refused.value.code == code and str(refused.value.message)
