@@ -19,6 +19,11 @@ anonymous login page is reported beside it for reference.
 Pages: as the coordinator of the busiest site (worklist, patient list, patient page of a randomized
 patient, screening log, reports for her site) and as a data manager (balance: totals by arm, reports
 trial-wide, patients not randomized, and every changelist of the admin console, trial-wide: `admin_<app>_<model>`).
+After randomization (bench/generate_followup.py writes their data): the follow-up and safety pages of a
+randomized patient with adverse events and assessments, the survey list and the open survey, survival curves
+and AE frequency (statistician: by arm; the others pooled), the SAE log, data queries, deviations (data
+manager and site), the central monitoring report, cut-offs, the data manager's home, the site page and the
+consent documents. A page name ends in the role it is requested as (_dm, _site, _stat) where it has several.
 """
 
 from __future__ import annotations
@@ -64,8 +69,18 @@ def subjects():
     coordinator = (Membership.objects.filter(site_id=site_id, role=Membership.Role.COORDINATOR)
                    .select_related("user", "site").first())
     patient = Patient.objects.filter(site_id=site_id, stage=Patient.Stage.RANDOMIZED).order_by("sequence").first()
-    return {"site": coordinator.site.code, "site_patients": busiest["n"], "crc": coordinator.user.username,
-            "dm": "bench_dm", "patient": patient.pk, "patients_total": Patient.objects.count()}
+    # The follow-up and safety pages: a randomized patient of that site with adverse events and assessments
+    # (generate_followup.py), else the same patient.
+    from followup.models import FollowupSurvey
+    from safety.models import AdverseEvent
+
+    followed = (Patient.objects.filter(site_id=site_id, stage=Patient.Stage.RANDOMIZED,
+                                       pk__in=AdverseEvent.objects.values("patient_id"), assessments__isnull=False)
+                .order_by("sequence").values_list("pk", flat=True).first()) or patient.pk
+    survey = FollowupSurvey.objects.order_by("-cutoff_date").values_list("pk", flat=True).first()
+    return {"site": coordinator.site.code, "site_id": site_id, "site_patients": busiest["n"],
+            "crc": coordinator.user.username, "dm": "bench_dm", "stat": "bench_stat", "patient": patient.pk,
+            "followed_patient": followed, "survey": survey, "patients_total": Patient.objects.count()}
 
 
 def pages(subject):
@@ -82,6 +97,28 @@ def pages(subject):
         ("floor_dm", _url("password_change"), "dm"),
         ("reports_trial", _url("oversight:reports"), "dm"),
         ("not_randomized", _url("oversight:not_randomized"), "dm"),
+        # After randomization (followup/, safety/, oversight/) and the core pages added with them.
+        ("followup_patient", _url("followup:patient", pk=subject["followed_patient"]), "crc"),
+        ("safety_patient", _url("safety:patient_events", pk=subject["followed_patient"]), "crc"),
+        ("surveys_dm", _url("followup:surveys"), "dm"),
+        ("survey_dm", subject["survey"] and _url("followup:survey", survey_id=subject["survey"]), "dm"),
+        ("survey_site", subject["survey"] and _url("followup:survey", survey_id=subject["survey"]), "crc"),
+        ("curves_stat", _url("followup:curves"), "stat"),
+        ("curves_site", _url("followup:curves"), "crc"),
+        ("sae_log_dm", _url("safety:log"), "dm"),
+        ("sae_log_site", _url("safety:log"), "crc"),
+        ("ae_frequency_stat", _url("safety:frequency"), "stat"),
+        ("ae_frequency_dm", _url("safety:frequency"), "dm"),
+        ("queries_dm", _url("queries:list"), "dm"),
+        ("queries_site", _url("queries:list"), "crc"),
+        ("deviations_dm", _url("deviations:list"), "dm"),
+        ("deviations_site", _url("deviations:list"), "crc"),
+        ("monitoring_dm", _url("oversight:monitoring"), "dm"),
+        ("cutoffs_dm", _url("oversight:cutoffs"), "dm"),
+        ("home_dm", _url("home"), "dm"),
+        ("site_page_site", _url("site_detail", pk=subject["site_id"]), "crc"),
+        ("site_page_dm", _url("site_detail", pk=subject["site_id"]), "dm"),
+        ("consent_documents_dm", _url("screening:consent_documents"), "dm"),
     ]
     rows += [(f"admin_{label}", path, "dm") for label, path in admin_changelists()]
     return [r for r in rows if r[1] is not None]
@@ -159,7 +196,8 @@ def query_counts(subject, page_list):
     from django.test.utils import override_settings
 
     setup_test_environment()
-    clients = {"crc": client_login(subject["crc"]), "dm": client_login(subject["dm"]), None: Client()}
+    clients = {"crc": client_login(subject["crc"]), "dm": client_login(subject["dm"]),
+               "stat": client_login(subject["stat"]), None: Client()}
     out = {}
     with override_settings(OLIGAMI_REPORTS_CACHE_SECONDS=0):
         for name, path, who in page_list:
@@ -285,7 +323,8 @@ def run_load(port, page_list, cookies, rounds, concurrency, max_seconds):
 def latencies(subject, page_list, rounds, concurrency, max_seconds, reports_cache=True):
     extra = {} if reports_cache else {"OLIGAMI_REPORTS_CACHE_SECONDS": "0"}
     with Gunicorn(**extra) as server:
-        cookies = {"crc": Http(server.port).login(subject["crc"]), "dm": Http(server.port).login(subject["dm"])}
+        cookies = {"crc": Http(server.port).login(subject["crc"]), "dm": Http(server.port).login(subject["dm"]),
+                   "stat": Http(server.port).login(subject["stat"])}
         load = run_load(server.port, page_list, cookies, rounds, concurrency, max_seconds)
     floor = load["latencies"][FLOOR]
     floor_median, floor_p95 = median(floor), percentile(floor, 95)

@@ -55,7 +55,8 @@ def audited_insert(site, user, sequence):
 
 def floor_site():
     site, created = Site.objects.get_or_create(code=FLOOR_SITE, defaults={
-        "name_en": "Bench floor (audited inserts)", "name_ja": "ベンチ", "active": False})
+        # Left pending approval (the default status): never open to accrual, only the floor's direct inserts.
+        "name_en": "Bench floor (audited inserts)", "name_ja": "ベンチ"})
     user, _ = User.objects.get_or_create(username="bench_floor", defaults={"password": make_password(None)})
     return site, user
 

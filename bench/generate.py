@@ -48,6 +48,7 @@ from django.db import connections, transaction  # noqa: E402
 from django.db.models import Max  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
+from followup.models import SystemicCourse  # noqa: E402
 from oligami_site.access import TrialRole  # noqa: E402
 from oligami_site.models import Counter as NumberCounter  # noqa: E402
 from oligami_site.models import Membership, Signature, Site, User  # noqa: E402
@@ -66,9 +67,10 @@ from registration.models import (  # noqa: E402
     TherapyPlan,
 )
 from screening import consents, verdicts  # noqa: E402
+from screening import demo as screening_demo  # noqa: E402
 from screening import eligibility as rules  # noqa: E402
 from screening.demo import FAILURES, eligible_facts  # noqa: E402
-from screening.models import LabPanel, Lesion, Patient, Screening  # noqa: E402
+from screening.models import ConsentDocument, LabPanel, Lesion, Patient, Screening  # noqa: E402
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 BATCH = 2000
@@ -85,6 +87,31 @@ SUBTYPES = (("luminal", 0.6), ("her2", 0.2), ("tnbc", 0.2))
 AGES = (38, 45, 51, 57, 62, 66, 70, 74)
 RESCREEN_SHARE = 0.10
 FAILURE_TEMPLATES = dict(FAILURES)
+CONSENT_V2_DAYS = 180  # version 2.0 of the consent document took effect this many days ago
+
+
+def _primary_lesion_count(primary):
+    """S2 compares the remaining lesions with those of the registration's screening: registration.services reads
+    them from the database (one query); the chunk's lesions are not inserted yet, so count them in memory."""
+    return primary.screening._lesion_count
+
+
+registration_services.primary_lesion_count = _primary_lesion_count
+
+
+def cache_consent_versions():
+    """screening.demo.eligible_facts asks consents.version_on per screening (one query each): answer from the
+    versions read once (the same rule: the latest version effective on the day, if still in force)."""
+    documents = sorted(ConsentDocument.objects.all(), key=lambda d: d.effective_date)
+
+    def version_on(day):
+        found = None
+        for document in documents:
+            if document.effective_date <= day:
+                found = document
+        return found if found is not None and rules.in_force(found.to_facts(), day) else None
+
+    screening_demo.consents = type("CachedConsents", (), {"version_on": staticmethod(version_on)})
 
 
 def site_code(i: int) -> str:
@@ -217,7 +244,12 @@ def ensure_setup(sites: int, today: dt.date):
         if device_model is not None and not device_model.objects.filter(user__username=username).exists():
             device_model.objects.create(user=User.objects.get(username=username), name="Bench authenticator",
                                         confirmed=True, key=TOTP_KEY)
-    new_sites = [Site(code=site_code(i), name_en=f"Bench Hospital {i}", name_ja=f"ベンチ病院{i}")
+    # Open to accrual with the approval record on file (oligami_site.sites), as every site with patients is.
+    opened = today - dt.timedelta(days=1200)
+    new_sites = [Site(code=site_code(i), name_en=f"Bench Hospital {i}", name_ja=f"ベンチ病院{i}",
+                      status=Site.Status.OPEN, ethics_approval_date=opened - dt.timedelta(days=60),
+                      approved_protocol_version="1.0", head_permission_date=opened - dt.timedelta(days=30),
+                      start_date=opened)
                  for i in range(1, sites + 1) if site_code(i) not in existing]
     with transaction.atomic():
         bulk_with_history(new_sites, lambda s: manager.pk, lambda s: system_time, lambda s: "Site added")
@@ -233,11 +265,14 @@ def ensure_setup(sites: int, today: dt.date):
         for m in members:
             m.user_id = m.user.pk
         bulk_with_history(members, lambda m: manager.pk, lambda m: system_time, lambda m: "Membership added")
-    if not consents.versions():
-        # P18: the patients sign the consent document in force (screening.demo.eligible_facts reads it); one
-        # version from before the first bench patient, so that nobody needs to re-consent.
-        consents.add_version(version="1.0", effective_date=today - dt.timedelta(days=3000), user=manager,
-                             reason="Bench consent document")
+    if not ConsentDocument.objects.exists():
+        # P18 needs the version in force on the consent date (issue 17): 1.0 from before the first bench patient,
+        # 2.0 since CONSENT_V2_DAYS, so that patients still on study who consented on 1.0 must re-consent
+        # (generate_followup records the re-consent of most of them).
+        consents.add_version(version="1.0", effective_date=today - dt.timedelta(days=4000), user=manager,
+                             reason="Bench: the first consent document")
+        consents.add_version(version="2.0", effective_date=today - dt.timedelta(days=CONSENT_V2_DAYS), user=manager,
+                             reason="Bench: consent document revised")
     if not TherapyPlan.objects.exists():
         for subtype, (regimen, courses, days) in DEMO_PLANS.items():
             registration_services.save_therapy_plan(
@@ -267,6 +302,7 @@ class Gen:
     def reset(self):
         self.patients, self.panels, self.screenings, self.lesions = [], [], [], []
         self.primaries, self.signatures, self.evaluations, self.secondaries, self.off_studies = [], [], [], [], []
+        self.courses = []  # systemic therapy courses from primary registration on (S1 reads them, issue 16)
         self.patient_history = []  # (patient, when, reason, stage) for "~" rows
         self.randomized = []  # light tuples for the allocation phase
         self.later = []  # callables run after the parents have ids
@@ -341,6 +377,10 @@ class Gen:
         if screening.outcome != Screening.Outcome.ELIGIBLE:
             raise RuntimeError(f"generated screening not eligible for {kind}: {screening.verdict.get('failed')}")
         primary = self.primary(p, screening, user, p_date)
+        # The courses of the plan from primary registration on, each started by the evaluation (or today, or
+        # the day off study), as the site records them (followup.services.record_course).
+        last_start = {"on_therapy": self.today, "evaluation_due": self.today, "off_study": off}.get(kind, e_date)
+        self.plan_courses(p, primary, user, last_start, off)
         if e_date is not None:
             evaluation = self.evaluation(p, primary, user, e_date, kind)
         if kind in ("randomized", "ready"):
@@ -399,7 +439,7 @@ class Gen:
             self.verdict_cache[key] = cached
         s.verdict, s.engine_version, s.subtype, s.outcome = cached
         s.evaluated_at = evaluated
-        s._lesion_count = len(lesion_objs)  # S2: no more remaining at evaluation than these
+        s._lesion_count = len(lesion_objs)
         self.screenings.append(s)
         self.lesions.extend(lesion_objs)
         return s
@@ -428,13 +468,34 @@ class Gen:
         p.stage = Patient.Stage.REGISTERED
         return reg
 
+    def plan_courses(self, p, primary, user, last_start, off):
+        plan = primary.plan
+        start, primary._courses = primary.registration_date, []
+        for number in range(1, plan.planned_courses + 1):
+            if start > last_start:
+                break
+            end = start + dt.timedelta(days=plan.cycle_length_days - 1)
+            stopped = off is not None and end >= off
+            if stopped:
+                end = off
+            course = SystemicCourse(patient=p, plan=plan, number=number, start_date=start,
+                                    end_date=end if end < self.today else None, dose_modified=number == 3,
+                                    stopped_early=stopped, stopped_early_reason="Off study" if stopped else "",
+                                    created_at=at(start, 16))
+            course._u = user
+            primary._courses.append(course)
+            if stopped:
+                break
+            start = end + dt.timedelta(days=1)
+        self.courses.extend(primary._courses)
+
     def evaluation(self, p, primary, user, e_date, kind):
         panel = LabPanel(patient=p, date=e_date - dt.timedelta(days=2), **NORMAL_LABS)
         panel._u, panel._when = user, at(e_date, 11)
         self.panels.append(panel)
-        response = self.rng.choice(["PR", "PR", "SD", "SD", "CR"])
-        if kind in ("randomized", "ready") and response == "CR":
-            response = "PR"  # S5: a complete response leaves no oligometastasis to treat, not registrable
+        # S5: a complete response leaves no oligometastasis to treat, so the randomized were PR or SD.
+        response = self.rng.choice(["PR", "PR", "SD", "SD"] if kind in ("randomized", "ready") else
+                                   ["PR", "PR", "SD", "SD", "CR"])
         ev = ResponseEvaluation(patient=p, date=e_date, overall_response=response, progression=False,
                                 new_distant_metastasis=False,
                                 remaining_lesions=self.rng.randint(1, min(3, primary.screening._lesion_count)),
@@ -446,16 +507,14 @@ class Gen:
 
     def secondary(self, p, primary, evaluation, user, s_date):
         when = at(s_date, 14)
-        # S1 reads the recorded courses (issue 16); the bench writes no course rows, so it judges S1 on the planned
-        # courses as given (what its evaluations say), passed to the checklist instead of read from the database.
-        planned = tuple(registration_courses.Course(number=k + 1, plan_id=primary.plan_id, regimen=primary.plan.regimen,
-                                                    start_date=primary.registration_date, end_date=None,
-                                                    stopped_early=False)
-                        for k in range(primary.plan.planned_courses))
-        # S2 compares the remaining lesions with those of the primary screening, not saved yet (bulk at the end).
-        facts = registration_services.secondary_facts(
-            primary, evaluation, s_date, registration_courses.CoursesGiven(until=s_date, courses=planned))
-        verdict = rules.evaluate(dataclasses.replace(facts, primary_lesion_count=primary.screening._lesion_count))
+        # S1 reads the recorded courses (issue 16): the course rows of this chunk are not inserted yet, so the
+        # checklist is given them as registration.courses would read them (started up to the registration date).
+        given = tuple(registration_courses.Course(number=c.number, plan_id=c.plan_id, regimen=primary.plan.regimen,
+                                                  start_date=c.start_date, end_date=c.end_date,
+                                                  stopped_early=c.stopped_early)
+                      for c in primary._courses if c.start_date <= s_date)
+        verdict = registration_services.secondary_checklist(
+            primary, evaluation, s_date, registration_courses.CoursesGiven(until=s_date, courses=given))
         if not verdict.eligible:
             raise RuntimeError(f"generated secondary registration not eligible: {verdict.to_dict().get('failed')}")
         sig = self.signature(user, registration_services.SECONDARY_KIND, registration_services.SECONDARY_MEANING,
@@ -493,6 +552,8 @@ class Gen:
         fix(self.primaries, "patient", "screening", "signature")
         bulk_with_history(self.primaries, lambda o: o._u.pk, lambda o: o.created_at,
                           lambda o: f"Primary registration {o.number}")
+        fix(self.courses, "patient")
+        bulk_with_history(self.courses, lambda o: o._u.pk, lambda o: o.created_at, lambda o: "Course recorded")
         fix(self.evaluations, "patient", "labs")
         bulk_with_history(self.evaluations, lambda o: o._u.pk, lambda o: o.created_at,
                           lambda o: "Response evaluation recorded")
@@ -580,9 +641,11 @@ def generate(total: int, sites: int, seed: int) -> dict:
     today = timezone.localdate()
     started = time.perf_counter()
     ensure_setup(sites, today)
+    cache_consent_versions()
     site_objs = {s.code: s for s in Site.objects.filter(code__in=[site_code(i) for i in range(1, sites + 1)])}
     have = dict(Patient.objects.values("site__code").annotate(n=Max("sequence")).values_list("site__code", "n"))
     existing = Patient.objects.count()
+    last_id = Patient.objects.aggregate(m=Max("id"))["m"] or 0
     gen = context(today, seed + existing)
     config = RandomizationConfig.objects.get(active=True)
     plan = []
@@ -603,16 +666,22 @@ def generate(total: int, sites: int, seed: int) -> dict:
     allocations = chain_allocations(randomized, config)
     randomization_services.rebuild_tallies()  # the counts randomize reads (COPY bypassed the service)
     finish(gen)
+    # What comes after randomization (follow-up, safety, oversight) for the patients just added.
+    from generate_followup import generate_followup
+
+    followup = generate_followup(list(Patient.objects.filter(id__gt=last_id).values_list("id", flat=True)),
+                                 seed=seed + existing)
     analyze()
     return {"benchmark": "generate", "patients_total": Patient.objects.count(), "patients_added": len(plan),
             "existing_before": existing, "sites": sites, "allocations_added": allocations,
-            "stages_added": dict(stages), "seconds": round(time.perf_counter() - started, 1)}
+            "stages_added": dict(stages), "followup": followup, "seconds": round(time.perf_counter() - started, 1)}
 
 
 def ready_pool(n: int, seed: int, sites: int | None = None) -> list[int]:
     """n patients secondary registered today and not yet randomized (for bench_randomize), over the sites: the
     state inside register_secondary's transaction, which the benchmark measures randomize from."""
     today = timezone.localdate()
+    cache_consent_versions()
     gen = context(today, seed)
     site_list = list(Site.objects.filter(code__startswith="ST").order_by("code"))[: sites or None]
     last = dict(Patient.objects.values("site__code").annotate(n=Max("sequence")).values_list("site__code", "n"))
@@ -639,7 +708,8 @@ def main():
         result = generate(args.patients, args.sites, args.seed)
         emit(result)
         print(f"{result['patients_added']:,} patients added ({result['patients_total']:,} in all) over "
-              f"{args.sites} sites, {result['allocations_added']:,} allocations, in {result['seconds']} s")
+              f"{args.sites} sites, {result['allocations_added']:,} allocations, in {result['seconds']} s; "
+              f"follow-up rows {result['followup']['rows']}")
     if args.ready:
         ids = ready_pool(args.ready, args.seed)
         emit({"benchmark": "ready_pool", "patients": len(ids)})

@@ -74,11 +74,13 @@ class WithdrawalAdmin(ReadOnlyAdmin):
 @admin.register(SurveyEntry)
 class SurveyEntryAdmin(ReadOnlyAdmin):
     list_display = ("patient", "site", "survey", "status", "last_known_alive", "confirmed_at")
+    list_select_related = ("patient__site", "survey")  # the survey column: one query per row without it
 
 
 @admin.register(LostToFollowUp)
 class LostToFollowUpAdmin(ReadOnlyAdmin):
     list_display = ("patient", "site", "confirmed_at", "confirmed_by")
+    list_select_related = ("patient__site", "confirmed_by")  # the user column: one query per row without it
 
 
 @admin.register(FollowupSurvey)
