@@ -19,7 +19,7 @@ from registration import courses
 from screening.deadlines import PatientDeadline, ids_at
 from screening.models import Patient
 
-from . import endpoints, schedule
+from . import endpoints, km, schedule
 from .models import (
     Assessment,
     Contamination,
@@ -322,6 +322,35 @@ def survival_data(patients, *, by_arm: bool) -> SurvivalData:
         pfs_groups[group].append((result.pfs_days, result.pfs_event))
     return SurvivalData(os={k: tuple(v) for k, v in sorted(os_groups.items())},
                         pfs={k: tuple(v) for k, v in sorted(pfs_groups.items())}, unknown=unknown, total=len(rows))
+
+
+@dataclass(frozen=True)
+class SurvivalCurves:
+    """The curves page's computed part: its data and, per chart ("os", "pfs"), km.picture of its groups (None:
+    no group). Language-independent: each line and numbers-at-risk row is labelled with its group key ("all",
+    or an arm), which the page translates at render (followup.views.curves)."""
+
+    data: SurvivalData
+    pictures: dict[str, dict | None]
+
+
+def survival_curves(site_ids: set[int] | None, *, by_arm: bool, today: date) -> SurvivalCurves:
+    """`survival_data` of the patients of `site_ids` (None: every site) and its pictures, reused while no
+    audited write has committed and the day is the same (oligami_site.dataversion): every randomized
+    patient's follow-up and two Kaplan-Meier estimates, over a second at 10,000 patients.
+
+    Blinding (DESIGN.md): the by-arm result and the pooled one are separate entries (their names differ),
+    so a pooled reader can never be handed the statistician's entry, whatever the scope."""
+    def compute():
+        patients = Patient.objects.all() if site_ids is None else Patient.objects.filter(site_id__in=site_ids)
+        data = survival_data(patients, by_arm=by_arm)
+        pictures = {key: km.picture([km.Series(key=group, label=group, observations=obs)
+                                     for group, obs in groups.items()]) if groups else None
+                    for key, groups in (("os", data.os), ("pfs", data.pfs))}
+        return SurvivalCurves(data=data, pictures=pictures)
+
+    name = "survival-curves-by-arm" if by_arm else "survival-curves-pooled"
+    return dataversion.cached(name, dataversion.scope_key(site_ids), today, compute)
 
 
 # --- CONSORT after randomization ----------------------------------------------------------------------

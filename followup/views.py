@@ -23,7 +23,7 @@ from registration.models import PrimaryRegistration
 from registration.selectors import related
 from screening.models import Patient
 
-from . import forms, km, selectors, services
+from . import forms, selectors, services
 from .models import (
     Assessment,
     Contamination,
@@ -336,20 +336,28 @@ def curves(request):
     user = request.user
     by_arm = access.is_statistician(user)
     if by_arm:
-        patients = Patient.objects.all()  # aggregates only: no patient is named on the page
+        site_ids = None  # aggregates only: no patient is named on the page
     elif access.is_data_manager(user) or access.has_any_site_role(user):
-        patients = access.scope(Patient.objects.all(), user)
+        site_ids = access.site_ids_for(user, Action.VIEW)  # access.scope's sites
     else:
         raise PermissionDenied
-    data = selectors.survival_data(patients, by_arm=by_arm)
+    # Computed once per data version, day, scope and blinding (the by-arm and pooled entries are apart);
+    # the cached pictures are labelled with group keys, translated here.
+    curves_ = selectors.survival_curves(site_ids, by_arm=by_arm, today=timezone.localdate())
     labels = {"all": _("All patients"), Arm.A: _("Arm A"), Arm.B: _("Arm B")}
-    charts = []
-    for key, title, groups in (("os", _("Overall survival (OS)"), data.os),
-                               ("pfs", _("Progression-free survival (PFS)"), data.pfs)):
-        series = [km.Series(key=group, label=str(labels.get(group, group)), observations=obs)
-                  for group, obs in groups.items()]
-        charts.append({"key": key, "title": title, "picture": km.picture(series) if series else None})
-    return render(request, "followup/curves.html", {"charts": charts, "by_arm": by_arm, "data": data})
+    charts = [{"key": key, "title": title, "picture": _labelled(curves_.pictures[key], labels)}
+              for key, title in (("os", _("Overall survival (OS)")), ("pfs", _("Progression-free survival (PFS)")))]
+    return render(request, "followup/curves.html", {"charts": charts, "by_arm": by_arm, "data": curves_.data})
+
+
+def _labelled(picture: dict | None, labels: dict) -> dict | None:
+    """A copy of a cached km.picture whose lines and numbers-at-risk rows carry the reader's labels instead of
+    their group keys (the cached picture itself is left as it is)."""
+    if picture is None:
+        return None
+    lines = [{**line, "label": str(labels.get(line["key"], line["key"]))} for line in picture["lines"]]
+    rows = [{**row, "label": line["label"]} for row, line in zip(picture["risk_rows"], lines, strict=True)]
+    return {**picture, "lines": lines, "risk_rows": rows}
 
 
 # --- the worklist's follow-up section -------------------------------------------------------------------

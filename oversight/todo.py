@@ -2,8 +2,8 @@
 
 Each section is a count and the first few rows, in a bounded number of queries whatever the size of the
 trial (the windows section reads the worklist's one values() query over the patients between screening and
-randomization, kept per data version and day like the reports' numbers; the others are one or two small
-queries each). Sections of apps that land later come in
+randomization, the re-consent section the patients still asked for consent, both kept per data version and
+day like the reports' numbers; the others are one or two small queries each). Sections of apps that land later come in
 through settings.OLIGAMI_HOME_SECTIONS (callables (user, today) -> Section | None), like the digest's.
 """
 
@@ -158,14 +158,35 @@ def enrolment_requests() -> Section:
                    reverse("sites"), gettext("All sites"), empty=gettext("No site is waiting for more patients."))
 
 
+@dataclass(frozen=True)
+class ReconsentRow:
+    """A shown row of the re-consent section: data only, translated at render."""
+
+    patient_id: int
+    screening_number: str
+    site_code: str
+    version: str | None  # of her latest consent
+
+
+def _reconsent_rows(today: date) -> tuple[int, list[ReconsentRow]]:
+    """(how many, the first SHOWN) patients who must re-consent, trial-wide. Every patient still asked for
+    consent is read (most of the trial): reused while no audited write has committed and the day is the same
+    (oligami_site.dataversion; a version takes effect on its date)."""
+    def compute():
+        rows = reconsent.awaiting(Patient.objects.all(), today)
+        return len(rows), [ReconsentRow(row.patient.pk, row.patient.screening_number, row.patient.site.code,
+                                        row.version.version if row.version else None) for row in rows[:SHOWN]]
+
+    return dataversion.cached("todo-reconsent", dataversion.scope_key(None), today, compute)
+
+
 def reconsents(today: date) -> Section:
     """Patients who must re-consent on the consent document version in force (issue 17, followup.reconsent)."""
-    rows = reconsent.awaiting(Patient.objects.all(), today)
-    shown = [Row(f"{row.patient.screening_number} ({row.patient.site.code})",
-                 reverse("screening:reconsent", args=[row.patient.pk]),
-                 gettext("on version %(version)s") % {"version": row.version.version} if row.version else "")
-             for row in rows[:SHOWN]]
-    return Section("reconsent", gettext("Re-consent needed"), len(rows), shown,
+    count, rows = _reconsent_rows(today)
+    shown = [Row(f"{row.screening_number} ({row.site_code})", reverse("screening:reconsent", args=[row.patient_id]),
+                 gettext("on version %(version)s") % {"version": row.version} if row.version else "")
+             for row in rows]
+    return Section("reconsent", gettext("Re-consent needed"), count, shown,
                    reverse("screening:consent_documents"), gettext("Consent document versions"),
                    empty=gettext("No patient needs to re-consent."))
 

@@ -11,8 +11,9 @@ from django.core.cache import cache
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
+from followup import reconsent
 from followup import selectors as followup_selectors
 from followup import services as followup_services
 from followup.models import FollowupSettings
@@ -20,14 +21,16 @@ from oligami_site import dataversion
 from oversight import monitoring, queries, reports, todo
 from oversight.reports import Box
 from registration import services as registration_services
+from screening import consents
 from screening.models import Patient
-from tests.factories import PatientFactory
+from tests.factories import PatientFactory, initial_consent_version
 from tests.followup.factories import day, randomized_patient
 from tests.randomization.factories import minimization_config
 from tests.registration.factories import make_eligible_screening, make_plans, register
 
 pytestmark = pytest.mark.django_db(transaction=True)
 DAY = dt.timedelta(days=1)
+V2_ON = dt.date(2026, 6, 1)  # a new consent version: after the test patients' consent (2026-02-20), before today
 
 
 @pytest.fixture(autouse=True)
@@ -265,3 +268,146 @@ def test_the_home_windows_section_is_served_from_the_cache_until_a_write_commits
         after = todo.windows(data_manager, today)
     assert classification_queries(ctx) and after.count == 0 and after.rows == []
     assert missed.screening_number not in windows_section(client)
+
+
+# --- the survival curves (followup.selectors.survival_curves) ---------------------------------------------
+
+
+@pytest.fixture
+def curves_scene(site_a, site_b, coordinator_a, coordinator_b):
+    make_plans()
+    minimization_config()
+    a = randomized_patient(site_a, coordinator_a, arm="A")
+    b = randomized_patient(site_a, coordinator_a, arm="B")
+    other = randomized_patient(site_b, coordinator_b, arm="B")
+    followup_services.record_assessment(patient=b, user=coordinator_a, data={"date": day(60), "progression": False})
+    return {"a": a, "b": b, "other": other}
+
+
+def curve_groups(response) -> dict[str, tuple[str, ...]]:
+    """{chart: the groups of its lines} of a curves page."""
+    return {chart["key"]: tuple(line["key"] for line in chart["picture"]["lines"])
+            for chart in response.context["charts"]}
+
+
+def os_events(response) -> int:
+    return sum(line["events"] for line in response.context["charts"][0]["picture"]["lines"])
+
+
+def test_the_survival_curves_are_served_from_the_cache_until_a_write_commits(client, curves_scene, statistician,
+                                                                             coordinator_a, settings):
+    url, today = reverse("followup:curves"), timezone.localdate()
+    client.force_login(statistician)
+    first = client.get(url)
+    assert curve_groups(first) == {"os": ("A", "B"), "pfs": ("A", "B")} and first.context["data"].total == 3
+    assert os_events(first) == 0
+    with CaptureQueriesContext(connection) as ctx:
+        again = client.get(url)
+    assert followup_queries(ctx) == [] and classification_queries(ctx) == []  # from the cache
+    assert [c["picture"] for c in again.context["charts"]] == [c["picture"] for c in first.context["charts"]]
+    # A coordinator records a death (a service, its own transaction): the next request recomputes.
+    followup_services.record_death(patient=curves_scene["a"], user=coordinator_a,
+                                   data={"date": day(40), "cause": "other"})
+    with CaptureQueriesContext(connection) as ctx:
+        after = client.get(url)
+    assert followup_queries(ctx) and os_events(after) == 1
+    # The cached result is the one computed afresh, by arm and pooled, for every site and for one.
+    for site_ids, by_arm in ((None, True), (None, False), ({curves_scene["a"].site_id}, False)):
+        settings.OLIGAMI_REPORTS_CACHE_SECONDS = 600
+        cached = followup_selectors.survival_curves(site_ids, by_arm=by_arm, today=today)
+        assert followup_selectors.survival_curves(site_ids, by_arm=by_arm, today=today) == cached
+        settings.OLIGAMI_REPORTS_CACHE_SECONDS = 0
+        assert followup_selectors.survival_curves(site_ids, by_arm=by_arm, today=today) == cached
+        patients = Patient.objects.all() if site_ids is None else Patient.objects.filter(site_id__in=site_ids)
+        assert cached.data == followup_selectors.survival_data(patients, by_arm=by_arm)
+
+
+def test_the_pooled_and_the_by_arm_curves_never_share_an_entry(client, curves_scene, statistician, data_manager,
+                                                               coordinator_a):
+    """Blinding (DESIGN.md): the data manager and the statistician both see every site, one pooled, the other by
+    arm: whoever comes first, the other never gets that entry."""
+    url = reverse("followup:curves")
+    pooled, by_arm = {"os": ("all",), "pfs": ("all",)}, {"os": ("A", "B"), "pfs": ("A", "B")}
+    for user, groups in ((data_manager, pooled), (statistician, by_arm), (data_manager, pooled),
+                         (statistician, by_arm), (coordinator_a, pooled)):
+        client.force_login(user)
+        response = client.get(url)
+        page = response.content.decode()
+        assert curve_groups(response) == groups, user
+        assert ('data-group="A"' in page) is (groups is by_arm) and ("by-arm-note" in page) is (groups is by_arm)
+        assert response.context["data"].total == (2 if user == coordinator_a else 3), user
+    assert set(cache.get("oligami:survival-curves-pooled:all")[1].data.os) == {"all"}
+    assert set(cache.get("oligami:survival-curves-by-arm:all")[1].data.os) == {"A", "B"}
+    # After a committed write, the pooled reader still never gets the arms (each entry recomputed for itself).
+    followup_services.record_death(patient=curves_scene["a"], user=coordinator_a,
+                                   data={"date": day(40), "cause": "other"})
+    for user, groups in ((statistician, by_arm), (data_manager, pooled)):
+        client.force_login(user)
+        response = client.get(url)
+        assert curve_groups(response) == groups and os_events(response) == 1, user
+
+
+def test_the_cached_curves_are_labelled_in_the_readers_language(client, curves_scene, data_manager):
+    url = reverse("followup:curves")
+    names = {}
+    for language in ("en", "ja", "en"):
+        data_manager.preferred_language = language
+        data_manager.save()  # the user is not audited: the version does not move, the entry is the same
+        client.force_login(data_manager)
+        response = client.get(url)
+        names[language] = {line["label"] for chart in response.context["charts"]
+                           for line in chart["picture"]["lines"]}
+        page = response.content.decode()
+        assert ("全患者" in page) is (language == "ja") and ("All patients" in page) is (language == "en")
+    assert names == {"en": {"All patients"}, "ja": {"全患者"}}
+    assert set(cache.get("oligami:survival-curves-pooled:all")[1].data.os) == {"all"}  # the entry: keys only
+    assert {line["label"] for line in cache.get("oligami:survival-curves-pooled:all")[1].pictures["os"]["lines"]} \
+        == {"all"}
+
+
+# --- the data manager's home: re-consent (oversight.todo.reconsents) ----------------------------------------
+
+
+def reconsent_section(client):
+    page = client.get(reverse("home")).content.decode()
+    section = page[page.index('id="todo-reconsent"'):]
+    return section[:section.index("</section>")]
+
+
+def test_the_home_reconsent_section_is_served_from_the_cache_until_a_write_commits(client, site_a, site_b,
+                                                                                   coordinator_a, coordinator_b,
+                                                                                   data_manager, settings):
+    make_plans()
+    minimization_config()
+    initial_consent_version()
+    a = randomized_patient(site_a, coordinator_a)
+    b = randomized_patient(site_b, coordinator_b)
+    today = timezone.localdate()
+    assert todo.reconsents(today).count == 0  # 1.0 in force
+    v2 = consents.add_version(version="2.0", effective_date=V2_ON, user=data_manager, reason="Revised")
+    first = todo.reconsents(today)  # the new version (committed) moved the data version
+    assert first.count == 2 and {row.text for row in first.rows} == {
+        f"{a.screening_number} ({site_a.code})", f"{b.screening_number} ({site_b.code})"}
+    assert {row.detail for row in first.rows} == {"on version 1.0"}
+    with CaptureQueriesContext(connection) as ctx:
+        again = todo.reconsents(today)
+    assert again == first and classification_queries(ctx) == []  # from the cache: no patient read
+    client.force_login(data_manager)
+    section = reconsent_section(client)
+    assert a.screening_number in section and b.screening_number in section
+    # A coordinator records a's re-consent (a service, its own transaction): the next view recomputes.
+    consents.record_reconsent(patient=a, document=v2, date=V2_ON + 9 * DAY, user=coordinator_a)
+    with CaptureQueriesContext(connection) as ctx:
+        after = todo.reconsents(today)
+    assert classification_queries(ctx) and after.count == 1
+    assert [row.text for row in after.rows] == [f"{b.screening_number} ({site_b.code})"]
+    section = reconsent_section(client)
+    assert a.screening_number not in section and b.screening_number in section
+    # The cached rows are those computed afresh; the detail is translated at render, from the same entry.
+    cached = todo._reconsent_rows(today)
+    settings.OLIGAMI_REPORTS_CACHE_SECONDS = 0
+    assert todo._reconsent_rows(today) == cached and todo.reconsents(today) == after
+    assert [row.patient.pk for row in reconsent.awaiting(Patient.objects.all(), today)] == [b.pk]
+    settings.OLIGAMI_REPORTS_CACHE_SECONDS = 600
+    with translation.override("ja"):
+        assert [row.detail for row in todo.reconsents(today).rows] == ["第1.0版"]
