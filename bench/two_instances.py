@@ -177,21 +177,44 @@ def randomize_twice(webs, username, patients):
     return outcomes
 
 
-def reminders_twice(broker):
-    client = Celery("two-beats", broker=broker, backend=broker)
+def reminders_twice(broker, timeout=600):
+    """Send the beat entries by name at the same moment (two beats, a redelivery, the hourly catch-up) and
+    wait for their results.
+
+    Sent from four threads at once by an app *without* a result backend, and the results read by polling
+    the stored task state: Celery's Redis result backend subscribes each sent task on one shared pubsub
+    connection, which is not thread-safe (celery/celery#3761, #4670): sent from threads, results were lost
+    and every `.get()` waited its whole timeout (the "hang" of the first runs, 4 x 600 s).
+    """
+    sender = Celery("two-beats", broker=broker, set_as_current=False)
+    reader = Celery("two-beats-results", broker=broker, backend=broker, set_as_current=False)
     daily = settings.CELERY_BEAT_SCHEDULE["daily-reminders"]["task"]
     check = settings.CELERY_BEAT_SCHEDULE["reminders-catch-up"]["task"]
     # The hourly check at 08:30 Tokyo today (after the daily firing's time, whatever the clock says now).
     now = dt.datetime.combine(timezone.localdate(), dt.time(8, 30), tzinfo=ZoneInfo(settings.TIME_ZONE)).isoformat()
-    sends = [lambda: client.send_task(daily), lambda: client.send_task(daily),
-             lambda: client.send_task(check, kwargs={"now": now}), lambda: client.send_task(check, kwargs={"now": now})]
+    sends = [lambda: sender.send_task(daily), lambda: sender.send_task(daily),
+             lambda: sender.send_task(check, kwargs={"now": now}),
+             lambda: sender.send_task(check, kwargs={"now": now})]
     results = []
-    for async_result in at_once(sends):
-        try:
-            results.append(async_result.get(timeout=600))
-        except Exception as exc:  # noqa: BLE001 (reported)
-            results.append({"error": f"{type(exc).__name__}: {exc}"})
+    for sent in at_once(sends):
+        if isinstance(sent, Exception):
+            results.append({"error": f"not sent: {type(sent).__name__}: {sent}"})
+            continue
+        results.append(_wait_for_result(reader, sent.id, timeout))
     return results
+
+
+def _wait_for_result(reader, task_id: str, timeout: float) -> dict:
+    """The task's return value once the worker stored it (a plain GET of the result key, no pubsub)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        meta = reader.backend.get_task_meta(task_id)
+        if meta["status"] == "SUCCESS":
+            return meta["result"]
+        if meta["status"] in ("FAILURE", "REVOKED"):
+            return {"error": f"{meta['status']}: {meta.get('result')}"}
+        time.sleep(0.5)
+    return {"error": f"no result within {timeout} s (task {task_id})"}
 
 
 def mails(folder: Path):

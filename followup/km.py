@@ -38,8 +38,11 @@ def kaplan_meier(observations: Sequence[tuple[int, bool]]) -> Curve:
     i = 0
     while i < len(obs):
         day = obs[i][0]
-        events = sum(1 for d, e in obs[i:] if d == day and e)
-        total = sum(1 for d, _e in obs[i:] if d == day)
+        j = i
+        while j < len(obs) and obs[j][0] == day:  # the sorted run of this day: linear over the whole curve
+            j += 1
+        events = sum(1 for _d, e in obs[i:j] if e)
+        total = j - i
         if events:
             survival *= 1 - events / at_risk
             if day == 0 and steps[-1].day == 0:
