@@ -44,6 +44,24 @@ def test_survival_never_rises_and_stays_in_0_1(obs):
     assert pic["risk_rows"][0]["cells"][0]["n"] == len(obs)
 
 
+def _product_limit_reference(obs):
+    """The textbook estimate, computed the slow obvious way: for each distinct event day, the number at risk is
+    everyone with time on or after it, and S(t) multiplies (1 - d/n) over the event days up to t."""
+    survival, steps = 1.0, [(0, 1.0)]
+    for t in sorted({d for d, e in obs if e}):
+        deaths = sum(1 for d, e in obs if d == t and e)
+        survival *= 1 - deaths / sum(1 for d, _e in obs if d >= t)
+        steps = [*steps[:-1], (0, survival)] if t == 0 else [*steps, (t, survival)]
+    return steps
+
+
+@given(st.lists(st.tuples(st.integers(0, 60), st.booleans()), min_size=1, max_size=60))
+def test_the_linear_scan_equals_the_textbook_estimate(obs):
+    # Many ties (days 0-60): the day runs the linear scan reads at once are exercised.
+    curve = km.kaplan_meier(obs)
+    assert [(s.day, pytest.approx(s.survival)) for s in curve.steps] == _product_limit_reference(obs)
+
+
 @pytest.mark.django_db
 def test_curves_pooled_for_site_staff_by_arm_for_the_statistician(client, plans, site_a, coordinator_a,
                                                                    statistician, data_manager, no_role_user,
