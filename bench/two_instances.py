@@ -55,9 +55,10 @@ from django.utils import timezone  # noqa: E402
 from oligami_site.models import Membership  # noqa: E402
 from randomization.models import Allocation, RandomizationConfig  # noqa: E402
 from registration.models import Notice  # noqa: E402
+from screening import consents  # noqa: E402
 from screening.models import Patient  # noqa: E402
 from tests.factories import PASSWORD, SiteFactory, UserFactory  # noqa: E402
-from tests.registration.factories import make_eligible_screening, record, register  # noqa: E402
+from tests.registration.factories import JUDGED_ON, make_eligible_screening, record, register  # noqa: E402
 
 DAY = dt.timedelta(days=1)
 
@@ -75,13 +76,20 @@ def set_up(n: int, code: str):
     Membership.objects.create(user=coordinator, site=site, role=Membership.Role.COORDINATOR)
     Membership.objects.create(user=investigator, site=site, role=Membership.Role.INVESTIGATOR)
     today = timezone.localdate()
+
+    def eligible(on):
+        # P18: the consent document version in force on the consent date (the factory's consent date is its
+        # screening date moved like the others; the bench database has 1.0 superseded by 2.0).
+        consent_day = on - (JUDGED_ON - dt.date(2026, 2, 20))
+        return make_eligible_screening(site=site, on=on, consent_version=consents.version_on(consent_day))
+
     ready = []
     for _ in range(n):
-        patient = register(make_eligible_screening(site=site, on=today - 90 * DAY), coordinator).patient
+        patient = register(eligible(today - 90 * DAY), coordinator).patient
         record(patient, coordinator, today - 2 * DAY, courses_given=3)
         ready.append(patient.pk)
     for _ in range(n):  # labs drawn 6 days before screening: last valid day today (labs_last_day due)
-        make_eligible_screening(site=site, on=today - 8 * DAY)
+        eligible(today - 8 * DAY)
     return site, coordinator, ready
 
 
@@ -183,9 +191,12 @@ def reminders_twice(broker, timeout=600):
 
     Sent from four threads at once by an app *without* a result backend, and the results read by polling
     the stored task state: Celery's Redis result backend subscribes each sent task on one shared pubsub
-    connection, which is not thread-safe (celery/celery#3761, #4670): sent from threads, results were lost
-    and every `.get()` waited its whole timeout (the "hang" of the first runs, 4 x 600 s).
+    connection, which is not thread-safe (celery/celery#3761, #4670). The "hang" of the first runs (4 x 600 s)
+    was the broker variable below; with it fixed, results are still read without pubsub for that reason.
     """
+    # Celery lets the CELERY_BROKER_URL variable win over broker=..., and bench_env set it to memory:// for this
+    # process: without this line the "beats" published into their own memory and nothing ever came back.
+    os.environ["CELERY_BROKER_URL"] = broker
     sender = Celery("two-beats", broker=broker, set_as_current=False)
     reader = Celery("two-beats-results", broker=broker, backend=broker, set_as_current=False)
     daily = settings.CELERY_BEAT_SCHEDULE["daily-reminders"]["task"]
