@@ -314,14 +314,8 @@ class Followup:
         self.add(entry, user, when, "Survey entry confirmed")
 
     def judge(self, event, primary_date, treatment, awareness):
-        if event.death_id is not None or getattr(event, "_death", None) is not None:
-            judged = reportability.Event(kind=reportability.Kind.DEATH, onset_date=event._death.date,
-                                         causality=reportability.Causality(event.causality))
-        else:
-            judged = reportability.Event(kind=reportability.Kind.ADVERSE_EVENT, onset_date=event.onset_date,
-                                         grade=event.grade, expected=event.expected,
-                                         hospitalization_24h=event.hospitalization_24h,
-                                         causality=reportability.Causality(event.causality))
+        death = getattr(event, "_death", None)  # built in memory with the event, not saved yet
+        judged = safety_services.judged_event(event, death_date=death.date if death is not None else None)
         reportable, rule = reportability.decide(primary_registration_date=primary_date, treatment=treatment,
                                                 event=judged)
         event.reportable, event.rule = reportable, str(rule)

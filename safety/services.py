@@ -207,16 +207,21 @@ def decide(event: AdverseEvent, primary: PrimaryRegistration,
            treatment: reportability.Treatment | None = None) -> tuple[bool, reportability.Rule]:
     """Reportable or not and the rule (R0-R4), from the event and the patient's facts as they are now
     (``treatment``: the patient's facts when the caller has them already, else read here)."""
-    if event.death_id:
-        judged = reportability.Event(kind=reportability.Kind.DEATH, onset_date=event.death.date,
-                                     causality=reportability.Causality(event.causality))
-    else:
-        judged = reportability.Event(kind=reportability.Kind.ADVERSE_EVENT, onset_date=event.onset_date,
-                                     grade=event.grade, expected=event.expected,
-                                     hospitalization_24h=event.hospitalization_24h,
-                                     causality=reportability.Causality(event.causality))
     return reportability.decide(primary_registration_date=primary.registration_date,
-                                treatment=treatment or _treatment(event.patient_id), event=judged)
+                                treatment=treatment or _treatment(event.patient_id), event=judged_event(event))
+
+
+def judged_event(event: AdverseEvent, *, death_date=None) -> reportability.Event:
+    """The event as reportability.py judges it: a death by its date and causality, any other event by its
+    grade, expectedness and hospitalization. ``death_date``: the death's date when its row is not saved yet
+    (the bench generator builds deaths and their events in memory)."""
+    if event.death_id or death_date is not None:
+        return reportability.Event(kind=reportability.Kind.DEATH, onset_date=death_date or event.death.date,
+                                   causality=reportability.Causality(event.causality))
+    return reportability.Event(kind=reportability.Kind.ADVERSE_EVENT, onset_date=event.onset_date,
+                               grade=event.grade, expected=event.expected,
+                               hospitalization_24h=event.hospitalization_24h,
+                               causality=reportability.Causality(event.causality))
 
 
 def _judge(event: AdverseEvent, primary: PrimaryRegistration, *, change_awareness: datetime, user,
