@@ -32,7 +32,6 @@ from screening.models import Patient, Screening
 
 from . import querystate
 from .models import DataQuery, Deviation
-from .reports import scope_key
 
 # The keys of each row, in the contract's order (monitoring_report --format json).
 COUNT_KEYS = ("screened", "primary_registered", "randomized", "open_queries", "overdue_queries", "deviations",
@@ -181,5 +180,5 @@ def cached_report(*, cutoff: dt.date, site_ids: set[int] | None, today: dt.date)
     """`report`, reused while no audited write has committed and the day is the same (oligami_site.dataversion):
     one entry per cut-off, language (the rows carry the sites' names in it) and scope. At 100,000 patients a
     report costs seconds; a cache hit one query."""
-    return dataversion.cached(f"monitoring-{cutoff.isoformat()}-{get_language()}", scope_key(site_ids), today,
-                              lambda: report(cutoff=cutoff, site_ids=site_ids))
+    return dataversion.cached(f"monitoring-{cutoff.isoformat()}-{get_language()}", dataversion.scope_key(site_ids),
+                              today, lambda: report(cutoff=cutoff, site_ids=site_ids))

@@ -370,8 +370,6 @@ def listed_flows(patient_ids: list[int], today: dt.date) -> list[ListedFlow]:
     return [by_id[pk] for pk in patient_ids if pk in by_id]
 
 
-scope_key = dataversion.scope_key
-
 
 def report_numbers(site_ids: set[int] | None, today: dt.date) -> tuple[Consort, Counter]:
     """The CONSORT counts and the accrual counts of a scope, reused while no audited write has committed
@@ -380,7 +378,7 @@ def report_numbers(site_ids: set[int] | None, today: dt.date) -> tuple[Consort, 
         rows = flow_rows(site_ids, today)
         return consort(rows), accrual_counts(rows)
 
-    return dataversion.cached("report-numbers", scope_key(site_ids), today, compute)
+    return dataversion.cached("report-numbers", dataversion.scope_key(site_ids), today, compute)
 
 
 def not_randomized_boxes(site_ids: set[int] | None, today: dt.date) -> list[tuple[int, str, str]]:
@@ -390,7 +388,7 @@ def not_randomized_boxes(site_ids: set[int] | None, today: dt.date) -> list[tupl
         return [(row.patient_id, row.box.value, row.reason)
                 for row in flow_rows(site_ids, today, exclude_randomized=True) if row.box in NOT_RANDOMIZED]
 
-    return dataversion.cached("not-randomized", scope_key(site_ids), today, compute)
+    return dataversion.cached("not-randomized", dataversion.scope_key(site_ids), today, compute)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -105,7 +105,7 @@ def report_index(request):
             "charts": reports.accrual_charts(accrual),
         })
 
-    html = dataversion.cached(f"reports-body-{get_language()}", reports.scope_key(site_ids), today, body)
+    html = dataversion.cached(f"reports-body-{get_language()}", dataversion.scope_key(site_ids), today, body)
     return render(request, "oversight/reports.html", {
         "trial_wide": site_ids is None,
         "today": today,
