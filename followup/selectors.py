@@ -231,14 +231,17 @@ def survey_rows(survey, patients) -> list[SurveyRow]:
     return rows
 
 
+def _patients_of(site_ids: set[int] | None):
+    return Patient.objects.all() if site_ids is None else Patient.objects.filter(site_id__in=site_ids)
+
+
 def survey_rows_of_sites(survey, site_ids: set[int] | None, today: date) -> list[SurveyRow]:
     """`survey_rows` of the patients of `site_ids` (None: every site), reused while no audited write has
     committed and the day is the same (oligami_site.dataversion): the page and the data manager's home ask
     for every randomized patient's follow-up, seconds at 100,000 patients. The rows carry nothing of the
     language. A fresh list each time (the cache hands out copies), so callers may annotate its rows."""
     def compute():
-        patients = Patient.objects.all() if site_ids is None else Patient.objects.filter(site_id__in=site_ids)
-        return survey_rows(survey, patients)
+        return survey_rows(survey, _patients_of(site_ids))
 
     return dataversion.cached(f"survey-rows-{survey.pk}", dataversion.scope_key(site_ids), today, compute)
 
@@ -342,8 +345,7 @@ def survival_curves(site_ids: set[int] | None, *, by_arm: bool, today: date) -> 
     Blinding (DESIGN.md): the by-arm result and the pooled one are separate entries (their names differ),
     so a pooled reader can never be handed the statistician's entry, whatever the scope."""
     def compute():
-        patients = Patient.objects.all() if site_ids is None else Patient.objects.filter(site_id__in=site_ids)
-        data = survival_data(patients, by_arm=by_arm)
+        data = survival_data(_patients_of(site_ids), by_arm=by_arm)
         pictures = {key: km.picture([km.Series(key=group, label=group, observations=obs)
                                      for group, obs in groups.items()]) if groups else None
                     for key, groups in (("os", data.os), ("pfs", data.pfs))}
