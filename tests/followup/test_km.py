@@ -84,3 +84,12 @@ def test_curves_pooled_for_site_staff_by_arm_for_the_statistician(client, plans,
     assert a.screening_number not in page and b.screening_number not in page
     client.force_login(no_role_user)
     assert client.get(url).status_code == 403
+
+
+def test_patients_censored_at_one_place_get_one_mark():
+    # 1,000 patients censored on day 100 and 500 on day 200, one event on day 50: two marks, not 1,500
+    # (every patient still counts in the estimate and the numbers at risk).
+    obs = [(50, True)] + [(100, False)] * 1000 + [(200, False)] * 500
+    line = km.picture([km.Series("all", "All", tuple(obs))])["lines"][0]
+    assert len(line["marks"]) == 2 and line["n"] == 1501
+    assert len({m["x"] for m in line["marks"]}) == 2
