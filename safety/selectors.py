@@ -3,7 +3,6 @@ grade, deaths waiting for their safety assessment. Each in a constant number of 
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
 from datetime import datetime
 
 from django.db.models import Count, Exists, OuterRef, Q
@@ -104,24 +103,24 @@ GRADES = (*reportability.GRADES, reportability.DEATH_GRADE)
 
 def frequency_by_grade(*, by_arm: bool) -> dict:
     """Events and patients by CTCAE grade, pooled over the trial; with ``by_arm`` also per arm (the
-    statistician's). A patient counts once per grade however many events of that grade they had."""
-    rows = list(AdverseEvent.objects.values("grade", "patient_id", "patient__allocation__arm").order_by())
-    events, patients = Counter(), defaultdict(set)
-    arm_events, arm_patients = Counter(), defaultdict(set)
-    for row in rows:
-        events[row["grade"]] += 1
-        patients[row["grade"]].add(row["patient_id"])
-        if by_arm and row["patient__allocation__arm"]:
-            key = (row["patient__allocation__arm"], row["grade"])
-            arm_events[key] += 1
-            arm_patients[key].add(row["patient_id"])
-    table = {"grades": [{"grade": g, "events": events[g], "patients": len(patients[g])} for g in GRADES],
-             "total_events": sum(events.values()),
-             "total_patients": len(set().union(*patients.values())) if patients else 0}
+    statistician's). A patient counts once per grade however many events of that grade they had.
+
+    Counted in the database (grouped counts, distinct patients): loading every event to count it in Python
+    grew with the trial (50,000 events at 100,000 bench patients: 8x the floor, issue 21)."""
+    counts = {row["grade"]: row for row in AdverseEvent.objects.order_by().values("grade").annotate(
+        events=Count("id"), patients=Count("patient_id", distinct=True))}
+    table = {"grades": [{"grade": g, "events": counts[g]["events"] if g in counts else 0,
+                         "patients": counts[g]["patients"] if g in counts else 0} for g in GRADES],
+             "total_events": sum(row["events"] for row in counts.values()),
+             "total_patients": AdverseEvent.objects.order_by().values("patient_id").distinct().count()}
     if by_arm:
+        arm_counts = {(row["patient__allocation__arm"], row["grade"]): row for row in AdverseEvent.objects.filter(
+            patient__allocation__isnull=False).order_by().values("patient__allocation__arm", "grade").annotate(
+            events=Count("id"), patients=Count("patient_id", distinct=True))}
+        empty = {"events": 0, "patients": 0}
         table["arms"] = [{"arm": arm, "label": arm.label,
-                          "grades": [{"grade": g, "events": arm_events[(arm.value, g)],
-                                      "patients": len(arm_patients[(arm.value, g)])} for g in GRADES]}
+                          "grades": [{"grade": g, **{k: arm_counts.get((arm.value, g), empty)[k]
+                                                     for k in ("events", "patients")}} for g in GRADES]}
                          for arm in Arm]
     return table
 

@@ -174,3 +174,30 @@ def test_data_manager_dashboard_shows_overdue_reports_per_site(client, patient, 
     client.force_login(data_manager)
     page = client.get(reverse("home")).content.decode()
     assert 'id="overdue-reports"' in page and patient.site.code in page
+
+
+def test_frequency_counts_equal_a_count_of_every_event(plans, site_a, coordinator_a):
+    # The table is counted in the database (issue 21); this is the plain count it must equal: events per grade,
+    # patients once per grade, per arm for randomized patients only, totals over every grade.
+    from collections import defaultdict
+
+    from safety import selectors
+
+    a, b, a2 = (on_treatment(site_a, coordinator_a, arm="A"), on_treatment(site_a, coordinator_a, arm="B"),
+                on_treatment(site_a, coordinator_a, arm="A"))
+    _events(a, coordinator_a, 6)  # grades 1-4 then 1-2: two events of grades 1 and 2, one patient
+    _events(b, coordinator_a, 3)
+    _events(a2, coordinator_a, 5)
+    events, patients = defaultdict(int), defaultdict(set)
+    for grade, pid, arm in AdverseEvent.objects.values_list("grade", "patient_id", "patient__allocation__arm"):
+        for key in [("all", grade), *([(arm, grade)] if arm else [])]:
+            events[key] += 1
+            patients[key].add(pid)
+    table = selectors.frequency_by_grade(by_arm=True)
+    assert [(g["grade"], g["events"], g["patients"]) for g in table["grades"]] == [
+        (g, events["all", g], len(patients["all", g])) for g in selectors.GRADES]
+    assert table["total_events"] == 14 and table["total_patients"] == 3
+    assert {arm["arm"].value: [(g["events"], g["patients"]) for g in arm["grades"]] for arm in table["arms"]} == {
+        arm: [(events[arm, g], len(patients[arm, g])) for g in selectors.GRADES] for arm in ("A", "B")}
+    assert [g["patients"] for g in table["arms"][0]["grades"]][:4] == [2, 2, 2, 2]
+    assert "arms" not in selectors.frequency_by_grade(by_arm=False)
