@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from followup import selectors as followup_selectors
 from followup.models import Assessment, Death, LastKnownAlive, LostToFollowUp, Withdrawal
-from oversight import exports, reports
+from oversight import export_jobs, exports, reports
 from registration import services as registration_services
 from screening.models import Patient
 from tests.factories import MembershipFactory, ScreeningFactory, SiteFactory
@@ -205,6 +205,21 @@ def test_the_number_of_queries_does_not_grow_with_the_patients(sites, data_manag
     assert len(large) == 4 * len(small) == 4 * len(KINDS)
     assert large_queries == small_queries
     assert _rows(today, with_arm=True)[1] == small_queries
+
+
+def test_the_job_saves_its_progress_between_the_cursors_fetches(sites, data_manager, monkeypatch, settings,
+                                                                tmp_path):
+    """The worker's file, written while the cursors are open with a progress UPDATE every 2 rows between
+    fetches of 3 rows (SQLite and PostgreSQL both allow the write beside the open reads), is the
+    reference's CSV."""
+    settings.EXPORT_DIR = tmp_path / "exports"
+    monkeypatch.setattr(exports, "ANALYSIS_CHUNK_SIZE", 3)
+    monkeypatch.setattr(export_jobs, "PROGRESS_EVERY", 2)
+    _add(sites, data_manager, rounds=1)
+    job = export_jobs.write(export_jobs.request_export(user=data_manager, kind="analysis").pk)
+    expected = "".join(exports.csv_lines(exports.analysis_header(), _reference_rows()))
+    assert job.status == "done" and job.rows == len(KINDS)
+    assert export_jobs.path_of(job).read_bytes() == expected.encode()
 
 
 def test_an_empty_trial_is_one_query(db):
