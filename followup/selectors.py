@@ -132,15 +132,22 @@ def followup_for(origins: dict[int, date]) -> dict[int, PatientFollowup]:
     withdrawals = {pid: endpoints.Withdrawal(day, kind) for pid, day, kind in
                    Withdrawal.objects.filter(patient_id__in=ids).values_list("patient_id", "date", "kind")}
     lost = set(LostToFollowUp.objects.filter(patient_id__in=ids).values_list("patient_id", flat=True))
-    result = {}
-    for pid, origin in origins.items():
-        death = deaths.get(pid)
-        facts = endpoints.Facts(randomization_date=origin, assessments=tuple(assessments.get(pid, ())),
-                                last_known_alive=alive.get(pid), death_date=death[0] if death else None,
-                                withdrawal=withdrawals.get(pid))
-        result[pid] = PatientFollowup(patient_id=pid, origin=origin, facts=facts, result=endpoints.compute(facts),
-                                      death_cause=death[1] if death else None, lost_to_follow_up=pid in lost)
-    return result
+    return {pid: patient_followup(pid, origin, assessments=assessments.get(pid, ()), last_known_alive=alive.get(pid),
+                                  death=deaths.get(pid), withdrawal=withdrawals.get(pid), lost=pid in lost)
+            for pid, origin in origins.items()}
+
+
+def patient_followup(patient_id: int, origin: date, *, assessments: Iterable[endpoints.Assessment],
+                     last_known_alive: date | None, death: tuple[date, str] | None,
+                     withdrawal: endpoints.Withdrawal | None, lost: bool) -> PatientFollowup:
+    """One randomized patient's PatientFollowup from her facts as read: `death` is (date, cause) and
+    `last_known_alive` the latest recorded date. Written once for `followup_for` (many patients in five
+    queries) and the analysis export (oversight.exports, which streams the same facts patient by patient)."""
+    facts = endpoints.Facts(randomization_date=origin, assessments=tuple(assessments),
+                            last_known_alive=last_known_alive, death_date=death[0] if death else None,
+                            withdrawal=withdrawal)
+    return PatientFollowup(patient_id=patient_id, origin=origin, facts=facts, result=endpoints.compute(facts),
+                           death_cause=death[1] if death else None, lost_to_follow_up=lost)
 
 
 def origins_of(queryset) -> dict[int, date]:

@@ -19,18 +19,21 @@ import hashlib
 import hmac
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from itertools import chain
 
 from django.conf import settings
-from django.db.models import Count, IntegerField, OuterRef, Subquery, Value
+from django.db.models import Case, Count, DateField, F, IntegerField, Max, OuterRef, Subquery, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.text import format_lazy
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from followup import endpoints
 from followup import selectors as followup_selectors
-from followup.models import Death, SystemicCourse, Withdrawal
+from followup.models import Assessment, Death, LastKnownAlive, SystemicCourse, Withdrawal
 from oligami_site import csvfiles
+from oligami_site.models import Site
 from randomization.models import Allocation, Arm
 from registration.models import (
     SUBTYPE_CHOICES,
@@ -47,7 +50,7 @@ from screening.models import ORGAN_CHOICES, LabPanel, Lesion, Patient, Screening
 from . import reports
 
 CHUNK_SIZE = 1000  # rows per fetch of a table export
-ANALYSIS_CHUNK_SIZE = 250  # patients per fetch of the analysis set (each with its records and screenings)
+ANALYSIS_CHUNK_SIZE = 250  # rows per fetch of each of the analysis set's cursors (analysis_rows)
 
 
 # One CSV kit for every app (oligami_site.csvfiles): the cell rules and the formula-injection guard.
@@ -339,14 +342,36 @@ def analysis_id(patient_id: int) -> str:
 def analysis_rows(today: dt.date | None = None, *, with_arm: bool = False) -> Iterator[tuple]:
     """One row per screened patient. `with_arm`: the statistician's data set for the comparative analysis
     (DESIGN.md, blinding: nobody else gets arm and endpoints together): the allocated arm last, and the
-    patient's identifiers replaced by a pseudonym (the statistician sees no patient numbers)."""
+    patient's identifiers replaced by a pseudonym (the statistician sees no patient numbers).
+
+    Four queries whatever the number of patients (issue 21), in memory that stays flat: the patients with
+    their one-to-one records from one server-side cursor, in the export's order; the sites (a few rows, to
+    compare places in that order, `_merge_key`); and two more cursors in the same order, the screenings and
+    the follow-up assessments, merged into the patients' stream patient by patient (`_PatientOrdered`).
+    Before, the screenings were prefetched per chunk of patients (a query per 250 patients) and every
+    randomized patient's follow-up was read up front into one dict (memory growing with the trial). As
+    before, each query sees the data as they were when it was opened (no snapshot shared between them);
+    with DISABLE_SERVER_SIDE_CURSORS (PgBouncer in transaction mode) each result is read whole, as the
+    tables' are."""
     today = today or timezone.localdate()
     hidden = {n for n, column in enumerate(ANALYSIS_COLUMNS) if column.name in IDENTIFIERS} if with_arm else set()
-    # Every randomized patient's follow-up in a handful of queries up front (not per patient).
-    followups = followup_selectors.followup_for(followup_selectors.origins_of(Patient.objects.all()))
-    for patient in reports.flow_queryset(None).iterator(chunk_size=ANALYSIS_CHUNK_SIZE):
-        flow = reports.classify(patient, today)
-        followup = followups.get(patient.pk)
+    patients = _analysis_patients().iterator(chunk_size=ANALYSIS_CHUNK_SIZE)
+    # The patients' cursor is opened (its snapshot taken) before the sites are read, so every patient's site
+    # is among them (a site with patients cannot be deleted); rows of the later cursors whose patient is not
+    # in this one (screened since) are skipped by the merge.
+    first = next(patients, None)
+    if first is None:
+        return
+    rank = {site_id: n for n, site_id in enumerate(Site.objects.order_by("code").values_list("id", flat=True))}
+    screenings = _PatientOrdered(_analysis_screenings().iterator(chunk_size=ANALYSIS_CHUNK_SIZE),
+                                 lambda s: _merge_key(rank, s.patient_site_id, s.patient_sequence))
+    assessments = _PatientOrdered(_analysis_assessments().iterator(chunk_size=ANALYSIS_CHUNK_SIZE),
+                                  lambda row: _merge_key(rank, row[0], row[1]))
+    for patient in chain((first,), patients):
+        key = (rank[patient.site_id], patient.sequence)
+        flow = reports.classify(patient, today, screenings.take(key))
+        followup = _followup(patient, [endpoints.Assessment(day, progression)
+                                       for _site, _sequence, day, progression in assessments.take(key)])
         row = (*(column.get(flow) for column in ANALYSIS_COLUMNS),
                *(column.get(followup) for column in ENDPOINT_COLUMNS))
         if with_arm:
@@ -354,6 +379,77 @@ def analysis_rows(today: dt.date | None = None, *, with_arm: bool = False) -> It
                    flow.arm or "")
         _release(patient)
         yield row
+
+
+def _analysis_patients():
+    """`reports.flow_queryset` (what `classify` reads) with the follow-up's one-to-one records joined and the
+    latest date known alive of a randomized patient, and without its prefetch: with `iterator(chunk_size)`
+    a prefetch is one more query per chunk, which is what made the query count grow with the trial."""
+    alive = (LastKnownAlive.objects.filter(patient=OuterRef("pk")).order_by().values("patient")
+             .annotate(latest=Max("date")).values("latest"))
+    return (reports.flow_queryset(None).prefetch_related(None)
+            .select_related("death", "withdrawal", "lost_to_follow_up")
+            .annotate(latest_alive=Case(When(stage=Patient.Stage.RANDOMIZED, then=Subquery(alive)),
+                                        default=Value(None), output_field=DateField())))
+
+
+def _analysis_screenings():
+    """Every screening with what `classify` reads of it (as `patients_with_records` prefetches it), in the
+    patients' order (site code, sequence) and by number within a patient, with her place for the merge."""
+    return (Screening.objects.select_related("labs")
+            .only("id", "patient", "number", "outcome", "screening_date", "labs", "labs__date")
+            .annotate(patient_site_id=F("patient__site_id"), patient_sequence=F("patient__sequence"))
+            .order_by("patient__site__code", "patient__sequence", "number"))
+
+
+def _analysis_assessments():
+    """(site id, sequence, date, progression) of every follow-up assessment, in the patients' order. Their
+    order within a patient does not matter (followup/endpoints.py takes minima and maxima)."""
+    return (Assessment.objects.order_by("patient__site__code", "patient__sequence")
+            .values_list("patient__site_id", "patient__sequence", "date", "progression"))
+
+
+def _merge_key(rank: dict[int, int], site_id: int, sequence: int) -> tuple[int, int]:
+    """A patient's place in the export's order (site code, then sequence: unique per site), compared in
+    Python. The site's rank comes from the database's own ordering of the codes, not from comparing the codes
+    here, whose collation may differ. A site unknown to `rank` was created after the patients' cursor was
+    opened, so none of its patients is in it: -1 puts her rows behind the merge, which skips them."""
+    return rank.get(site_id, -1), sequence
+
+
+class _PatientOrdered:
+    """The rows of one cursor ordered as the patients are, handed out patient by patient: a merge-join on
+    the place in that order. Rows of a patient the patients' stream does not have are skipped, so a row
+    written between the opening of two cursors can never stall the merge or land on another patient."""
+
+    def __init__(self, rows: Iterator, key: Callable[[object], tuple[int, int]]):
+        self._rows, self._key = rows, key
+        self._head = next(self._rows, None)
+
+    def take(self, key: tuple[int, int]) -> list:
+        taken = []
+        while self._head is not None:
+            head_key = self._key(self._head)
+            if head_key > key:
+                break
+            if head_key == key:
+                taken.append(self._head)
+            self._head = next(self._rows, None)
+        return taken
+
+
+def _followup(patient: Patient, assessments: list[endpoints.Assessment]) -> followup_selectors.PatientFollowup | None:
+    """The patient's follow-up as `followup_selectors.followup_for` computes it, from the records streamed
+    with her; None unless randomized (stage randomized, with a secondary registration: `randomized_patients`)."""
+    secondary = related(patient, "secondary_registration")
+    if patient.stage != Patient.Stage.RANDOMIZED or secondary is None:
+        return None
+    death, withdrawal = related(patient, "death"), related(patient, "withdrawal")
+    return followup_selectors.patient_followup(
+        patient.pk, secondary.registration_date, assessments=assessments, last_known_alive=patient.latest_alive,
+        death=(death.date, death.cause) if death else None,
+        withdrawal=endpoints.Withdrawal(withdrawal.date, withdrawal.kind) if withdrawal else None,
+        lost=related(patient, "lost_to_follow_up") is not None)
 
 
 def _release(patient) -> None:

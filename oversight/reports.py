@@ -191,11 +191,15 @@ def flow_queryset(site_ids: set[int] | None):
     )
 
 
-def classify(patient: Patient, today: dt.date) -> Flow:
-    """The patient's status (the worklist's rules) and her one terminal box with its reason."""
-    timeline = registration_selectors.timeline_of(patient)
+def classify(patient: Patient, today: dt.date, screenings: list[Screening] | None = None) -> Flow:
+    """The patient's status (the worklist's rules) and her one terminal box with its reason.
+
+    `screenings`: hers in number order (with their labs) when the caller read them itself (the analysis
+    export, oversight.exports, streams them); else the prefetch of `flow_queryset`."""
+    if screenings is None:
+        screenings = list(patient.screenings.all())  # prefetched, in number order
+    timeline = registration_selectors.timeline_of(patient, screenings)
     status = windows.patient_status(timeline, today)
-    screenings = list(patient.screenings.all())  # prefetched, in number order
     failed = [*(getattr(patient, "latest_failed", None) or []), *(getattr(patient, "latest_excluded", None) or [])]
     flow = Flow(patient=patient, status=status, box=Box.SCREENING, screenings=len(screenings),
                 first_screening_date=screenings[0].screening_date if screenings else None,

@@ -51,15 +51,18 @@ def latest_screening(patient: Patient) -> Screening | None:
     return patient.screenings.select_related("labs").order_by("-number").first()
 
 
-def timeline_of(patient: Patient) -> windows.PatientTimeline:
-    """The patient's dated facts for the windows module (records select_related / prefetched)."""
+def timeline_of(patient: Patient, screenings: list[Screening] | None = None) -> windows.PatientTimeline:
+    """The patient's dated facts for the windows module (records select_related / prefetched).
+
+    `screenings`: hers in number order with their labs, when the caller has read them already (the analysis
+    export streams them beside the patients); else the prefetch, or one query."""
     primary = related(patient, "primary_registration")
     evaluation = current_evaluation(patient)
     secondary = related(patient, "secondary_registration")
     off_study = related(patient, "off_study")
     screening_lab_date = None
     if primary is None and patient.stage == Patient.Stage.ELIGIBLE:
-        screening = latest_screening(patient)
+        screening = latest_screening(patient) if screenings is None else next(reversed(screenings), None)
         screening_lab_date = screening.labs.date if screening is not None and screening.labs_id else None
     return timeline_from_fields(
         stage=patient.stage,

@@ -154,7 +154,7 @@ def test_the_workers_queries_do_not_grow_with_the_rows(data_manager, site_a):
         return len(ctx.captured_queries)
 
     make_eligible_screening(site=site_a)
-    few = {kind: queries_for_one_export(kind) for kind in ("patients", "screenings", "lab-panels")
+    few = {kind: queries_for_one_export(kind) for kind in ("analysis", "patients", "screenings", "lab-panels")
            if kind in export_jobs.kinds()}
     for _ in range(12):
         make_eligible_screening(site=site_a)
