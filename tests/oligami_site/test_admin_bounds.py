@@ -64,6 +64,17 @@ def test_the_screening_list_never_loads_the_verdict(client, data_manager, site_a
     assert any('"screening_screening"."verdict"' in sql for sql in forms)
 
 
+def test_no_changelist_loads_a_verdict(client, data_manager, site_a):
+    # Every list of the console, with their joined records: a verdict (a screening's ~14 kB, a registration's)
+    # is never shown in a list, and loading 100 of them dominated the lesion and registration lists (issue 21).
+    make_plans()
+    register(make_eligible_screening(site=site_a, on=dt.date(2026, 3, 2)), data_manager)
+    client.force_login(data_manager)
+    for model in LISTS:
+        loaded = [q["sql"] for q in _queries(client, changelist(model)) if '"verdict"' in q["sql"]]
+        assert not loaded, (model.__name__, loaded)
+
+
 def test_the_site_filter_offers_the_users_sites_only(client, staff_coordinator, data_manager, site_a, site_b):  # noqa: F811
     client.force_login(data_manager)
     response = client.get(changelist(Screening))
