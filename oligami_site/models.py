@@ -250,6 +250,28 @@ class DataVersion(models.Model):
         return str(self.counter)
 
 
+class DataChange(models.Model):
+    """A record written by the transaction whose commit moved the data version to `version`: which model and
+    object, and the patient it belongs to when it has a `patient_id` (oligami_site.dataversion).
+
+    Written with the version, in the bump's own transaction, so that a reader who sees a version sees its
+    changes. Lets a cache patch what a few versions changed instead of recomputing (the reports' per-patient
+    classification); old versions are deleted as the counter moves on. Not clinical data, not audited.
+    """
+
+    version = models.BigIntegerField(_("version"), db_index=True)
+    model = models.CharField(_("model"), max_length=100)  # app_label.modelname; "*": too many records to list
+    object_id = models.BigIntegerField(_("object"), null=True)
+    patient_id = models.BigIntegerField(_("patient"), null=True)
+
+    class Meta:
+        verbose_name = _("data change")
+        verbose_name_plural = _("data changes")
+
+    def __str__(self):
+        return f"{self.version} {self.model} {self.object_id}"
+
+
 def signature_kinds():
     """The kinds of signature the apps declared (oligami_site.signatures.register): the `kind` choices.
 

@@ -264,6 +264,9 @@ OLIGAMI_WRITE_GUARDS = ["oversight.cutoffs.refuse_edits_of_locked_records"]
 # How long the reports keep a computed classification at most (oligami_site.dataversion): it is reused only
 # while no audited write has committed since; the limit covers writes made outside the application. 0 = off.
 OLIGAMI_REPORTS_CACHE_SECONDS = env.int("OLIGAMI_REPORTS_CACHE_SECONDS", default=600)
+# The reports' per-patient classification is patched with what each commit changed (dataversion.kept) and
+# rebuilt from scratch on a new day and after this many seconds: the limit for writes made outside the application.
+OLIGAMI_REPORTS_REBASE_SECONDS = env.int("OLIGAMI_REPORTS_REBASE_SECONDS", default=3600)
 
 # Demo data password (seed_demo): from the environment, else generated once and kept in var/.
 OLIGAMI_DEMO_PASSWORD = env.str("OLIGAMI_DEMO_PASSWORD", default="")

@@ -12,10 +12,15 @@ worklist (registration.windows.patient_status), into exactly one terminal box of
 The diagram, the tables, the per-patient "not randomized" list and the analysis data set all read this
 one classification, so their numbers cannot disagree. Queries: one for the patients with every
 registration record joined (plus the allocation) and one prefetch of their screenings, whatever the size.
+
+The reports page and the "not randomized" list read it through `report_numbers` / `not_randomized_boxes`,
+which keep it per patient and, after a write, classify again only the patients the write touched
+(`_Numbers`, over oligami_site.dataversion's change log; issue 21: 7-25 s at 100,000 patients before).
 """
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import math
 import unicodedata
@@ -33,13 +38,13 @@ from followup.selectors import ArmFlow
 from oligami_site import access, dataversion
 from oligami_site.access import Action
 from oligami_site.models import Site
-from randomization.models import Arm
+from randomization.models import Allocation, Arm
 from registration import selectors as registration_selectors
 from registration import windows
-from registration.models import OffStudy
+from registration.models import OffStudy, PrimaryRegistration, ResponseEvaluation, SecondaryRegistration, TherapyPlan
 from registration.selectors import related
 from screening import eligibility as rules
-from screening.models import Patient, Screening
+from screening.models import LabPanel, Patient, Screening
 
 
 class Box(StrEnum):
@@ -265,7 +270,7 @@ class FlowRow:
 
 # The columns `flow_rows` reads: a timeline's (registration.selectors) and what the boxes and accrual add.
 _ROW_FIELDS = (
-    *registration_selectors.TIMELINE_FIELDS, "pk", "site_id", "off_study__reason", "allocation__arm",
+    *registration_selectors.TIMELINE_FIELDS, "pk", "site_id", "sequence", "off_study__reason", "allocation__arm",
     "allocation__allocated_at", "first_screening_date", "latest_failed", "latest_excluded",
 )
 
@@ -278,8 +283,10 @@ def _latest_verdict_key(key: str, stage: str):
                 output_field=JSONField())
 
 
-def flow_row_queryset(site_ids: set[int] | None, *, exclude_randomized: bool = False):
-    """One query: every screened patient of the scope as a dict of `_ROW_FIELDS`, in the lists' order.
+def flow_row_queryset(site_ids: set[int] | None, *, exclude_randomized: bool = False,
+                      patient_ids: set[int] | None = None):
+    """One query: every screened patient of the scope (of `patient_ids` among them, if given) as a dict of
+    `_ROW_FIELDS`, in the lists' order.
 
     The one-to-one records are LEFT JOINs; the screenings are correlated subqueries of the latest or
     first screening. The latest verdict's failed / excluding criteria (inside a ~14 kB JSON document) are
@@ -292,6 +299,8 @@ def flow_row_queryset(site_ids: set[int] | None, *, exclude_randomized: bool = F
         patients = patients.filter(site_id__in=site_ids)
     if exclude_randomized:
         patients = patients.exclude(stage=Patient.Stage.RANDOMIZED)
+    if patient_ids is not None:
+        patients = patients.filter(pk__in=patient_ids)
 
     failed_only = Patient.Stage.SCREEN_FAILED
     return (
@@ -376,23 +385,161 @@ def listed_flows(patient_ids: list[int], today: dt.date) -> list[ListedFlow]:
 
 
 def report_numbers(site_ids: set[int] | None, today: dt.date) -> tuple[Consort, Counter]:
-    """The CONSORT counts and the accrual counts of a scope, reused while no audited write has committed
-    (oligami_site.dataversion): classifying 10,000 patients takes about a second, a cache hit one query."""
-    def compute():
+    """The CONSORT counts and the accrual counts of a scope: `consort(flow_rows(...))` and
+    `accrual_counts(flow_rows(...))`, kept up to date with the committed writes (`_Numbers`)."""
+    if not dataversion.enabled():
         rows = flow_rows(site_ids, today)
         return consort(rows), accrual_counts(rows)
-
-    return dataversion.cached("report-numbers", dataversion.scope_key(site_ids), today, compute)
+    return _kept(site_ids, today, _Numbers.report_numbers)
 
 
 def not_randomized_boxes(site_ids: set[int] | None, today: dt.date) -> list[tuple[int, str, str]]:
-    """(patient id, box, reason) of every screened patient not randomized, in the list's order; cached
-    like `report_numbers`. The page then loads only the patients it shows."""
-    def compute():
+    """(patient id, box, reason) of every screened patient not randomized, in the list's order; kept like
+    `report_numbers`. The page then loads only the patients it shows."""
+    if not dataversion.enabled():
         return [(row.patient_id, row.box.value, row.reason)
                 for row in flow_rows(site_ids, today, exclude_randomized=True) if row.box in NOT_RANDOMIZED]
+    return _kept(site_ids, today, _Numbers.not_randomized)
 
-    return dataversion.cached("not-randomized", dataversion.scope_key(site_ids), today, compute)
+
+def _kept(site_ids, today, read):
+    return dataversion.kept("flows", dataversion.scope_key(site_ids), today,
+                            build=lambda: _Numbers.build(site_ids, today),
+                            update=lambda numbers, logged: numbers.update(logged), read=read)
+
+
+# What a committed write can change in `flow_rows` (issue 21: recomputing 100,000 patients after every write
+# took 7-10 s). The flat query reads these tables and no other (a test compares them with its SQL): a record of
+# a model below names the patient whose row may have moved; a record of any other model cannot move a row.
+FLOW_PATIENT = Patient._meta.label_lower  # the record is the patient (object id)
+FLOW_PER_PATIENT = frozenset(model._meta.label_lower for model in (  # records with the patient's `patient_id`
+    Screening, LabPanel, PrimaryRegistration, ResponseEvaluation, SecondaryRegistration, OffStudy, Allocation))
+FLOW_TRIAL_WIDE = frozenset(model._meta.label_lower for model in (Site, TherapyPlan))  # order of sites, plans
+MAX_PATCHED = 5_000  # more patients changed: classify the scope again in one query instead
+
+
+def changed_patients(logged) -> set[int] | None:
+    """The patients whose `flow_rows` row the logged changes may have moved; None: possibly every patient.
+
+    A lab panel belongs to its patient and is read only by her screening and evaluation (the services create
+    it with them), so its `patient_id` names the one row it can move."""
+    return dataversion.patients_changed(logged, patient=FLOW_PATIENT, per_patient=FLOW_PER_PATIENT,
+                                        trial_wide=FLOW_TRIAL_WIDE)
+
+
+class _Numbers:
+    """A scope's classification kept per patient, with the counts `report_numbers` returns and the entries of
+    `not_randomized_boxes`, patched patient by patient (`update`) instead of recomputed.
+
+    Exactly what the full computation gives: the same rows (`flow_row_queryset`, restricted to the changed
+    patients) decide the same boxes (`_place_values`); each changed patient's old contributions are taken
+    away and her new ones added, so every count is the one a recount gives (zero counts removed, as a
+    recount never creates them; the boxes keep all seven keys, as `consort` does). The list is kept sorted
+    by (rank of the site's code in the database's order, sequence): the order of `flow_row_queryset`
+    ((site, sequence) is unique), with the database's own collation. It holds the patients the full list
+    query selects: not at stage "randomized" (a randomized patient taken off study stays out of it) and
+    not in the box "randomized".
+    """
+
+    def __init__(self, site_ids, today):
+        self.site_ids, self.today = site_ids, today
+        self.site_rank = {pk: n for n, pk in enumerate(Site.objects.order_by("code").values_list("pk", flat=True))}
+        self.patients: dict[int, tuple] = {}  # id -> (site id, box, reason, 3 accrual months, list entry)
+        self.boxes: Counter = Counter(dict.fromkeys(Box, 0))
+        self.reasons: dict[Box, Counter] = {box: Counter() for box in Box}
+        self.accrual: Counter = Counter()
+        self.listed: list[tuple] = []  # sorted (site rank, sequence, id, box, reason)
+        self._entries: list[tuple[int, str, str]] | None = None
+        self._months: dict[dt.date, dt.date] = {}  # one object per month (100,000 patients share ~100)
+
+    @classmethod
+    def build(cls, site_ids, today) -> _Numbers:
+        for _attempt in range(3):
+            numbers = cls(site_ids, today)
+            try:
+                for patient_id, placed in numbers._placed(None):
+                    numbers._add(patient_id, placed)
+            except _UnknownSite:  # a site created between the two queries: read the sites' order again
+                continue
+            numbers.listed.sort()
+            return numbers
+        raise RuntimeError("sites keep being created during the classification")
+
+    def update(self, logged) -> bool:
+        ids = changed_patients(logged)
+        if ids is None or len(ids) > MAX_PATCHED:
+            return False
+        if not ids:
+            return True
+        try:
+            found = dict(self._placed(ids))  # read before anything changes
+        except _UnknownSite:  # a patient at a site the ranks do not know (created since): build again
+            return False
+        for patient_id in ids:
+            old = self.patients.pop(patient_id, None)
+            if old is not None:
+                self._count(old, -1)
+                if old[-1] is not None:
+                    del self.listed[bisect.bisect_left(self.listed, old[-1])]
+            placed = found.get(patient_id)
+            if placed is not None:
+                self._add(patient_id, placed, insort=True)
+        self._entries = None
+        return True
+
+    def _placed(self, patient_ids):
+        """(id, placed) of the scope's screened patients (of `patient_ids` only, if given)."""
+        today, rank, months = self.today, self.site_rank, self._months
+        for row in flow_row_queryset(self.site_ids, patient_ids=patient_ids):
+            box, reason, _close = _place_values(row, _failed_of(row), today)
+            allocated_at = row["allocation__allocated_at"]
+            dates = (row["first_screening_date"], row["primary_registration__registration_date"],
+                     timezone.localdate(allocated_at) if allocated_at else None)
+            month_of = tuple(None if day is None else months.setdefault(_month(day), _month(day)) for day in dates)
+            listed = box in NOT_RANDOMIZED and row["stage"] != Patient.Stage.RANDOMIZED
+            if row["site_id"] not in rank:
+                raise _UnknownSite
+            entry = (rank[row["site_id"]], row["sequence"], row["pk"], box.value, reason) if listed else None
+            yield row["pk"], (row["site_id"], box, reason, *month_of, entry)
+
+    def _add(self, patient_id, placed, insort=False):
+        self.patients[patient_id] = placed
+        self._count(placed, 1)
+        entry = placed[-1]
+        if entry is not None:
+            if insort:
+                bisect.insort(self.listed, entry)
+            else:
+                self.listed.append(entry)
+
+    def _count(self, placed, sign):
+        site_id, box, reason, *months, _entry = placed
+        self.boxes[box] += sign
+        if reason:
+            _move(self.reasons[box], reason, sign)
+        for key, month in zip(("screened", "primary", "randomized"), months, strict=True):
+            if month is not None:
+                _move(self.accrual, (site_id, key, month), sign)
+
+    def report_numbers(self) -> tuple[Consort, Counter]:
+        """Copies: the caller may keep or change them."""
+        return (Consort(boxes=Counter(self.boxes), reasons={box: Counter(c) for box, c in self.reasons.items()}),
+                Counter(self.accrual))
+
+    def not_randomized(self) -> list[tuple[int, str, str]]:
+        if self._entries is None:
+            self._entries = [(patient_id, box, reason) for _rank, _sequence, patient_id, box, reason in self.listed]
+        return list(self._entries)
+
+
+class _UnknownSite(Exception):
+    pass
+
+
+def _move(counter: Counter, key, sign: int) -> None:
+    counter[key] += sign
+    if not counter[key]:
+        del counter[key]
 
 
 # --------------------------------------------------------------------------------------------------

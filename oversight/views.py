@@ -94,9 +94,8 @@ def report_index(request):
             "consort": consort,
             # By arm for the trial-wide readers only (data managers: totals by arm; the statistician); site staff
             # and monitors see no arm counts (issue 13). The cache key's scope follows the same line.
-            "diagram": reports.diagram(consort, after=followup_selectors.after_randomization(
-                Patient.objects.all() if site_ids is None else Patient.objects.filter(site_id__in=site_ids)),
-                by_arm=site_ids is None),
+            "diagram": reports.diagram(consort, after=followup_selectors.after_randomization_of_sites(site_ids, today),
+                                       by_arm=site_ids is None),
             "terminal": consort.terminal(),
             "breakdowns": [(box, box.label, consort.breakdown(box)) for box in (
                 reports.Box.SCREEN_FAILED, reports.Box.OFF_STUDY, reports.Box.WINDOW_MISSED,

@@ -26,6 +26,7 @@ NOT_AUDITED = {
     "oligami_site.AccessEvent": "itself an append-only audit record, read-only everywhere",
     "oligami_site.Counter": "a technical counter (numbering); the numbers it hands out are audited",
     "oligami_site.DataVersion": "a cache counter moved after every audited commit (auditing it would move it again)",
+    "oligami_site.DataChange": "what moved the cache counter, written with it (a technical log, pruned as it grows)",
     "randomization.AllocationTally": "derived counts of the audited allocations; verify_allocations recounts them",
     "registration.Notice": "reminder outbox (technical, not clinical)",
     "registration.Digest": "reminder outbox (technical, not clinical)",

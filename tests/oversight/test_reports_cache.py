@@ -37,8 +37,10 @@ V2_ON = dt.date(2026, 6, 1)  # a new consent version: after the test patients' c
 def reports_cache_on(settings):
     settings.OLIGAMI_REPORTS_CACHE_SECONDS = 600
     cache.clear()  # a flushed database starts its counter again: no entry of an earlier test may match
+    dataversion.forget()
     yield
     cache.clear()
+    dataversion.forget()
 
 
 @pytest.fixture

@@ -59,7 +59,8 @@ def test_double_submit_returns_the_first_allocation(site_a, coordinator_a, inves
         second = services.randomize(patient=Patient.objects.get(pk=patient.pk), factors=FACTORS, user=investigator_a)
     assert second.pk == first.pk and second.arm == first.arm and second.hash == first.hash
     assert Allocation.objects.count() == 1
-    e_mails = [[c for c in callbacks if c is not dataversion.bump] for callbacks in (first_callbacks, second_callbacks)]
+    e_mails = [[c for c in callbacks if not isinstance(c, dataversion.Bump)]
+               for callbacks in (first_callbacks, second_callbacks)]
     assert [len(c) for c in e_mails] == [1, 0]  # one result e-mail, not two
 
 
