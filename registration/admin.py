@@ -79,6 +79,7 @@ class PrimaryRegistrationAdmin(ReadOnlyAdmin):
     list_filter = (SITE_FILTER, "subtype", ("registration_date", admin.DateFieldListFilter))
     search_fields = ("number", "patient__screening_number")
     list_select_related = ("patient__site", "plan")
+    list_defer = ("verdict",)  # the registration's verdict snapshot, never shown in the list (issue 21)
 
 
 @admin.register(SecondaryRegistration)
@@ -87,6 +88,7 @@ class SecondaryRegistrationAdmin(ReadOnlyAdmin):
     list_filter = (SITE_FILTER, "primary__subtype", ("registration_date", admin.DateFieldListFilter))
     search_fields = ("primary__number", "patient__screening_number")
     list_select_related = ("primary", "patient__site")
+    list_defer = ("verdict", "primary__verdict")  # never shown in the list (issue 21)
 
 
 @admin.register(ResponseEvaluation)
