@@ -74,11 +74,14 @@ def worklist_section(request) -> dict:
     """The worklist's "re-consent needed" list at the user's sites (oversight/dashboards.py)."""
     today = timezone.localdate()
     documents = consents.versions()
-    rows = awaiting(access.scope(Patient.objects.all(), request.user), today, documents)
+    # counted and chosen in the database: a busy site has thousands of candidates (docs/performance.md)
+    total, found = consents.awaiting_reconsent_first(candidates(access.scope(Patient.objects.all(), request.user)),
+                                                     today, SHOWN, documents)
+    rows = [Row(patient, version, on) for patient, version, on in found]
     edit_sites = access.site_ids_for(request.user, Action.EDIT)
-    for row in rows[:SHOWN]:
+    for row in rows:
         row.can_edit = edit_sites is None or row.patient.site_id in edit_sites
-    return {"template": "followup/_reconsent.html", "rows": rows[:SHOWN], "total": len(rows),
+    return {"template": "followup/_reconsent.html", "rows": rows, "total": total,
             "in_force": _in_force(documents, today)}
 
 

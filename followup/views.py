@@ -15,7 +15,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from oligami_site import access
+from oligami_site import access, dataversion
 from oligami_site.access import Action
 from oligami_site.exceptions import DomainError
 from randomization.models import Arm
@@ -368,11 +368,19 @@ DUE_SHOWN = 50
 def assessments_due_section(request) -> dict:
     """Next assessments due and overdue at the user's sites, for the worklist (oversight/dashboards.py)."""
     today = timezone.localdate()
-    rows = selectors.assessments_due(access.scope(Patient.objects.all(), request.user), today)
+    view_sites = access.site_ids_for(request.user, Action.VIEW)
+
+    def compute():
+        rows = selectors.assessments_due(access.scope(Patient.objects.all(), request.user), today)
+        return rows[:DUE_SHOWN], len(rows)
+
+    # Every followed patient of the sites is put on the schedule (seconds at a busy site of a large trial):
+    # reused while no audited write has committed and the day is the same (oligami_site.dataversion; the
+    # schedule moves with the date only). The rows are the user's scope's, whoever asks (no translation in
+    # them; arms are shown to every site role).
+    rows, total = dataversion.cached("worklist-assessments-due", dataversion.scope_key(view_sites), today, compute)
     edit_sites = access.site_ids_for(request.user, Action.EDIT)
-    shown = [r.patient_id for r in rows[:DUE_SHOWN]]
-    site_ids = dict(Patient.objects.filter(pk__in=shown).values_list("pk", "site_id"))
-    for row in rows[:DUE_SHOWN]:
+    site_ids = dict(Patient.objects.filter(pk__in=[r.patient_id for r in rows]).values_list("pk", "site_id"))
+    for row in rows:
         row.can_edit = edit_sites is None or site_ids.get(row.patient_id) in edit_sites
-    return {"template": "followup/_assessments_due.html", "rows": rows[:DUE_SHOWN], "total": len(rows),
-            "today": today}
+    return {"template": "followup/_assessments_due.html", "rows": rows, "total": total, "today": today}

@@ -71,6 +71,31 @@ class SiteListFilter(admin.RelatedFieldListFilter):
         return [(site.pk, str(site)) for site in sites]
 
 
+def fixed_values_filter(field_name: str, title, values, *, empty_label=None):
+    """A list filter on a field without choices, over the values it can hold (`values`: a list, or a callable
+    returning one). Django's filter for such a field (AllValuesFieldListFilter) runs SELECT DISTINCT over every
+    row of the list on every page view, which grows with the trial (issue 21). `empty_label`: also offer the
+    rows where the field is NULL."""
+    empty = "__empty__"
+
+    class FixedValuesFilter(admin.SimpleListFilter):
+        parameter_name = field_name
+
+        def lookups(self, request, model_admin):
+            choices = [(str(value), str(value)) for value in (values() if callable(values) else values)]
+            return choices + ([(empty, empty_label)] if empty_label is not None else [])
+
+        def queryset(self, request, queryset):
+            value = self.value()
+            if value == empty and empty_label is not None:
+                return queryset.filter(**{f"{field_name}__isnull": True})
+            return queryset.filter(**{field_name: value}) if value else queryset
+
+    FixedValuesFilter.title = title
+    FixedValuesFilter.__name__ = f"{field_name.title().replace('_', '')}Filter"
+    return FixedValuesFilter
+
+
 class SafeAutocompleteSelect(AutocompleteSelect):
     """Django's autocomplete widget, minus its 500 on a posted value that is no valid key.
 
@@ -112,12 +137,21 @@ class BoundedChangelistMixin:
       the pagination already.
     - ``list_defer``: columns never shown in a list (a screening's ~14 kB verdict JSON) are left in the
       database on the changelist; the change form still loads them.
+    - Newest first by default (``get_ordering``): the page's 100 rows are read from the primary key's
+      index, where the models' orders (through patient and site) sorted a whole site's rows.
     Date drill-down (date_hierarchy) is not used on the large lists: it runs SELECT DISTINCT over the
     date of every row; a date list filter (today, 7 days, month, year) costs nothing.
     """
 
     show_full_result_count = False
     list_defer: tuple[str, ...] = ()
+
+    def get_ordering(self, request):
+        """Newest first (by primary key, an index) unless the admin orders otherwise: the models' own orders
+        run through their patient and site (site code, sequence, ...), which PostgreSQL can only sort over
+        every row of the busiest site before keeping a page (docs/performance.md, "Issue 21, second round").
+        A column header still sorts by that column on request."""
+        return super().get_ordering(request) or ("-pk",)
 
     def get_queryset(self, request):
         queryset = super().get_queryset(request)

@@ -3,8 +3,9 @@
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
-from oligami_site.audited_admin import ReadOnlyAuditedAdmin, SiteListFilter
+from oligami_site.audited_admin import ReadOnlyAuditedAdmin, SiteListFilter, fixed_values_filter
 
+from . import checks
 from .models import DataQuery, QueryMessage
 
 
@@ -26,7 +27,8 @@ class QueryMessageInline(admin.TabularInline):
 class DataQueryAdmin(ReadOnlyAuditedAdmin):
     site_field = "patient__site"
     list_display = ("__str__", "site_code", "patient", "record_type", "field", "status", "rule", "opened_at")
-    list_filter = ("status", "rule", ("patient__site", SiteListFilter))
+    list_filter = ("status", fixed_values_filter("rule", _("automatic check"), lambda: [c.code for c in checks.CHECKS]),
+                   ("patient__site", SiteListFilter))
     list_select_related = ("patient", "patient__site")
     search_fields = ("patient__screening_number", "text")
     inlines = [QueryMessageInline]

@@ -1,7 +1,10 @@
 """Reads that span the registration models: a patient's timeline, the worklist rows.
 
 Statuses are computed in Python from the pure windows module over rows fetched in a constant number of
-queries (select_related for the one-to-one records, one prefetch of the screenings' lab dates).
+queries (select_related for the one-to-one records, one prefetch of the screenings' lab dates). The worklist
+page sorts, counts and filters every patient of the sites on keys the database computes with the same rules
+(`window_expressions`, built from the windows module's constants and tested equal to it), and builds the
+timelines of its page's rows only.
 """
 
 from dataclasses import dataclass
@@ -16,7 +19,7 @@ from oligami_site import access
 from screening.deadlines import PatientDeadline, ids_at
 from screening.models import Patient, Screening
 
-from . import windows
+from . import window_expressions, windows
 
 # Patients the coordinator may have to act on: awaiting primary registration, between the two
 # registrations (on therapy ... window missed), or secondary registered and awaiting randomization.
@@ -195,31 +198,90 @@ class WorklistRow:
     stage: str = Patient.Stage.REGISTERED
 
 
-def worklist_rows(user, today: date) -> list[WorklistRow]:
-    """The patients needing action at the user's sites, nearest deadline first (none: last).
+def _worklist_row(values: dict, today: date) -> WorklistRow:
+    status, deadline = windows.status_and_deadline(timeline_from_values(values), today)
+    return WorklistRow(
+        patient=PatientRef(values["pk"], values["screening_number"], values["site_id"], values["site__code"]),
+        status=status,
+        deadline=deadline,
+        days_left=windows.days_remaining(deadline.date, today) if deadline else None,
+        registration_number=values["primary_registration__number"],
+        has_evaluation=evaluated_in(values),
+        stage=values["stage"],
+    )
 
-    One values() query whatever the number of patients: every row is needed (the order is by deadline and
-    the summary counts every status), and building hundreds of timelines from model instances (about seven
-    objects a patient) was most of the page's time at a busy site (docs/performance.md).
+
+_WORKLIST_VALUES = (*TIMELINE_FIELDS, "pk", "screening_number", "site_id", "site__code",
+                    "primary_registration__number")
+
+
+def _worklist_patients(user):
+    return access.scope(Patient.objects.filter(stage__in=WORKLIST_STAGES), user, access.Action.VIEW,
+                        site_field="site")
+
+
+def worklist_rows(user, today: date) -> list[WorklistRow]:
+    """Every patient needing action at the user's sites, nearest deadline first (none: last), each computed in
+    Python (one values() query). For a whole list (the data manager's to-do); the worklist page shows a page of
+    them (`worklist_page`).
     """
-    queryset = access.scope(Patient.objects.filter(stage__in=WORKLIST_STAGES), user, access.Action.VIEW,
-                            site_field="site")
-    rows = []
-    for values in with_screening_lab_date(queryset).order_by().values(
-            *TIMELINE_FIELDS, "pk", "screening_number", "site_id", "site__code", "primary_registration__number"):
-        status, deadline = windows.status_and_deadline(timeline_from_values(values), today)
-        rows.append(WorklistRow(
-            patient=PatientRef(values["pk"], values["screening_number"], values["site_id"], values["site__code"]),
-            status=status,
-            deadline=deadline,
-            days_left=windows.days_remaining(deadline.date, today) if deadline else None,
-            registration_number=values["primary_registration__number"],
-            has_evaluation=evaluated_in(values),
-            stage=values["stage"],
-        ))
+    rows = [_worklist_row(values, today)
+            for values in with_screening_lab_date(_worklist_patients(user)).order_by().values(*_WORKLIST_VALUES)]
     rows.sort(key=lambda r: (r.deadline is None, r.deadline.date if r.deadline else date.max,
                              r.patient.screening_number))
     return rows
+
+
+def worklist_queryset(user, today: date):
+    """The worklist's patients at the user's sites, annotated in the database with their status and next
+    deadline (`window_expressions`, the windows module's rules from its constants)."""
+    return window_expressions.annotate_status_and_deadline(with_screening_lab_date(_worklist_patients(user)), today)
+
+
+@dataclass(frozen=True, slots=True)
+class WorklistKey:
+    """What the worklist sorts, counts and filters on, for every patient of the sites (no timeline built)."""
+
+    pk: int
+    status: windows.Status
+    deadline_day: int | None  # window_expressions.epoch_day of the next deadline
+    screening_number: str
+    site_id: int
+
+
+def worklist_keys(user, today: date) -> list[WorklistKey]:
+    """Every worklist patient's key, nearest deadline first (none: last; then by screening number): the order of
+    `worklist_rows`. One query; the rules run in the database, so each row is four small values (a busy site
+    has thousands of patients between the registrations; only a page of them gets its timeline)."""
+    keys = [WorklistKey(pk, windows.Status(status), day, number, site_id)
+            for pk, status, day, number, site_id in worklist_queryset(user, today).order_by().values_list(
+                "pk", window_expressions.STATUS, window_expressions.DEADLINE_DAY, "screening_number", "site_id")]
+    keys.sort(key=lambda k: (k.deadline_day is None, k.deadline_day or 0, k.screening_number))
+    return keys
+
+
+def filter_keys(keys: list[WorklistKey], today: date, *, status: str | None = None, site: int | None = None,
+                due: int | None = None) -> list[WorklistKey]:
+    """The worklist's filters. `due`: a deadline no later than today + due days (overdue ones included)."""
+    if status:
+        keys = [k for k in keys if k.status == status]
+    if site:
+        keys = [k for k in keys if k.site_id == site]
+    if due is not None:
+        last = window_expressions.epoch_day(today) + due
+        keys = [k for k in keys if k.deadline_day is not None and k.deadline_day <= last]
+    return keys
+
+
+def worklist_rows_of(ids, today: date) -> list[WorklistRow]:
+    """The rows of a page's patients, in the order of `ids`, their status and deadline computed by
+    `windows.status_and_deadline` (the database only chose and ordered them): one values() query."""
+    ids = list(ids)
+    if not ids:
+        return []
+    found = {values["pk"]: values for values in with_screening_lab_date(
+        Patient.objects.filter(pk__in=ids)).order_by().values(*_WORKLIST_VALUES)}
+    return [_worklist_row(found[pk], today) for pk in ids if pk in found]
 
 
 # How long a randomized patient stays in the worklist's "recently randomized" list, with her arm: she has

@@ -189,32 +189,23 @@ class WorklistFilterForm(forms.Form):
         return self.cleaned_data.get(name)
 
 
-def _filtered(rows, filters):
-    status, site, due = filters.value("status"), filters.value("site"), filters.value("due")
-    if status:
-        rows = [r for r in rows if r.status == status]
-    if site:
-        rows = [r for r in rows if r.patient.site_id == site]
-    if due is not None:
-        # Due within N days: a deadline no later than today + N (overdue ones included: they are due now).
-        rows = [r for r in rows if r.days_left is not None and r.days_left <= due]
-    return rows
-
-
 def render_worklist(request, sections=()):
     """The coordinator's worklist: patients needing action at the user's sites, nearest deadline first.
     `sections`: more lists from the apps above (e.g. follow-up assessments due), each a dict with the
     "template" that draws it; the roof (oversight/dashboards.py) passes them in."""
     today = timezone.localdate()
-    rows = selectors.worklist_rows(request.user, today)
     edit_sites = access.site_ids_for(request.user, Action.EDIT)
     sign_sites = access.site_ids_for(request.user, Action.SIGN)
-    counts = Counter(row.status for row in rows)
     filters = WorklistFilterForm(request.GET or None, sites=access.sites_for(request.user))
-    rows = _filtered(rows, filters)
-    # Sorted over all rows (the nearest deadline of the sites comes first), shown a page at a time: a busy
-    # site has hundreds of patients between the registrations (docs/performance.md).
-    rows = Paginator(rows, WORKLIST_PAGE_SIZE).get_page(request.GET.get("page"))
+    # Every patient of the sites is sorted (nearest deadline first) and counted by status on keys the database
+    # computes (registration.window_expressions); only the page's rows get their timeline in Python: a busy site
+    # has thousands of patients between the registrations (docs/performance.md, "Issue 21, second round").
+    keys = selectors.worklist_keys(request.user, today)
+    counts = Counter(key.status for key in keys)
+    keys = selectors.filter_keys(keys, today, status=filters.value("status"), site=filters.value("site"),
+                                 due=filters.value("due"))
+    rows = Paginator(keys, WORKLIST_PAGE_SIZE).get_page(request.GET.get("page"))
+    rows.object_list = selectors.worklist_rows_of([key.pk for key in rows.object_list], today)
     for row in rows:
         row.action_label, row.action_url = _action(row, edit_sites, sign_sites)
         row.deadline_text = _deadline_text(row.deadline)

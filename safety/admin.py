@@ -3,8 +3,9 @@
 (written by the services), scoped to the user's sites, and nothing can be deleted."""
 
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
 
-from oligami_site.audited_admin import AuditedAdmin, ReadOnlyAuditedAdmin
+from oligami_site.audited_admin import AuditedAdmin, ReadOnlyAuditedAdmin, fixed_values_filter
 
 from . import services
 from .models import AdverseEvent, DeadlineAlert, ExpectedEvent, ExpeditedReport, SafetySettings
@@ -42,7 +43,7 @@ class ExpectedEventAdmin(AuditedAdmin):
 class AdverseEventAdmin(ReadOnlyAuditedAdmin):
     site_field = "patient__site"
     list_display = ("patient", "term", "grade", "onset_date", "reportable", "rule", "first_report_due")
-    list_filter = ("reportable", "grade")
+    list_filter = ("reportable", fixed_values_filter("grade", _("grade"), [1, 2, 3, 4, 5]))  # CTCAE grades
     list_select_related = ("patient",)
 
 

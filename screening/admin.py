@@ -8,8 +8,9 @@ from django.contrib import admin
 from django.utils.html import format_html_join
 from django.utils.translation import gettext_lazy as _
 
-from oligami_site.audited_admin import ReadOnlyAuditedAdmin, SiteListFilter
+from oligami_site.audited_admin import ReadOnlyAuditedAdmin, SiteListFilter, fixed_values_filter
 
+from . import eligibility as rules
 from .models import ConsentDocument, LabPanel, Lesion, Patient, Reconsent, Screening
 
 SITE_FILTER = ("site", SiteListFilter)
@@ -48,7 +49,9 @@ class PatientAdmin(ReadOnlyAuditedAdmin):
 class ScreeningAdmin(ReadOnlyAuditedAdmin):
     list_display = ("__str__", "site", "screening_date", "outcome", "subtype", "consent_date", "consent_version",
                     "evaluated_at")
-    list_filter = (("patient__site", SiteListFilter), "outcome", "subtype",
+    list_filter = (("patient__site", SiteListFilter), "outcome",
+                   fixed_values_filter("subtype", _("subtype"), [k for k in rules.SUBTYPE_LABELS if k is not None],
+                                       empty_label=_("subtype not derived")),
                    ("screening_date", admin.DateFieldListFilter), "consent_version")
     search_fields = ("patient__screening_number", "patient__primary_registration__number")
     list_select_related = ("patient__site", "consent_version")

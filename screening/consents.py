@@ -11,6 +11,8 @@ from __future__ import annotations
 import datetime as dt
 
 from django.db import transaction
+from django.db.models import BigIntegerField, OuterRef, Subquery, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -195,6 +197,36 @@ def latest_consents(patient_ids, documents: dict[int, ConsentDocument] | None = 
                                           .values_list("patient_id", "document_id", "date")):
         result[patient_id] = (documents[document_id], date)  # the latest re-consent wins over the screening
     return result
+
+
+def awaiting_reconsent_first(patients, today: dt.date, limit: int, documents: list[ConsentDocument] | None = None
+                             ) -> tuple[int, list[tuple[Patient, ConsentDocument | None, dt.date | None]]]:
+    """How many of `patients` must re-consent today, and the first `limit` of them in the queryset's order with
+    their latest consent: the rows of `awaiting_reconsent`, for a page that shows a few of a busy site's
+    thousands of candidates (docs/performance.md, issue 21). The rule (rules.reconsent_due, which depends on
+    the version only) is applied to each version once; one query reads every candidate's id with the version
+    of her latest consent (latest re-consent, else latest screening, as `latest_consents`: two correlated
+    subqueries), and only the shown patients are loaded, with their consents. Five queries (one while nothing
+    is superseded). The same subqueries as a filter in the database were tried and dropped, and so was first
+    keeping the candidates with a re-consent on a due version or none (EXISTS): PostgreSQL misjudged the
+    candidates' count (1 for 2,000), joined the follow-up tables by nested loops over whole tables and took
+    seconds, or compiled the query (JIT) for longer than it ran."""
+    documents = versions() if documents is None else documents
+    if not any(d.superseded_date is not None and d.superseded_date <= today for d in documents):
+        return 0, []
+    by_id = {d.pk: d for d in documents}
+    due_versions = {d.pk for d in documents if rules.reconsent_due(d.to_facts(), today)}
+    none_due = rules.reconsent_due(None, today)
+    none = 0  # no version on file (no key is 0)
+    latest_reconsent = Reconsent.objects.filter(patient=OuterRef("pk")).order_by("-date", "-id")
+    latest_screening = Screening.objects.filter(patient=OuterRef("pk")).order_by("-number")
+    due = [pk for pk, version in patients.annotate(latest_version=Coalesce(
+        Subquery(latest_reconsent.values("document_id")[:1]),
+        Subquery(latest_screening.values("consent_version_id")[:1]), Value(none), output_field=BigIntegerField()),
+    ).values_list("pk", "latest_version") if ((version in due_versions) if version != none else none_due)]
+    shown = patients.in_bulk(due[:limit])
+    latest = latest_consents(shown, by_id)
+    return len(due), [(shown[pk], *latest.get(pk, (None, None))) for pk in due[:limit] if pk in shown]
 
 
 def awaiting_reconsent(patients, today: dt.date, documents: list[ConsentDocument] | None = None

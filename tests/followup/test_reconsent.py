@@ -13,7 +13,7 @@ from oligami_site import sites
 from registration.models import Audience
 from screening import consents
 from screening.consents import ConsentError
-from screening.models import ConsentDocument, Patient, Reconsent
+from screening.models import ConsentDocument, Patient, Reconsent, Screening
 from tests.factories import initial_consent_version
 from tests.registration.factories import make_eligible_screening, register
 
@@ -33,8 +33,14 @@ def v2(v1, data_manager):
 
 
 def awaiting_numbers(today=None):
-    return [row.patient.screening_number for row in
-            reconsent.awaiting(Patient.objects.all(), today or timezone.localdate())]
+    today = today or timezone.localdate()
+    rows = [(row.patient.screening_number, row.version, row.consented_on) for row in
+            reconsent.awaiting(Patient.objects.all(), today)]
+    # the worklist's count and first rows, chosen in the database (issue 21): the same patients and consents
+    for limit in (1, 1000):
+        total, first = consents.awaiting_reconsent_first(reconsent.candidates(Patient.objects.all()), today, limit)
+        assert (total, [(p.screening_number, version, on) for p, version, on in first]) == (len(rows), rows[:limit])
+    return [number for number, _version, _on in rows]
 
 
 # --- the data centre's versions ---------------------------------------------------------------------------
@@ -270,3 +276,20 @@ def test_worklist_queries_are_bounded(plans, v2, site_a, coordinator_a, client, 
         randomized_patient(site_a, coordinator_a)
     with django_assert_max_num_queries(few):
         client.get(reverse("home"))
+
+
+def test_the_worklist_chooses_the_same_patients_in_the_database(plans, v1, site_a, coordinator_a, data_manager):
+    """consents.awaiting_reconsent_first against awaiting_reconsent (awaiting_numbers compares them): re-consents,
+    no version on file, a later screening on a newer version, and a third version superseding the second."""
+    patients = [randomized_patient(site_a, coordinator_a) for _ in range(5)]
+    v2 = consents.add_version(version="2.0", effective_date=V2_ON, user=data_manager, reason="Revised")
+    consents.record_reconsent(patient=patients[0], document=v2, date=V2_ON + dt.timedelta(days=3), user=coordinator_a)
+    Screening.objects.filter(patient=patients[1]).update(consent_version=None)  # test set-up: none on file
+    latest = Screening.objects.filter(patient=patients[2]).order_by("number").last()
+    Screening.objects.filter(pk=latest.pk).update(consent_version=v2)
+    assert awaiting_numbers() == [p.screening_number for p in patients[1:] if p != patients[2]]
+    v3_on = V2_ON + dt.timedelta(days=60)
+    consents.add_version(version="3.0", effective_date=v3_on, user=data_manager, reason="Revised again")
+    assert awaiting_numbers() == sorted(p.screening_number for p in patients)
+    assert awaiting_numbers(today=v3_on - dt.timedelta(days=1)) == [p.screening_number for p in patients[1:]
+                                                                     if p != patients[2]]

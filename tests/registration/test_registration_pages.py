@@ -197,8 +197,10 @@ def test_worklist_and_patient_page_queries_are_bounded(client, plans, coordinato
     client.force_login(coordinator_a)
     # 14: 12, one for the recently randomized with their arm (issue 15), and the re-consent list's one (the
     # consent document versions; docs/sites-and-consent.md); 16: and the expedited safety reports' card, two
-    # (the open report deadlines, the deaths waiting for their safety assessment; docs/safety.md)
-    with django_assert_max_num_queries(16):
+    # (the open report deadlines, the deaths waiting for their safety assessment; docs/safety.md); 17: the
+    # worklist sorts and counts every patient's key in one query and reads its page's rows in another
+    # (docs/performance.md, issue 21)
+    with django_assert_max_num_queries(17):
         response = client.get("/")
     # one row each, site A, a page at a time (the worklist paginates: docs/performance.md)
     assert response.content.decode().count('class="btn btn-sm btn-outline-primary"') == min(n, WORKLIST_PAGE_SIZE)
@@ -208,7 +210,7 @@ def test_worklist_and_patient_page_queries_are_bounded(client, plans, coordinato
         client.get(url("patient", registered))
     page = _count_queries(client, url("patient", registered))
     print(f"\nqueries with {n} patients: worklist {worklist}, patient page {page}")
-    assert worklist <= 16 and page <= 12
+    assert worklist <= 17 and page <= 12
 
 
 def test_worklist_for_a_monitor_links_to_the_patient_page(client, registered_a, site_a):
