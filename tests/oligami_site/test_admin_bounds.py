@@ -13,7 +13,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from oligami_site.models import AccessEvent
-from registration.models import Notice, PrimaryRegistration, SecondaryRegistration
+from registration.models import Notice
 from screening.models import Screening
 from tests.factories import MembershipFactory, UserFactory
 from tests.oligami_site.test_admin_console import CONSOLE, changelist, staff_coordinator  # noqa: F401 (fixture)
@@ -149,14 +149,3 @@ def test_changelists_list_the_newest_first(client, data_manager, site_a, coordin
         shown = [obj.pk for obj in client.get(changelist(model)).context["cl"].result_list]
         assert shown == sorted(shown, reverse=True) and len(shown) > 1, model
 
-
-def test_no_registration_list_loads_a_verdict(client, data_manager, site_a, coordinator_a):
-    """The registrations' verdict snapshots (and the primary's, joined to the secondary list) stay in the database
-    on the changelists, as the screenings' do."""
-    make_plans()
-    _grow(site_a, coordinator_a, 1)
-    client.force_login(data_manager)
-    for model in (PrimaryRegistration, SecondaryRegistration):
-        listed = [q["sql"] for q in _queries(client, changelist(model))
-                  if "registration_primaryregistration" in q["sql"]]
-        assert listed and not any('"verdict"' in sql for sql in listed), (model, listed)
