@@ -76,6 +76,8 @@ def open_deadlines(queryset, now: datetime) -> list[Deadline]:
             .filter(Q(has_first=False, first_report_due__isnull=False)
                     | Q(has_second=False, second_report_due__isnull=False))
             .select_related("patient__site", "patient__primary_registration", "death")
+            # Only the registration's number is shown; its verdict snapshot (JSON) stays in the database.
+            .defer("patient__primary_registration__verdict")
             .order_by("first_report_due"))
     found = []
     for event in rows:
