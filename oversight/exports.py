@@ -343,7 +343,7 @@ def analysis_rows(today: dt.date | None = None, *, with_arm: bool = False) -> It
     today = today or timezone.localdate()
     hidden = {n for n, column in enumerate(ANALYSIS_COLUMNS) if column.name in IDENTIFIERS} if with_arm else set()
     # Every randomized patient's follow-up in a handful of queries up front (not per patient).
-    followups = followup_selectors.followup_for(followup_selectors.origins_of(Patient.objects.all()))
+    followups = followup_selectors.followup_for(Patient.objects.all())
     for patient in reports.flow_queryset(None).iterator(chunk_size=ANALYSIS_CHUNK_SIZE):
         flow = reports.classify(patient, today)
         followup = followups.get(patient.pk)
