@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from django.conf import settings
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext
@@ -33,7 +33,7 @@ from screening import consents, stages
 from screening import eligibility as rules
 from screening.models import ConsentDocument, Patient
 
-from .models import Withdrawal
+from .models import Death, LostToFollowUp, Withdrawal
 
 SHOWN = 20  # rows on the worklist and lines in the digest; the rest is counted
 NOT_ASKED = (Withdrawal.Kind.VISITS, Withdrawal.Kind.ALL_DATA)
@@ -50,10 +50,13 @@ class Row:
 
 def candidates(patients: QuerySet[Patient]) -> QuerySet[Patient]:
     """The patients of `patients` who are still asked for consent (stage, site status, withdrawal)."""
+    # NOT EXISTS (anti-joins) rather than LEFT JOINs filtered on IS NULL, which PostgreSQL estimated at one row
+    # and answered with nested loops (100 ms at 10,000 patients instead of 10).
     return (patients.filter(stage__in=STAGES,
                             site__status__in=site_services.statuses_allowing(SiteAction.FOLLOW_UP))
-            .exclude(withdrawal__kind__in=NOT_ASKED).exclude(death__isnull=False)
-            .exclude(lost_to_follow_up__isnull=False)
+            .exclude(Exists(Withdrawal.objects.filter(patient=OuterRef("pk"), kind__in=NOT_ASKED)))
+            .exclude(Exists(Death.objects.filter(patient=OuterRef("pk"))))
+            .exclude(Exists(LostToFollowUp.objects.filter(patient=OuterRef("pk"))))
             .select_related("site").order_by("site__code", "sequence"))
 
 

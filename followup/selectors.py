@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from datetime import date, timedelta
 
-from django.db.models import Max, Min, Q
+from django.db.models import Exists, FilteredRelation, Max, Min, OuterRef, Q, Subquery
 from django.urls import reverse
 from django.utils.translation import get_language, gettext
 
@@ -31,7 +31,6 @@ from .models import (
     LostToFollowUp,
     MetastasisDirectedTherapy,
     ScheduleRule,
-    SurveyEntry,
     SystemicCourse,
     Withdrawal,
 )
@@ -116,33 +115,46 @@ def randomized_patients(queryset=None):
     return queryset.filter(stage=Patient.Stage.RANDOMIZED, secondary_registration__isnull=False)
 
 
-def followup_for(origins: dict[int, date]) -> dict[int, PatientFollowup]:
-    """{patient id: PatientFollowup} for {patient id: randomization date}, in five queries whatever the
-    number of patients (on PostgreSQL the id list is one array parameter)."""
-    ids = list(origins)
-    if not ids:
-        return {}
+FOLLOWUP_FIELDS = ("id", "secondary_registration__registration_date", "death__date", "death__cause",
+                   "withdrawal__date", "withdrawal__kind", "lost_to_follow_up__id")
+
+
+def _latest_alive():
+    """The patient's latest recorded date known alive (the index on (patient, date) answers it)."""
+    return Subquery(LastKnownAlive.objects.filter(patient=OuterRef("pk")).order_by("-date").values("date")[:1])
+
+
+def followup_rows(patients, *fields) -> list[tuple[PatientFollowup, tuple]]:
+    """The randomized patients of `patients` (a queryset scoped by the caller, in its order), each as
+    (PatientFollowup, the values of `fields`: field paths or expressions, as `values_list` takes them), in
+    two queries whatever their number: the patients with their one-to-one facts (death, withdrawal, lost to
+    follow-up) and latest date known alive, then their assessments, chosen by a subquery of the same scope
+    (never a list of ids: building and sending one cost about a second at 3,000 randomized patients)."""
+    scope = randomized_patients(patients)
+    rows = list(scope.values_list(*FOLLOWUP_FIELDS, _latest_alive(), *fields))
+    if not rows:
+        return []
     assessments = defaultdict(list)
-    for pid, day, progression in Assessment.objects.filter(patient_id__in=ids).values_list(
+    for pid, day, progression in Assessment.objects.filter(patient__in=scope.values("pk")).values_list(
             "patient_id", "date", "progression").order_by():
         assessments[pid].append(endpoints.Assessment(day, progression))
-    alive = dict(LastKnownAlive.objects.filter(patient_id__in=ids).values("patient_id")
-                 .annotate(latest=Max("date")).values_list("patient_id", "latest").order_by())
-    deaths = {pid: (day, cause) for pid, day, cause in
-              Death.objects.filter(patient_id__in=ids).values_list("patient_id", "date", "cause")}
-    withdrawals = {pid: endpoints.Withdrawal(day, kind) for pid, day, kind in
-                   Withdrawal.objects.filter(patient_id__in=ids).values_list("patient_id", "date", "kind")}
-    lost = set(LostToFollowUp.objects.filter(patient_id__in=ids).values_list("patient_id", flat=True))
-    return {pid: patient_followup(pid, origin, assessments=assessments.get(pid, ()), last_known_alive=alive.get(pid),
-                                  death=deaths.get(pid), withdrawal=withdrawals.get(pid), lost=pid in lost)
-            for pid, origin in origins.items()}
+    width = len(FOLLOWUP_FIELDS) + 1
+    found = []
+    for row in rows:
+        pid, origin, death_date, cause, withdrawn_on, kind, lost, alive = row[:width]
+        found.append((patient_followup(
+            pid, origin, assessments=assessments.get(pid, ()), last_known_alive=alive,
+            death=None if death_date is None else (death_date, cause),
+            withdrawal=None if withdrawn_on is None else endpoints.Withdrawal(withdrawn_on, kind),
+            lost=lost is not None), row[width:]))
+    return found
 
 
 def patient_followup(patient_id: int, origin: date, *, assessments: Iterable[endpoints.Assessment],
                      last_known_alive: date | None, death: tuple[date, str] | None,
                      withdrawal: endpoints.Withdrawal | None, lost: bool) -> PatientFollowup:
     """One randomized patient's PatientFollowup from her facts as read: `death` is (date, cause) and
-    `last_known_alive` the latest recorded date. Written once for `followup_for` (many patients in five
+    `last_known_alive` the latest recorded date. Written once for `followup_rows` (many patients in two
     queries) and the analysis export (oversight.exports, which streams the same facts patient by patient)."""
     facts = endpoints.Facts(randomization_date=origin, assessments=tuple(assessments),
                             last_known_alive=last_known_alive, death_date=death[0] if death else None,
@@ -151,14 +163,15 @@ def patient_followup(patient_id: int, origin: date, *, assessments: Iterable[end
                            death_cause=death[1] if death else None, lost_to_follow_up=lost)
 
 
-def origins_of(queryset) -> dict[int, date]:
-    """{patient id: randomization date} of the randomized patients of a queryset (one query)."""
-    return dict(randomized_patients(queryset).values_list("id", "secondary_registration__registration_date"))
+def followup_for(patients) -> dict[int, PatientFollowup]:
+    """{patient id: PatientFollowup} of the randomized patients of `patients` (a queryset, scoped by the
+    caller); `followup_rows`' two queries whatever their number."""
+    return {f.patient_id: f for f, _extra in followup_rows(patients.order_by())}
 
 
 def followup_of(patient) -> PatientFollowup | None:
     pk = patient.pk if isinstance(patient, Patient) else patient
-    return followup_for(origins_of(Patient.objects.filter(pk=pk))).get(pk)
+    return followup_for(Patient.objects.filter(pk=pk)).get(pk)
 
 
 # --- follow-up surveys ---------------------------------------------------------------------------------
@@ -203,23 +216,20 @@ def survey_rows(survey, patients) -> list[SurveyRow]:
     """Every randomized patient of `patients` (a queryset, already scoped to the user's sites) randomized on
     or before the survey's cut-off, with what the survey needs of them; a constant number of queries."""
     cutoff = survey.cutoff_date
-    base = (randomized_patients(patients).filter(secondary_registration__registration_date__lte=cutoff)
-            .values_list("id", "screening_number", "primary_registration__number", "site_id", "site__code",
-                         "secondary_registration__registration_date").order_by("site__code", "sequence"))
-    patients_rows = list(base)
-    followups = followup_for({row[0]: row[5] for row in patients_rows})
-    entries = {pid: (status, alive) for pid, status, alive in SurveyEntry.objects.filter(
-        survey=survey, patient_id__in=[row[0] for row in patients_rows]).values_list(
-        "patient_id", "status", "last_known_alive")}
+    # The survey's entry of each patient: a LEFT JOIN on the unique (survey, patient), no list of ids.
+    scoped = (patients.filter(secondary_registration__registration_date__lte=cutoff)
+              .annotate(entry=FilteredRelation("survey_entries", condition=Q(survey_entries__survey=survey)))
+              .order_by("site__code", "sequence"))
+    followups = followup_rows(scoped, "screening_number", "primary_registration__number", "site_id", "site__code",
+                              "entry__status", "entry__last_known_alive")
     threshold = status_unknown_days()
     rows = []
-    for pid, number, registration_number, site_id, site_code, origin in patients_rows:
-        f = followups[pid]
+    for f, (number, registration_number, site_id, site_code, entry_status, entry_alive) in followups:
+        pid, origin = f.patient_id, f.origin
         death = f.facts.death_date
         withdrawal = f.facts.withdrawal
-        entry = entries.get(pid)
         alive = None if death is not None else endpoints.last_known_alive(endpoints.usable_facts(f.facts))
-        if entry is not None:
+        if entry_status is not None:
             state = "confirmed"
         elif death is not None and death <= cutoff:
             state = "dead"
@@ -234,7 +244,7 @@ def survey_rows(survey, patients) -> list[SurveyRow]:
         rows.append(SurveyRow(patient_id=pid, screening_number=number, registration_number=registration_number or "",
                               site_id=site_id, site_code=site_code, origin=origin, last_known_alive=alive,
                               death_date=death, withdrawal=withdrawal, lost=f.lost_to_follow_up,
-                              entry_status=entry[0] if entry else None, entry_alive=entry[1] if entry else None,
+                              entry_status=entry_status, entry_alive=entry_alive,
                               state=state, status_unknown=unknown))
     return rows
 
@@ -266,13 +276,12 @@ def status_as_of(patients, cutoff: date) -> list[StatusAsOf]:
     known (follow-up complete as of it): died, or withdrew all data use, on or before it; lost to follow-up
     (an ascertained status); or known alive (F1's date) no earlier than status_unknown_days before it (the
     surveys' threshold; without one, on or after the cut-off). A constant number of queries."""
-    rows = list(randomized_patients(patients).filter(secondary_registration__registration_date__lte=cutoff)
-                .values_list("id", "site_id", "secondary_registration__registration_date").order_by())
-    followups = followup_for({pid: origin for pid, _site, origin in rows})
+    followups = followup_rows(patients.filter(secondary_registration__registration_date__lte=cutoff).order_by(),
+                              "site_id")
     earliest = cutoff - timedelta(days=status_unknown_days() or 0)
     result = []
-    for pid, site_id, _origin in rows:
-        f = followups[pid]
+    for f, (site_id,) in followups:
+        pid = f.patient_id
         death, withdrawal = f.facts.death_date, f.facts.withdrawal
         known = ((death is not None and death <= cutoff) or f.lost_to_follow_up
                  or (withdrawal is not None and withdrawal.kind == endpoints.WITHDRAWAL_ALL_DATA
@@ -318,13 +327,11 @@ class SurvivalData:
 def survival_data(patients, *, by_arm: bool) -> SurvivalData:
     """From the randomized patients of `patients` (scoped by the caller). `by_arm` is for the statistician
     only (DESIGN.md, blinding): the caller decides, this function only groups."""
-    rows = list(randomized_patients(patients).values_list("id", "secondary_registration__registration_date",
-                                                          "allocation__arm"))
-    followups = followup_for({pid: origin for pid, origin, _arm in rows})
+    followups = followup_rows(patients, "allocation__arm")
     os_groups, pfs_groups = defaultdict(list), defaultdict(list)
     unknown = 0
-    for pid, _origin, arm in rows:
-        result = followups[pid].result
+    for f, (arm,) in followups:
+        result = f.result
         if not result.known:
             unknown += 1
             continue
@@ -332,7 +339,8 @@ def survival_data(patients, *, by_arm: bool) -> SurvivalData:
         os_groups[group].append((result.os_days, result.os_event))
         pfs_groups[group].append((result.pfs_days, result.pfs_event))
     return SurvivalData(os={k: tuple(v) for k, v in sorted(os_groups.items())},
-                        pfs={k: tuple(v) for k, v in sorted(pfs_groups.items())}, unknown=unknown, total=len(rows))
+                        pfs={k: tuple(v) for k, v in sorted(pfs_groups.items())}, unknown=unknown,
+                        total=len(followups))
 
 
 @dataclass(frozen=True)
@@ -383,22 +391,16 @@ ARM_FLOW_FIELDS = tuple(f.name for f in fields(ArmFlow))
 
 def _arm_steps(patients) -> dict[int, tuple[str, tuple[int, ...]]]:
     """{patient id: (arm, what she adds to each ArmFlow field, in ARM_FLOW_FIELDS order)} of the randomized
-    patients of `patients`, in a constant number of queries."""
-    rows = list(randomized_patients(patients).order_by().values_list(  # in no order: sums (no join of the sites)
-        "id", "secondary_registration__registration_date", "allocation__arm"))
-    ids = [pid for pid, _origin, _arm in rows]
-    followups = followup_for({pid: origin for pid, origin, _arm in rows})
-    with_mdt = set(MetastasisDirectedTherapy.objects.filter(patient_id__in=ids).order_by().values_list(
-        "patient_id", flat=True))
-    contaminated = set(Contamination.objects.filter(patient_id__in=ids).order_by().values_list(
-        "patient_id", flat=True))
+    patients of `patients`, in a constant number of queries (`followup_rows`, MDT and contamination as EXISTS)."""
     steps = {}
-    for pid, _origin, arm in rows:
-        f = followups[pid]
+    for f, (arm, with_mdt, contaminated) in followup_rows(
+            patients.order_by(), "allocation__arm",  # in no order: sums (no join of the sites)
+            Exists(MetastasisDirectedTherapy.objects.filter(patient=OuterRef("pk"))),
+            Exists(Contamination.objects.filter(patient=OuterRef("pk")))):
         withdrawal = f.facts.withdrawal
-        steps[pid] = (arm, (
+        steps[f.patient_id] = (arm, (
             1,  # allocated
-            int((pid in with_mdt) if arm == Arm.B else (pid not in contaminated)),  # received
+            int(with_mdt if arm == Arm.B else not contaminated),  # received
             int(withdrawal is not None and withdrawal.kind == endpoints.WITHDRAWAL_TREATMENT),  # discontinued
             int(f.lost_to_follow_up),  # lost
             int(withdrawal is not None and withdrawal.kind != endpoints.WITHDRAWAL_TREATMENT),  # withdrawn
@@ -507,10 +509,11 @@ def _followed(patients):
         withdrawal__kind__in=(endpoints.WITHDRAWAL_VISITS, endpoints.WITHDRAWAL_ALL_DATA))
 
 
-def _assessment_dates(patient_ids) -> dict[int, list[date]]:
+def _assessment_dates(patients) -> dict[int, list[date]]:
+    """{patient id: assessment dates} of `patients`: a queryset of patient ids (a subquery: no list that grows
+    with the trial) or a page's ids."""
     dates = defaultdict(list)
-    for pid, day in Assessment.objects.filter(patient_id__in=list(patient_ids)).values_list(
-            "patient_id", "date").order_by():
+    for pid, day in Assessment.objects.filter(patient__in=patients).values_list("patient_id", "date").order_by():
         dates[pid].append(day)
     return dates
 
@@ -527,7 +530,7 @@ def assessments_due(patients, today: date, *, within_days: int | None = DUE_SOON
     rows = list(_followed(patients).values_list("id", "screening_number", "site__code",
                                                 "secondary_registration__registration_date", "allocation__arm",
                                                 "primary_registration__number"))
-    dates = _assessment_dates(r[0] for r in rows)
+    dates = _assessment_dates(_followed(patients).values("pk"))
     result = []
     horizon = today + timedelta(days=within_days) if within_days is not None else None
     for pid, number, site_code, origin, arm, registration_number in rows:
@@ -553,7 +556,7 @@ def patient_list_deadlines(patients: dict[int, str], today: date, now) -> dict[i
         return {}
     rows = list(_followed(Patient.objects.filter(pk__in=ids)).values_list(
         "id", "secondary_registration__registration_date"))
-    dates = _assessment_dates(pid for pid, _origin in rows)
+    dates = _assessment_dates([pid for pid, _origin in rows])  # the page's patients
     found = {}
     for pid, origin in rows:
         status = schedule.status(origin, periods, dates.get(pid, ()), today)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from datetime import date, timedelta
 
-from django.db.models import F, Min
+from django.db.models import F, OuterRef, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -71,30 +71,36 @@ def _labs_after_registration(today: date) -> Iterable[Finding]:
                       {"registration": "secondary", "drawn": drawn.isoformat(), "registered": registered.isoformat()})
 
 
-def _mdt_late(today: date) -> Iterable[Finding]:
+def mdt_late(patients, today: date, *fields) -> Iterable[tuple[Finding, tuple]]:
     """Arm B: metastasis-directed therapy should start within FollowupSettings.mdt_start_days of
-    randomization (trial configuration; FOLLOWUP.md gives no number, so no setting means no check). Found:
-    no MDT started by that day, the deadline passed, and the patient neither died nor withdrew by then."""
+    randomization (trial configuration; FOLLOWUP.md gives no number, so no setting means no check). Found,
+    among `patients` (a queryset, scoped by the caller): no MDT started by that day, the deadline passed, and
+    the patient neither died nor withdrew by then. Each finding with the values of `fields` (paths from the
+    patient). Two queries (the setting, the patients with their first MDT start), no list of ids."""
     days = selectors.mdt_start_days()
     if not days:
         return
     allowance = timedelta(days=days)
-    rows = list(selectors.randomized_patients(Patient.objects.filter(allocation__arm=Arm.B))
-                .filter(secondary_registration__registration_date__lt=today - allowance)
-                .values_list("id", "secondary_registration__registration_date", "death__date", "withdrawal__date"))
-    starts = dict(MetastasisDirectedTherapy.objects.filter(patient_id__in=[r[0] for r in rows])
-                  .values("patient_id").annotate(first=Min("start_date")).values_list("patient_id", "first")
-                  .order_by())
-    for patient_id, origin, died, withdrew in rows:
+    first_start = Subquery(MetastasisDirectedTherapy.objects.filter(patient=OuterRef("pk")).order_by("start_date")
+                           .values("start_date")[:1])
+    rows = (selectors.randomized_patients(patients.filter(allocation__arm=Arm.B))
+            .filter(secondary_registration__registration_date__lt=today - allowance)
+            .values_list("id", "secondary_registration__registration_date", "death__date", "withdrawal__date",
+                         first_start, *fields))
+    for patient_id, origin, died, withdrew, first, *extra in rows:
         deadline = origin + allowance
-        first = starts.get(patient_id)
         if first is not None and first <= deadline:
             continue
         if (died is not None and died <= deadline) or (withdrew is not None and withdrew <= deadline):
             continue  # the protocol treatment ended for another reason first
-        yield Finding(patient_id, f"deadline:{deadline.isoformat()}", "", None, "",
-                      {"randomized": origin.isoformat(), "days": days, "deadline": deadline.isoformat(),
-                       "started": first.isoformat() if first else "-"})
+        yield (Finding(patient_id, f"deadline:{deadline.isoformat()}", "", None, "",
+                       {"randomized": origin.isoformat(), "days": days, "deadline": deadline.isoformat(),
+                        "started": first.isoformat() if first else "-"}), tuple(extra))
+
+
+def _mdt_late(today: date) -> Iterable[Finding]:
+    for finding, _extra in mdt_late(Patient.objects.all(), today):
+        yield finding
 
 
 def _assessment_overdue(today: date) -> Iterable[Finding]:
@@ -120,12 +126,10 @@ def _survey_incomplete(today: date) -> Iterable[Finding]:
 def _endpoint_contradiction(today: date) -> Iterable[Finding]:
     """F5 (FOLLOWUP.md): the endpoint rules report contradictions around a death (before the origin; alive
     or progressing after it); each problem code is one finding on the death record."""
-    origins = selectors.origins_of(Patient.objects.filter(death__isnull=False))
-    followups = selectors.followup_for(origins)
-    death_ids = dict(Patient.objects.filter(pk__in=list(origins)).values_list("pk", "death__id"))
-    for patient_id, followup in followups.items():
+    for followup, (death_id,) in selectors.followup_rows(Patient.objects.filter(death__isnull=False),
+                                                         "death__id"):
         for code in endpoints.contradictions(endpoints.usable_facts(followup.facts)):
-            yield Finding(patient_id, f"f5:{code}", "death", death_ids.get(patient_id), "date",
+            yield Finding(followup.patient_id, f"f5:{code}", "death", death_id, "date",
                           {"problem": code, "death": followup.facts.death_date.isoformat()})
 
 

@@ -187,17 +187,9 @@ def _wrong_regimen(site_ids) -> Iterable[Suggestion]:
 def _mdt_late(site_ids) -> Iterable[Suggestion]:
     """Arm B with metastasis-directed therapy not started within the configured days of randomization: the
     same finding as the automatic check (checks.mdt_late), suggested as a treatment deviation."""
-    findings = list(checks.BY_CODE["mdt_late"].find(timezone.localdate()))
-    if not findings:
-        return
-    patients = Patient.objects.filter(pk__in={f.patient_id for f in findings})
-    if site_ids is not None:
-        patients = patients.filter(site_id__in=site_ids)
-    info = {row[0]: row[1:] for row in patients.values_list("pk", "screening_number", "site_id", "site__code")}
-    for finding in findings:
-        if finding.patient_id not in info:
-            continue
-        number, site_id, site_code = info[finding.patient_id]
+    patients = Patient.objects.all() if site_ids is None else Patient.objects.filter(site_id__in=site_ids)
+    for finding, (number, site_id, site_code) in checks.mdt_late(patients, timezone.localdate(), "screening_number",
+                                                                 "site_id", "site__code"):
         details = finding.details
         yield Suggestion("mdt_late", finding.key, site_id, finding.patient_id, number, site_code,
                          date.fromisoformat(details["deadline"]), Deviation.Category.TREATMENT,
@@ -214,7 +206,9 @@ def suggestions(*, site_ids: set[int] | None) -> list[Suggestion]:
     found = [s for suggester in SUGGESTERS for s in suggester(site_ids)]
     if not found:
         return []
-    recorded = set(Deviation.objects.exclude(rule="").filter(patient_id__in={s.patient_id for s in found})
-                   .values_list("rule", "patient_id", "finding"))
+    recorded = Deviation.objects.exclude(rule="")  # the findings already recorded, of the same sites
+    if site_ids is not None:
+        recorded = recorded.filter(site_id__in=site_ids)
+    recorded = set(recorded.values_list("rule", "patient_id", "finding"))
     return sorted((s for s in found if (s.rule, s.patient_id, s.finding) not in recorded),
                   key=lambda s: (s.site_code, s.date, s.patient_number))

@@ -150,7 +150,10 @@ class AdverseEvent(models.Model):
 
     class Meta:
         ordering = ["patient", "-id"]
-        indexes = [models.Index(fields=["reportable", "first_report_due"], name="ae_reportable_due")]
+        indexes = [models.Index(fields=["reportable", "first_report_due"], name="ae_reportable_due"),
+                   # The SAE log's order (newest first): a page of the log reads its rows off this index instead
+                   # of sorting every event of the trial.
+                   models.Index(fields=["created_at", "id"], name="ae_created")]
         constraints = [
             # A death's assessment takes its date from the Death row (one fact entered once); an AE has its own.
             models.CheckConstraint(condition=(Q(death__isnull=True, onset_date__isnull=False, grade__lte=4)

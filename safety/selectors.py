@@ -51,8 +51,10 @@ def log_queryset(user, filters: dict, now: datetime):
         queryset = queryset.filter(Q(reportable=True) & (Q(has_first=False) | Q(has_second=False)))
     elif state == "unacknowledged":
         queryset = queryset.filter(unacknowledged=True)
+    # Newest first, read off the index on (created_at, id); the primary registration's verdict snapshot is not
+    # shown (its number is).
     return (queryset.select_related("patient__site", "patient__primary_registration", "death")
-            .order_by("-created_at", "-pk"))
+            .defer("patient__primary_registration__verdict").order_by("-created_at", "-pk"))
 
 
 def next_deadline(event: AdverseEvent, now: datetime) -> deadlines.Deadline | None:

@@ -29,7 +29,7 @@ def _reference_rows(today=None, *, with_arm=False):
     today = today or timezone.localdate()
     hidden = ({n for n, column in enumerate(exports.ANALYSIS_COLUMNS) if column.name in exports.IDENTIFIERS}
               if with_arm else set())
-    followups = followup_selectors.followup_for(followup_selectors.origins_of(Patient.objects.all()))
+    followups = followup_selectors.followup_for(Patient.objects.all())
     for patient in reports.flow_queryset(None).iterator(chunk_size=250):
         flow = reports.classify(patient, today)
         followup = followups.get(patient.pk)
