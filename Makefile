@@ -6,6 +6,10 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
+# `make test` runs the suite in two pytest-xdist worker processes (the machines have two cores), whole files
+# per worker (--dist loadfile: a module's fixtures are set up once, its tests run in order). Each worker has
+# its own test database and Redis database (tests/conftest.py). TEST_WORKERS=0 runs it in one process.
+TEST_WORKERS ?= 2
 
 .PHONY: run test lint install install-dev check-deploy clean messages
 
@@ -30,7 +34,7 @@ run: $(VENV)/.runtime
 	HOST=$(HOST) PORT=$(PORT) BIN=$(BIN) deploy/dev-run.sh
 
 test: $(VENV)/.dev
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .

@@ -23,8 +23,8 @@ class OligamiSiteConfig(AppConfig):
         m2m_changed.connect(duties.guard_group_grant, sender=User.groups.through, dispatch_uid="oligami_duties_groups")
         checks.register(duties.check_separation_of_duties, checks.Tags.database)
 
-        # After every app's permissions exist (sender: the last app of INSTALLED_APPS to migrate
-        # would do, but any sender is fine: the sync is idempotent and cheap).
+        # After every app's permissions exist: the receiver acts on the signal of the last app with models only
+        # (it is sent once per app; the sync is idempotent, but 110 queries each time).
         post_migrate.connect(sync_role_groups, dispatch_uid="oligami_sync_role_groups")
 
 

@@ -36,6 +36,44 @@ def uses_redis() -> bool:
     return settings.CELERY_BROKER_URL.startswith("redis://")
 
 
+# --- pytest-xdist (`make test` runs two workers): each worker process its own Redis database -----------------
+# Every worker has its own test database (pytest-django names them test_<name>_gw0, _gw1), its own tmp_path and
+# its own live server port. The one thing they would share is the Redis database of CELERY_BROKER_URL: a worker
+# test purges the queue and starts a `celery worker` that consumes whatever is in it, so another xdist worker's
+# message would be eaten (or its own purged). Worker gwN (N > 0) therefore uses database (db - N) mod 16 of the
+# same server, for the broker and the result backend, in the settings and in the environment that Celery and
+# the `celery worker` subprocesses read. gw0 and a run without xdist keep the URL as given.
+XDIST_WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+
+
+def _redis_db_for_this_worker(url: str) -> str:
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    db = int(parts.path.strip("/") or 0)
+    return urlunsplit(parts._replace(path=f"/{(db - XDIST_WORKER) % 16}"))
+
+
+def _isolate_xdist_worker():
+    if XDIST_WORKER == 0 or getattr(settings, "OLIGAMI_TEST_WORKER_ISOLATED", False):
+        return  # (once: a second import of this module must not move the database again)
+    settings.OLIGAMI_TEST_WORKER_ISOLATED = True
+    for name in ("CELERY_BROKER_URL", "CELERY_RESULT_BACKEND"):
+        url = getattr(settings, name, None)
+        if url and url.startswith("redis://"):
+            setattr(settings, name, _redis_db_for_this_worker(url))
+            os.environ[name] = getattr(settings, name)
+
+
+_isolate_xdist_worker()  # pytest-django has loaded the settings; Celery's app reads them on first use, later
+
+
+def redis_url() -> str:
+    """The Redis of CELERY_BROKER_URL, or (a local run on the filesystem broker) database 15 of the default
+    server; either one per xdist worker."""
+    return settings.CELERY_BROKER_URL if uses_redis() else _redis_db_for_this_worker("redis://127.0.0.1:6379/15")
+
+
 @pytest.fixture(autouse=True)
 def _fast_hashing_and_outbox(settings):
     # Password hashing is not under test here; MD5 keeps logins and signatures fast in tests.

@@ -12,6 +12,10 @@ A leak is any answer that differs from the table, and any page a site role may s
 patient of another site (screening or registration number), or any page of a statistician or a user
 without a role that names a patient at all. 0 leaks.
 
+The same walk checks Cache-Control (issue 13, oligami_site.middleware.NoStoreMiddleware): every answer to a
+signed-in user says no-store, streamed CSV downloads included (tests/oligami_site/test_no_store.py has the
+admin and the calendar feed). One walk, two rules: it used to be walked a second time for no-store.
+
 The admin index is in the table. The admin's pages of accounts and roles (issue 13: users, their
 passwords and history, memberships, groups, two-factor devices; list, add, change) have their own table
 below (ADMIN_GET / ADMIN_POST), with the trial administrator (superuser) as a ninth role: only the
@@ -418,6 +422,7 @@ def test_authorization_matrix(client, scene, role):
     client.raise_request_exception = False
     routes = sorted(walk(get_resolver().url_patterns), key=lambda item: item[1] == "logout")
     observed, leaks, tried = {}, [], 0
+    without_no_store, downloads = [], 0
     for method, table in (("get", GET), ("post", POST)):
         for route, name in routes:
             if name not in table:
@@ -431,6 +436,11 @@ def test_authorization_matrix(client, scene, role):
                 observed[(method, name, target)] = got
                 if got != want:
                     leaks.append(f"{method.upper()} {url} ({name}, patient of site {target}): {got}, table says {want}")
+                # Signed in: no copy of any answer stays in the browser (the logout's answer is to a signed-out user).
+                if user is not None and name != "logout" and "no-store" not in response.get("Cache-Control", ""):
+                    without_no_store.append(f"{method.upper()} {url} ({name}): {response.status_code} "
+                                            f"Cache-Control={response.get('Cache-Control')!r}")
+                downloads += response.streaming and response.status_code == 200
                 if response.status_code == 200:
                     text = body(response)
                     # The feed's token is its owner's credential (coordinator A, calendar programs cannot log
@@ -445,6 +455,10 @@ def test_authorization_matrix(client, scene, role):
             print(role, name, {k: v for k, v in observed.items() if k[1] == name})
     assert tried >= len(GET)
     assert not leaks, f"{len(leaks)} leaks for {role}:\n" + "\n".join(leaks)
+    assert not without_no_store, f"{len(without_no_store)} answers to {role} without no-store:\n" + "\n".join(
+        without_no_store)
+    if role == "data_manager":
+        assert downloads >= 3  # the streamed exports were among the answers that said no-store
 
 
 def test_the_leak_check_sees_the_numbers_where_they_are_allowed(client, scene):

@@ -349,13 +349,21 @@ def with_nul_in(name, route, scene, converter):
     return [url.replace(sentinel, nul) for nul in NUL_VALUES]
 
 
-def test_a_nul_in_every_url_argument_query_parameter_and_form_field_answers_400(clients, scene, client):
-    """Every URL kwarg, every query key and every form field of every page with a NUL, for each role and
-    anonymous: 400 and the page that names the null character, never a 500 (on PostgreSQL too)."""
+def test_a_nul_in_every_url_argument_query_parameter_and_form_field_answers_400(clients, scene, client, settings):
+    """Every URL kwarg, every query key and every form field of every page with a NUL, anonymous and signed in:
+    400 and the page that names the null character, never a 500 (on PostgreSQL too).
+
+    The middleware answers before AuthenticationMiddleware (asserted here): nothing that depends on who is signed
+    in runs before it, so the coordinator, the investigator and the data manager took the same path three times
+    (2,841 of 3,788 requests, half the test's time). One signed-in user (the data manager, second factor
+    verified: the fullest session) and anonymous (no session cookie) cover both states the middleware can see."""
+    middleware = settings.MIDDLEWARE
+    assert middleware.index("oligami_site.middleware.RejectNulMiddleware") < middleware.index(
+        "django.contrib.auth.middleware.AuthenticationMiddleware"), "moved after authentication: fuzz every role"
     client.raise_request_exception = False
     every = [(name, route) for route, name in walk(get_resolver().url_patterns) if name in GET and name != "logout"]
     sent, errors, wrong = 0, [], []
-    users = {**clients, "anonymous": client}
+    users = {"data_manager": clients["data_manager"], "anonymous": client}
     for name, route in every:
         converters = re.findall(r"<(?:\w+:)?(\w+)>", route)
         url = url_for(name, route, scene)

@@ -17,7 +17,7 @@ import pytest
 from celery import Celery
 from django.conf import settings
 
-from tests.conftest import need, uses_postgresql, uses_redis
+from tests.conftest import need, redis_url, uses_postgresql, uses_redis
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -57,6 +57,24 @@ def _round_trip(broker_url: str, backend_url: str, extra_env: dict, transport_op
             worker.communicate(timeout=30)
 
 
+def test_each_xdist_worker_publishes_to_its_own_redis_database(monkeypatch):
+    """`make test` runs two xdist workers (tests/conftest.py): gwN uses Redis database (db - N) mod 16, and the
+    project's Celery app publishes where the settings say (it read them after the move)."""
+    import tests.conftest as conftest
+    from oligami_site.celery import app
+
+    monkeypatch.setattr(conftest, "XDIST_WORKER", 1)
+    assert conftest._redis_db_for_this_worker("redis://127.0.0.1:6379/14") == "redis://127.0.0.1:6379/13"
+    assert conftest._redis_db_for_this_worker("redis://:pw@host:6380/0") == "redis://:pw@host:6380/15"
+    monkeypatch.setattr(conftest, "XDIST_WORKER", 0)
+    assert conftest._redis_db_for_this_worker("redis://127.0.0.1:6379/14") == "redis://127.0.0.1:6379/14"
+    if uses_redis():
+        from kombu import Connection
+
+        with app.connection_for_write() as connection:
+            assert connection.as_uri() == Connection(settings.CELERY_BROKER_URL).as_uri()
+
+
 def test_celery_round_trip_on_embedded_filesystem_broker(tmp_path, monkeypatch):
     queue = tmp_path / "celery" / "queue"
     queue.mkdir(parents=True)
@@ -71,7 +89,7 @@ def test_celery_round_trip_on_embedded_filesystem_broker(tmp_path, monkeypatch):
 
 @pytest.mark.services
 def test_celery_round_trip_on_redis(monkeypatch):
-    url = settings.CELERY_BROKER_URL if uses_redis() else "redis://127.0.0.1:6379/15"
+    url = redis_url()
     need(_redis_reachable(url), f"Redis at {url}")
     _round_trip(url, url, {}, {"visibility_timeout": 3600}, monkeypatch)
 

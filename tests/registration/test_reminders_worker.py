@@ -28,7 +28,7 @@ from django.db import connection
 from django.utils import timezone
 
 from registration.models import Notice
-from tests.conftest import need, uses_postgresql, uses_redis
+from tests.conftest import need, redis_url, uses_postgresql
 from tests.oligami_site.test_processes import _redis_reachable
 from tests.registration.reminder_helpers import DAY, eligible
 
@@ -116,7 +116,7 @@ def test_beat_schedule_runs_the_daily_task_at_eight_tokyo_time():
 def test_a_real_worker_on_redis_runs_the_beat_task(tmp_path, monkeypatch, plans, site_a, coordinator_a,
                                                    investigator_a):
     need(uses_postgresql(), "PostgreSQL (DATABASE_URL: the worker process must see the test database)")
-    url = settings.CELERY_BROKER_URL if uses_redis() else "redis://127.0.0.1:6379/15"
+    url = redis_url()
     need(_redis_reachable(url), f"Redis at {url}")
     patient = _due_today(site_a)
     results = _beat_sends_to_a_worker(
