@@ -122,7 +122,7 @@ def survey_completeness() -> Section | None:
     survey = followup_selectors.open_survey()
     if survey is None:
         return None
-    sites = followup_selectors.completeness(followup_selectors.survey_rows_of_sites(survey, None, timezone.localdate()))
+    sites = followup_selectors.survey_completeness_of_sites(survey, None, timezone.localdate())
     total = sum(s.total for s in sites)
     complete = sum(s.complete for s in sites)
     shown = [Row(s.site_code, "", f"{s.complete} / {s.total} ({s.percent}%)", urgent=s.percent < 100)
