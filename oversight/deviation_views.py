@@ -47,7 +47,7 @@ def deviation_list(request):
     page = Paginator(scoped.order_by("-date", "-id"), PAGE_SIZE).get_page(request.GET.get("page"))
     site_ids = access.site_ids_for(request.user, Action.EDIT)
     can_record = access.is_data_manager(request.user) or bool(site_ids)
-    found = deviations.suggestions(site_ids=None if access.is_data_manager(request.user) else site_ids) \
+    found = deviations.cached_suggestions(site_ids=None if access.is_data_manager(request.user) else site_ids) \
         if can_record else []
     return render(request, "oversight/deviations/list.html", {
         "page": page, "suggestions": found[:PAGE_SIZE], "suggestion_count": len(found),

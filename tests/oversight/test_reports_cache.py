@@ -413,3 +413,31 @@ def test_the_home_reconsent_section_is_served_from_the_cache_until_a_write_commi
     settings.OLIGAMI_REPORTS_CACHE_SECONDS = 600
     with translation.override("ja"):
         assert [row.detail for row in todo.reconsents(today).rows] == ["第1.0版"]
+
+
+def test_deviation_suggestions_are_reused_until_a_committed_write_and_kept_per_language(site_a, coordinator_a,
+                                                                                        data_manager):
+    from oversight import deviations
+    from screening import eligibility as rules
+
+    make_plans()
+    screening = make_eligible_screening(site=site_a, on=timezone.localdate() - 10 * DAY)
+    registration = register(screening, coordinator_a)
+    assert deviations.cached_suggestions(site_ids=None) == []
+    with CaptureQueriesContext(connection) as ctx:
+        assert deviations.cached_suggestions(site_ids=None) == []
+    assert not [q for q in ctx.captured_queries if "registration_primaryregistration" in q["sql"]]  # reused
+    labs = screening.labs
+    labs.date = registration.registration_date - dt.timedelta(days=rules.LAB_WINDOW_DAYS + 1)  # P16 missed
+    labs.save()  # committed (transactional test): the version moves, the next read searches again
+    [found] = deviations.cached_suggestions(site_ids=None)
+    with translation.override("ja"):
+        [found_ja] = deviations.cached_suggestions(site_ids=None)
+    assert found.rule == found_ja.rule == "labs_out_of_window" and found.text != found_ja.text
+    assert deviations.cached_suggestions(site_ids={site_a.pk + 1000}) == []  # another scope, another entry
+    deviations.record_deviation(user=data_manager, site_id=0, patient=registration.patient, rule=found.rule,
+                                finding=found.finding, values={
+                                    "date": registration.registration_date, "category": "eligibility",
+                                    "description": "Labs out of window.", "impact_safety": "none",
+                                    "impact_endpoint": "possible", "corrective_action": "", "preventive_action": ""})
+    assert deviations.cached_suggestions(site_ids=None) == []  # recorded: no longer suggested
