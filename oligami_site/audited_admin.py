@@ -12,6 +12,7 @@
 
 from django import forms
 from django.contrib import admin
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.utils import flatten_fieldsets, unquote
 from django.contrib.admin.widgets import AutocompleteSelect
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -87,6 +88,10 @@ def fixed_values_filter(field_name: str, title, values, *, empty_label=None):
 
         def queryset(self, request, queryset):
             value = self.value()
+            if value and value not in {choice for choice, _label in self.lookup_choices}:
+                # A value the filter does not offer ("abc" for a grade) would reach the database as it is (a
+                # ValueError: a 500); the admin's own answer to a bad lookup instead (back to the list, "?e=1").
+                raise IncorrectLookupParameters(value)
             if value == empty and empty_label is not None:
                 return queryset.filter(**{f"{field_name}__isnull": True})
             return queryset.filter(**{field_name: value}) if value else queryset

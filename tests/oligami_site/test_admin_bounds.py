@@ -13,7 +13,9 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from oligami_site.models import AccessEvent
+from oversight.models import DataQuery
 from registration.models import Notice
+from safety.models import AdverseEvent
 from screening.models import Screening
 from tests.factories import MembershipFactory, UserFactory
 from tests.oligami_site.test_admin_console import CONSOLE, changelist, staff_coordinator  # noqa: F401 (fixture)
@@ -149,3 +151,13 @@ def test_changelists_list_the_newest_first(client, data_manager, site_a, coordin
         shown = [obj.pk for obj in client.get(changelist(model)).context["cl"].result_list]
         assert shown == sorted(shown, reverse=True) and len(shown) > 1, model
 
+
+
+@pytest.mark.parametrize(("model", "param"), [(AdverseEvent, "grade"), (Screening, "subtype"), (DataQuery, "rule")])
+@pytest.mark.parametrize("value", ["abc", "1.5", "9" * 30, "<script>", "0"])
+def test_a_fixed_value_filter_refuses_a_value_it_does_not_offer(client, data_manager, model, param, value):
+    # "?grade=abc" reached the database as it was (a 500 on the integer column); now the admin's answer to any
+    # bad lookup: back to the list with its error flag, nothing filtered.
+    client.force_login(data_manager)
+    response = client.get(changelist(model), {param: value})
+    assert response.status_code == 302 and response["Location"].endswith("?e=1")
