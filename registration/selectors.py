@@ -223,7 +223,7 @@ def _worklist_patients(user):
 def worklist_rows(user, today: date) -> list[WorklistRow]:
     """Every patient needing action at the user's sites, nearest deadline first (none: last), each computed in
     Python (one values() query). For a whole list (the data manager's to-do); the worklist page shows a page of
-    them (`worklist_page`).
+    them (`worklist_keys` for all, `worklist_rows_of` for the rows shown).
     """
     rows = [_worklist_row(values, today)
             for values in with_screening_lab_date(_worklist_patients(user)).order_by().values(*_WORKLIST_VALUES)]
